@@ -1,0 +1,380 @@
+"""OIDC login and id_token launch through pylti1p3, ending in a plain ``LaunchContext``.
+
+pylti1p3 does the protocol; this module adds what it leaves out - one-time nonces in the DB,
+RS256-only signatures, required exp/iat, the azp rule, timeouts and caching on the
+platform's JWKS - and turns every failure into one of the closed set in ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import jwt
+import requests
+from flask import Response
+from pylti1p3.contrib.flask import (
+    FlaskCookieService,
+    FlaskMessageLaunch,
+    FlaskOIDCLogin,
+    FlaskRequest,
+)
+from pylti1p3.exception import LtiException, OIDCException
+from sqlalchemy.orm import Session
+
+from lti_tool.lti import errors
+from lti_tool.lti.registry import AmbiguousPlatformError, DbToolConf, ToolRegistration
+from lti_tool.lti.storage import DbLaunchDataStorage, OneTimeNonceSessionService
+from lti_tool.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+ALLOWED_ALGORITHMS = ("RS256",)
+SUPPORTED_MESSAGES = ("LtiResourceLinkRequest",)
+LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
+                "lti_deployment_id")
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Everything the rest of the tool may know about a launch - no claims, no pylti1p3."""
+
+    launch_id: str
+    message_type: str
+    platform_id: int
+    issuer: str
+    client_id: str
+    deployment_id: str
+    sub: str
+    lti_roles: tuple[str, ...]
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    context_id: str | None = None
+    context_label: str | None = None
+    context_title: str | None = None
+    resource_link_id: str | None = None
+    resource_link_title: str | None = None
+    target_link_uri: str | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+    ags_lineitems_url: str | None = None
+    ags_lineitem_url: str | None = None
+    ags_scopes: tuple[str, ...] = ()
+    nrps_url: str | None = None
+    locale: str | None = None
+    platform_product: str | None = None
+
+
+class ToolCookieService(FlaskCookieService):
+    """State cookies that survive an LMS iframe: SameSite=None; Secure; Partitioned (CHIPS)."""
+
+    def update_response(self, response: Response) -> None:
+        secure = bool(self._request.is_secure())
+        for key, data in self._cookie_data_to_set.items():
+            response.set_cookie(
+                key=key, value=data["value"], max_age=data["exp"], path="/", httponly=True,
+                secure=secure, samesite="None" if secure else "Lax", partitioned=secure,
+            )
+
+
+class _TimeoutSession(requests.Session):
+    """pylti1p3 calls ``session.get(url)`` with no timeout; a hung platform must not hang us."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+        self.headers["User-Agent"] = "cpt-lti (pylti1p3)"
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
+
+
+def _lti_message(exc: Exception) -> str:
+    return str(exc).strip() or exc.__class__.__name__
+
+
+class ToolMessageLaunch(FlaskMessageLaunch):
+    """pylti1p3's launch with each validation step mapped to our error set."""
+
+    storage: DbLaunchDataStorage
+    jwks_cache_seconds: int
+
+    def _who(self) -> dict[str, str | None]:
+        body = self._jwt.get("body", {}) if isinstance(self._jwt, dict) else {}
+        aud = body.get("aud") if isinstance(body, dict) else None
+        client = aud[0] if isinstance(aud, list) and aud else aud
+        iss = body.get("iss") if isinstance(body, dict) else None
+        return {"issuer": iss if isinstance(iss, str) else None,
+                "client_id": client if isinstance(client, str) else None}
+
+    def validate_state(self):
+        if not self._get_request_param("id_token"):
+            raise errors.BadTokenError("the launch request has no id_token")
+        try:
+            return super().validate_state()
+        except LtiException as exc:
+            raise errors.StaleStateError(_lti_message(exc)) from exc
+
+    def validate_jwt_format(self):
+        try:
+            super().validate_jwt_format()
+        except LtiException as exc:
+            raise errors.BadTokenError(_lti_message(exc)) from exc
+        if not isinstance(self._jwt.get("body"), dict) or not isinstance(
+                self._jwt.get("header"), dict):
+            raise errors.BadTokenError("id_token header and body must be JSON objects")
+        return self
+
+    def validate_nonce(self):
+        try:
+            return super().validate_nonce()
+        except LtiException as exc:
+            raise errors.ReplayedNonceError(
+                "nonce is missing, unknown or already used", **self._who()) from exc
+
+    def validate_registration(self):
+        body = self._jwt["body"]
+        if not body.get("iss"):
+            raise errors.MissingClaimError("the id_token has no iss claim")
+        if not body.get("aud"):
+            raise errors.MissingClaimError("the id_token has no aud claim", **self._who())
+        try:
+            super().validate_registration()
+        except AmbiguousPlatformError as exc:
+            raise errors.UnknownPlatformError(
+                "several registrations share this issuer", **self._who()) from exc
+        except LtiException as exc:
+            text = _lti_message(exc)
+            if "Client id" in text:
+                raise errors.WrongAudienceError(text, **self._who()) from exc
+            raise errors.UnknownPlatformError(
+                "no registration for this issuer and client ID", **self._who()) from exc
+        aud = body["aud"]
+        client_id = self.get_client_id()
+        azp = body.get("azp")
+        # OIDC Core 3.1.3.7 / LTI 1.3 5.1.2: several audiences need azp, and azp must be us.
+        if isinstance(aud, list) and len(aud) > 1 and not azp:
+            raise errors.WrongAudienceError("several audiences but no azp claim", **self._who())
+        if azp is not None and azp != client_id:
+            raise errors.WrongAudienceError(f"azp {azp!r} is not the client ID", **self._who())
+        return self
+
+    # -- signature ------------------------------------------------------------------------
+    def _jwks_cache_key(self, url: str) -> str:
+        return "jwks-" + hashlib.sha256(url.encode()).hexdigest()
+
+    def fetch_public_key(self, key_set_url: str, force: bool = False):
+        key = self._jwks_cache_key(key_set_url)
+        if not force:
+            cached = self.storage.get_value(key)
+            if cached:
+                return cached
+        try:
+            resp = self._requests_session.get(key_set_url)
+            resp.raise_for_status()
+            keyset = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise errors.KeysetUnavailableError(
+                f"the platform keyset at {key_set_url} could not be fetched: "
+                f"{exc.__class__.__name__}", **self._who()) from exc
+        if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
+            raise errors.KeysetUnavailableError(f"{key_set_url} is not a JSON Web Key Set",
+                                                **self._who())
+        self.storage.set_value(key, keyset, self.jwks_cache_seconds)
+        return keyset
+
+    def get_public_key(self):
+        try:
+            return super().get_public_key()
+        except LtiException as exc:
+            if "Unable to find public key" not in str(exc):
+                raise
+        # Unknown kid: the platform may have rotated since we cached its JWKS. Refetch once.
+        assert isinstance(self._registration, ToolRegistration)
+        url = self._registration.get_key_set_url() or ""
+        self._registration.set_key_set(self.fetch_public_key(url, force=True))
+        return super().get_public_key()
+
+    def validate_jwt_signature(self):
+        header = self._jwt["header"]
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise errors.BadTokenError(f"signature algorithm {alg!r} is not allowed; "
+                                       f"LTI 1.3 requires RS256", **self._who())
+        if not header.get("kid"):
+            raise errors.UnknownKeyError("the id_token header has no kid", **self._who())
+        try:
+            return super().validate_jwt_signature()
+        except errors.LaunchError:
+            raise
+        except LtiException as exc:
+            cause = exc.__cause__
+            text = _lti_message(exc)
+            if isinstance(cause, jwt.ExpiredSignatureError | jwt.ImmatureSignatureError):
+                raise errors.ExpiredTokenError(str(cause), **self._who()) from exc
+            if isinstance(cause, jwt.MissingRequiredClaimError):
+                raise errors.MissingClaimError(str(cause), **self._who()) from exc
+            if "public key" in text or "KID" in text:
+                raise errors.UnknownKeyError(
+                    f"no key with kid {header.get('kid')!r} in the platform keyset",
+                    **self._who()) from exc
+            raise errors.BadTokenError(text, **self._who()) from exc
+
+    def validate_deployment(self):
+        try:
+            return super().validate_deployment()
+        except LtiException as exc:
+            text = _lti_message(exc)
+            if "not set" in text:
+                raise errors.MissingClaimError("the id_token has no deployment_id claim",
+                                               **self._who()) from exc
+            dep = self._jwt["body"].get(CLAIM + "deployment_id")
+            raise errors.UnknownDeploymentError(
+                f"deployment {dep!r} is not registered or is disabled", **self._who()) from exc
+
+    def validate_message(self):
+        body = self._jwt["body"]
+        message_type = body.get(CLAIM + "message_type")
+        if body.get(CLAIM + "version") != "1.3.0":
+            raise errors.UnsupportedMessageError(
+                f"LTI version {body.get(CLAIM + 'version')!r} is not 1.3.0", **self._who())
+        try:
+            super().validate_message()
+        except LtiException as exc:
+            text = _lti_message(exc)
+            if "message type" in text.lower():
+                raise errors.UnsupportedMessageError(
+                    f"message type {message_type!r} is not an LTI 1.3 message",
+                    **self._who()) from exc
+            raise errors.MissingClaimError(text, **self._who()) from exc
+        if message_type not in SUPPORTED_MESSAGES:
+            raise errors.UnsupportedMessageError(
+                f"message type {message_type!r} is not handled by this tool yet",
+                **self._who())
+        return self
+
+
+class LtiEdge:
+    """The two halves of an LTI 1.3 launch for one request, over one DB session."""
+
+    def __init__(self, session: Session, settings: Settings,
+                 clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+        self.tool_conf = DbToolConf(session)
+        self.storage = DbLaunchDataStorage(session, clock, settings.launch_state_seconds)
+        self.http = _TimeoutSession(settings.http_timeout_seconds)
+
+    def _services(self) -> tuple[FlaskRequest, OneTimeNonceSessionService, ToolCookieService]:
+        request = FlaskRequest()
+        session_service = OneTimeNonceSessionService(request)
+        session_service.set_data_storage(self.storage)
+        session_service.set_launch_data_lifetime(self.settings.launch_state_seconds)
+        self.storage.set_request(request)
+        return request, session_service, ToolCookieService(request)
+
+    def login(self, params: dict[str, str], launch_url: str) -> Response:
+        """Answer an OIDC third-party login with the redirect to the platform's auth URL."""
+        iss, hint = params.get("iss"), params.get("login_hint")
+        if not iss:
+            raise errors.LoginError("the login request has no iss parameter")
+        if not hint:
+            raise errors.LoginError("the login request has no login_hint parameter",
+                                    issuer=iss)
+        request, session_service, cookies = self._services()
+        oidc = FlaskOIDCLogin(request, self.tool_conf, session_service=session_service,
+                              cookie_service=cookies, launch_data_storage=None)
+        # Keep the login parameters with the state: if the browser loses the state cookie
+        # (blocked third-party cookies), the error page can restart login in a new window.
+        oidc.pass_params_to_launch({k: params[k] for k in LOGIN_PARAMS if params.get(k)})
+        try:
+            return oidc.redirect(launch_url)
+        except AmbiguousPlatformError as exc:
+            raise errors.LoginError(
+                "several registrations share this issuer and the LMS sent no client_id",
+                issuer=iss) from exc
+        except OIDCException as exc:
+            raise errors.UnknownPlatformError(
+                "no enabled registration for this issuer and client ID", issuer=iss,
+                client_id=params.get("client_id")) from exc
+
+    def login_params_for_state(self, state: str | None) -> dict[str, str] | None:
+        """The login parameters saved with a state, for the 'open in a new window' page."""
+        if not state:
+            return None
+        _, session_service, _ = self._services()
+        value = session_service.get_state_params(state)
+        return value if isinstance(value, dict) else None
+
+    def launch(self) -> LaunchContext:
+        """Validate the id_token of this request and return what it says, or raise."""
+        request, session_service, cookies = self._services()
+        message = ToolMessageLaunch(request, self.tool_conf, session_service=session_service,
+                                    cookie_service=cookies, requests_session=self.http)
+        message.storage = self.storage
+        message.jwks_cache_seconds = self.settings.jwks_cache_seconds
+        message.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
+        try:
+            message.validate()
+        except errors.LaunchError:
+            raise
+        except LtiException as exc:
+            raise errors.BadTokenError(_lti_message(exc)) from exc
+        registration = message._registration
+        assert isinstance(registration, ToolRegistration)
+        return _context(message.get_launch_id(), registration, message.get_launch_data())
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any]
+             ) -> LaunchContext:
+    context = body.get(CLAIM + "context") or {}
+    link = body.get(CLAIM + "resource_link") or {}
+    ags = body.get(AGS_CLAIM) or {}
+    nrps = body.get(NRPS_CLAIM) or {}
+    custom = body.get(CLAIM + "custom") or {}
+    platform = body.get(CLAIM + "tool_platform") or {}
+    presentation = body.get(CLAIM + "launch_presentation") or {}
+    roles = body.get(CLAIM + "roles") or []
+    return LaunchContext(
+        launch_id=launch_id,
+        message_type=body[CLAIM + "message_type"],
+        platform_id=registration.platform_id,
+        issuer=body["iss"],
+        client_id=registration.get_client_id() or "",
+        deployment_id=body[CLAIM + "deployment_id"],
+        sub=str(body["sub"]),
+        lti_roles=tuple(r for r in roles if isinstance(r, str)),
+        name=_str(body.get("name")),
+        given_name=_str(body.get("given_name")),
+        family_name=_str(body.get("family_name")),
+        email=_str(body.get("email")),
+        context_id=_str(context.get("id")) if isinstance(context, dict) else None,
+        context_label=_str(context.get("label")) if isinstance(context, dict) else None,
+        context_title=_str(context.get("title")) if isinstance(context, dict) else None,
+        resource_link_id=_str(link.get("id")) if isinstance(link, dict) else None,
+        resource_link_title=_str(link.get("title")) if isinstance(link, dict) else None,
+        target_link_uri=_str(body.get(CLAIM + "target_link_uri")),
+        custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
+        ags_lineitems_url=_str(ags.get("lineitems")) if isinstance(ags, dict) else None,
+        ags_lineitem_url=_str(ags.get("lineitem")) if isinstance(ags, dict) else None,
+        ags_scopes=tuple(ags.get("scope") or ()) if isinstance(ags, dict) else (),
+        nrps_url=_str(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None,
+        locale=_str(presentation.get("locale")) if isinstance(presentation, dict) else None,
+        platform_product=_str(platform.get("product_family_code"))
+        if isinstance(platform, dict) else None,
+    )

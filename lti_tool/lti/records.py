@@ -1,0 +1,94 @@
+"""Upsert what a valid launch tells us: user, course, resource link and role.
+
+Rows are keyed through the platform and deployment so that two colleges' identical ids
+(context "MFG101", sub "42") never share a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.launch import LaunchContext
+from lti_tool.lti.roles import map_roles
+from lti_tool.models import (
+    Course,
+    Deployment,
+    Enrollment,
+    Platform,
+    ResourceLink,
+    Role,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class LaunchRecord:
+    user_id: int
+    course_id: int | None
+    resource_link_id: int | None
+    role: Role
+
+
+def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], datetime]
+                  ) -> LaunchRecord:
+    now = clock()
+    platform = session.get(Platform, ctx.platform_id)
+    assert platform is not None
+    platform.last_launch_at = now
+    deployment = session.scalars(select(Deployment).where(
+        Deployment.platform_id == platform.id,
+        Deployment.deployment_id == ctx.deployment_id)).one()
+
+    user = session.scalars(select(User).where(User.platform_id == platform.id,
+                                              User.sub == ctx.sub)).first()
+    if user is None:
+        user = User(platform_id=platform.id, sub=ctx.sub, created_at=now)
+        session.add(user)
+    # Personal data only as the platform sends it; a platform that stops sending it (a
+    # privacy setting changed) makes us forget it too.
+    user.name, user.given_name, user.family_name, user.email = (
+        ctx.name, ctx.given_name, ctx.family_name, ctx.email)
+    user.last_seen_at = now
+    role = map_roles(ctx.lti_roles)
+
+    course = None
+    link = None
+    if ctx.context_id:
+        course = session.scalars(select(Course).where(
+            Course.deployment_id == deployment.id, Course.context_id == ctx.context_id)).first()
+        if course is None:
+            course = Course(deployment_id=deployment.id, context_id=ctx.context_id,
+                            created_at=now)
+            session.add(course)
+        course.label, course.title = ctx.context_label, ctx.context_title
+        session.flush()
+        enrollment = session.scalars(select(Enrollment).where(
+            Enrollment.course_id == course.id, Enrollment.user_id == user.id)).first()
+        if enrollment is None:
+            enrollment = Enrollment(course_id=course.id, user_id=user.id, role=role)
+            session.add(enrollment)
+        enrollment.role = role
+        enrollment.lti_roles = list(ctx.lti_roles)
+        enrollment.nrps_url = ctx.nrps_url
+        enrollment.last_launch_at = now
+        if ctx.resource_link_id:
+            link = session.scalars(select(ResourceLink).where(
+                ResourceLink.course_id == course.id,
+                ResourceLink.link_id == ctx.resource_link_id)).first()
+            if link is None:
+                link = ResourceLink(course_id=course.id, link_id=ctx.resource_link_id,
+                                    created_at=now)
+                session.add(link)
+            link.title = ctx.resource_link_title
+            link.custom = dict(ctx.custom)
+            link.ags_lineitems_url = ctx.ags_lineitems_url
+            link.ags_lineitem_url = ctx.ags_lineitem_url
+            link.ags_scopes = list(ctx.ags_scopes)
+    session.flush()
+    return LaunchRecord(user_id=user.id, course_id=course.id if course else None,
+                        resource_link_id=link.id if link else None, role=role)

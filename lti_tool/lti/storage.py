@@ -1,0 +1,74 @@
+"""pylti1p3 launch storage in our DB, so state, nonces and launch data are shared by every
+process and instance (the library's default keeps them in the Flask cookie session)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pylti1p3.contrib.flask import FlaskSessionService
+from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from lti_tool.models import LaunchValue
+
+
+class DbLaunchDataStorage(LaunchDataStorage[Any]):
+    def __init__(self, session: Session, clock: Callable[[], datetime],
+                 default_lifetime: int) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.default_lifetime = default_lifetime
+
+    def get_session_cookie_name(self) -> str | None:
+        # Keys are random (state, nonce, launch id), so they need no per-browser prefix; a
+        # prefix cookie would break exactly the cookie-less launches we must support.
+        return None
+
+    def can_set_keys_expiration(self) -> bool:
+        return True
+
+    def _live(self, key: str) -> LaunchValue | None:
+        row = self.session.get(LaunchValue, self._prepare_key(key))
+        if row is None or row.expires_at <= self.clock():
+            return None
+        return row
+
+    def get_value(self, key: str) -> Any:
+        row = self._live(key)
+        return None if row is None else row.value
+
+    def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
+        lifetime = exp if exp else self.default_lifetime
+        self.session.merge(LaunchValue(key=self._prepare_key(key), value=value,
+                                       expires_at=self.clock() + timedelta(seconds=lifetime)))
+        self.session.flush()
+
+    def check_value(self, key: str) -> bool:
+        return self._live(key) is not None
+
+    def consume(self, key: str) -> bool:
+        """Delete the key and say whether a live one was there: exactly one caller wins."""
+        result = self.session.execute(
+            delete(LaunchValue).where(LaunchValue.key == self._prepare_key(key),
+                                      LaunchValue.expires_at > self.clock())
+        )
+        return result.rowcount == 1
+
+    def purge_expired(self) -> int:
+        result = self.session.execute(
+            delete(LaunchValue).where(LaunchValue.expires_at <= self.clock())
+        )
+        return result.rowcount
+
+
+class OneTimeNonceSessionService(FlaskSessionService):
+    """pylti1p3 only checks that a nonce exists; we also burn it, so a replay fails."""
+
+    def check_nonce(self, nonce: str) -> bool:
+        storage = self.data_storage
+        assert isinstance(storage, DbLaunchDataStorage)
+        return storage.consume(self._get_key("nonce", nonce))

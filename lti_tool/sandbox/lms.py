@@ -1,0 +1,147 @@
+"""What the sandbox platform says in a launch: login initiation and the signed id_token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from lti_tool.sandbox.platforms import AGS_SCOPES, LIS, Person, SandboxPlatform
+from lti_tool.sandbox.setup import sandbox_key
+from lti_tool.settings import Settings
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+HINT_MAX_AGE = 300
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    """A resource link placed in the sandbox course."""
+
+    id: str
+    title: str
+    custom: dict[str, str]
+    gradable: bool = False
+
+
+DEMO_LINKS: tuple[DemoLink, ...] = (
+    DemoLink("cpt-practice-home", "CPT Practice", {"activity": "home"}),
+    DemoLink("cpt-safety-practice-test", "Safety practice test",
+             {"activity": "practice_test", "module": "safety"}, gradable=True),
+)
+
+
+def find_link(link_id: str) -> DemoLink | None:
+    return next((link for link in DEMO_LINKS if link.id == link_id), None)
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="sandbox-lti-message-hint")
+
+
+def make_message_hint(settings: Settings, platform: SandboxPlatform, person: Person,
+                      link_id: str, message_type: str) -> str:
+    return _serializer(settings).dumps(
+        {"p": platform.key, "u": person.sub, "l": link_id, "m": message_type})
+
+
+def read_message_hint(settings: Settings, hint: str) -> dict[str, str] | None:
+    try:
+        value = _serializer(settings).loads(hint, max_age=HINT_MAX_AGE)
+    except BadSignature:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def login_initiation(settings: Settings, platform: SandboxPlatform, person: Person,
+                     link: DemoLink, message_type: str = "LtiResourceLinkRequest"
+                     ) -> dict[str, str]:
+    """The parameters the LMS sends to the tool's OIDC login URL."""
+    params = {
+        "iss": platform.issuer(settings),
+        "login_hint": person.sub,
+        "target_link_uri": settings.url("/lti/launch"),
+        "lti_message_hint": make_message_hint(settings, platform, person, link.id,
+                                              message_type),
+        "client_id": platform.client_id,
+        "lti_deployment_id": platform.deployment_id,
+    }
+    if platform.sends_storage_target:
+        params["lti_storage_target"] = "_parent"
+    return params
+
+
+def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Person,
+                    link: DemoLink, message_type: str, nonce: str, target_link_uri: str,
+                    now: datetime) -> dict[str, Any]:
+    iat = int(now.timestamp())
+    base = platform.base(settings)
+    ctx = platform.context_id
+    if platform.key == "canvas":
+        lineitems = f"{base}/api/lti/courses/{ctx}/line_items"
+        memberships = f"{base}/api/lti/courses/{ctx}/names_and_roles"
+    else:
+        lineitems = f"{base}/mod/lti/services.php/{ctx}/lineitems?type_id=4"
+        memberships = f"{base}/mod/lti/services.php/CourseSection/{ctx}/bindings/4/memberships"
+    claims: dict[str, Any] = {
+        "iss": platform.issuer(settings),
+        "aud": platform.client_id,
+        "azp": platform.client_id,
+        "sub": person.sub,
+        "iat": iat,
+        "exp": iat + 300,
+        "nonce": nonce,
+        "name": person.name,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "email": person.email,
+        CLAIM + "message_type": message_type,
+        CLAIM + "version": "1.3.0",
+        CLAIM + "deployment_id": platform.deployment_id,
+        CLAIM + "target_link_uri": target_link_uri,
+        CLAIM + "roles": list(platform.roles[person.persona]),
+        CLAIM + "context": {
+            "id": ctx, "label": platform.context_label, "title": platform.context_title,
+            "type": [LIS + "course#CourseOffering"],
+        },
+        CLAIM + "launch_presentation": {"document_target": "iframe", "locale": "en",
+                                        "return_url": f"{base}/"},
+        CLAIM + "custom": dict(link.custom),
+        "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+            "context_memberships_url": memberships, "service_versions": ["2.0"]},
+    }
+    if message_type == "LtiResourceLinkRequest":
+        claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title,
+                                           "description": ""}
+        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
+            "scope": list(AGS_SCOPES), "lineitems": lineitems}
+    if platform.key == "canvas":
+        claims[CLAIM + "tool_platform"] = {
+            "guid": "riverbend-canvas-sandbox", "name": "Riverbend Community College",
+            "version": "cloud", "product_family_code": "canvas"}
+        claims[CLAIM + "lis"] = {"person_sourcedid": f"RCC{person.sub[-4:]}",
+                                 "course_offering_sourcedid": "MFG-101-2026FA"}
+        claims[CLAIM + "custom"].update({"canvas_course_id": "1187",
+                                         "canvas_user_prefers_high_contrast": "false"})
+        claims["https://www.instructure.com/placement"] = "course_navigation"
+        claims["locale"] = "en"
+    else:
+        claims[CLAIM + "tool_platform"] = {
+            "guid": "lakeside.test", "name": "Lakeside Technical College",
+            "version": "2024100700", "product_family_code": "moodle"}
+        claims[CLAIM + "lis"] = {"person_sourcedid": "", "course_section_sourcedid": ""}
+        claims[CLAIM + "ext"] = {"user_username": person.email.split("@")[0],
+                                 "lms": "moodle-2"}
+    return claims
+
+
+def sign(session: Session, platform: SandboxPlatform, claims: dict[str, Any],
+         headers: dict[str, Any] | None = None) -> str:
+    """Sign claims as the platform does: RS256 with the platform key, kid in the header."""
+    key = sandbox_key(session, platform)
+    return jwt.encode(claims, key.private_key_pem, algorithm="RS256",
+                      headers={"kid": key.kid, **(headers or {})})

@@ -1,0 +1,51 @@
+"""Registers the sandbox platforms with the tool and gives each its own RSA key."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.keys import generate_rsa_pem, public_jwk_from_pem
+from lti_tool.models import Deployment, Platform
+from lti_tool.sandbox.models import SandboxKey
+from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
+from lti_tool.settings import Settings
+
+
+def sandbox_key(session: Session, platform: SandboxPlatform) -> SandboxKey:
+    key = session.scalars(select(SandboxKey).where(
+        SandboxKey.platform_key == platform.key)).first()
+    if key is None:
+        pem = generate_rsa_pem()
+        jwk = public_jwk_from_pem(pem)
+        key = SandboxKey(platform_key=platform.key, kid=jwk["kid"], private_key_pem=pem,
+                         public_jwk=jwk)
+        session.add(key)
+        session.flush()
+    return key
+
+
+def ensure_sandbox_platforms(session: Session, settings: Settings) -> list[Platform]:
+    """Idempotent: create keys, platform rows and deployments; refresh URLs if base moved."""
+    rows = []
+    for platform in PLATFORMS.values():
+        sandbox_key(session, platform)
+        issuer = platform.issuer(settings)
+        row = session.scalars(select(Platform).where(
+            Platform.issuer == issuer, Platform.client_id == platform.client_id)).first()
+        if row is None:
+            row = Platform(issuer=issuer, client_id=platform.client_id)
+            session.add(row)
+        row.name = platform.name
+        row.auth_login_url = platform.endpoint(settings, platform.auth_path)
+        row.auth_token_url = platform.endpoint(settings, platform.token_path)
+        row.key_set_url = platform.endpoint(settings, platform.jwks_path)
+        session.flush()
+        exists = session.scalars(select(Deployment).where(
+            Deployment.platform_id == row.id,
+            Deployment.deployment_id == platform.deployment_id)).first()
+        if exists is None:
+            session.add(Deployment(platform_id=row.id, deployment_id=platform.deployment_id))
+        session.flush()
+        rows.append(row)
+    return rows

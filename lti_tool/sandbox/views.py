@@ -1,0 +1,125 @@
+"""The sandbox LMS's pages and its OIDC side: course page, launch, authorize, JWKS."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from sqlalchemy import select
+
+from lti_tool.runtime import runtime
+from lti_tool.sandbox import lms
+from lti_tool.sandbox.models import SandboxLineItem, SandboxResult
+from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
+from lti_tool.sandbox.setup import sandbox_key
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates")
+
+
+def _platform(key: str) -> SandboxPlatform:
+    platform = PLATFORMS.get(key)
+    if platform is None:
+        abort(404, description="There is no sandbox platform of that name.")
+    return platform
+
+
+class AuthRequestError(Exception):
+    """An OIDC authorization request the sandbox refuses (shown, never redirected)."""
+
+
+@bp.route("/")
+def home():
+    return render_template("sandbox/home.html", platforms=PLATFORMS.values(),
+                           links=lms.DEMO_LINKS)
+
+
+@bp.route("/<key>/launch")
+def start_launch(key: str):
+    """Step 1 of a launch: the LMS posts the third-party login initiation to the tool."""
+    rt = runtime()
+    platform = _platform(key)
+    person = platform.person(request.args.get("user", ""))
+    link = lms.find_link(request.args.get("link", lms.DEMO_LINKS[0].id))
+    if person is None or link is None:
+        abort(400, description="Pick a person and an activity of the sandbox course.")
+    params = lms.login_initiation(rt.settings, platform, person, link)
+    return render_template("sandbox/form_post.html", action=rt.settings.url("/lti/login"),
+                           fields=params, title=f"Launching {link.title}")
+
+
+def _check_auth_request(platform: SandboxPlatform, params: dict[str, str]) -> dict[str, str]:
+    rt = runtime()
+    for name, expected in (("scope", "openid"), ("response_type", "id_token"),
+                           ("response_mode", "form_post"), ("prompt", "none"),
+                           ("client_id", platform.client_id)):
+        if params.get(name) != expected:
+            raise AuthRequestError(f"{name} must be {expected!r}")
+    if not params.get("nonce") or not params.get("state"):
+        raise AuthRequestError("nonce and state are required")
+    redirect_uri = params.get("redirect_uri", "")
+    allowed_origins = {urlsplit(rt.settings.base_url)[:2], urlsplit(request.url_root)[:2]}
+    parts = urlsplit(redirect_uri)
+    # The registered redirect URI is the tool's /lti/launch (on the configured base URL or
+    # on this server's own origin, which is the same tool).
+    if parts[:2] not in allowed_origins or parts.path != "/lti/launch":
+        raise AuthRequestError(f"redirect_uri {redirect_uri!r} is not registered")
+    hint = lms.read_message_hint(rt.settings, params.get("lti_message_hint", ""))
+    if not hint or hint.get("p") != platform.key:
+        raise AuthRequestError("lti_message_hint is missing, altered or expired")
+    if hint.get("u") != params.get("login_hint"):
+        raise AuthRequestError("login_hint does not match the signed-in sandbox user")
+    return hint
+
+
+@bp.route("/<key>/auth", methods=["GET", "POST"])
+@bp.route("/canvas/api/lti/authorize_redirect", methods=["GET", "POST"],
+          defaults={"key": "canvas"}, endpoint="canvas_auth")
+@bp.route("/moodle/mod/lti/auth.php", methods=["GET", "POST"],
+          defaults={"key": "moodle"}, endpoint="moodle_auth")
+def authorize(key: str):
+    """Step 2: the platform's OIDC authorization endpoint answers with a signed id_token."""
+    rt = runtime()
+    platform = _platform(key)
+    params = {k: v for k, v in (request.args if request.method == "GET"
+                                else request.form).items()}
+    try:
+        hint = _check_auth_request(platform, params)
+    except AuthRequestError as exc:
+        return render_template("sandbox/auth_error.html", message=str(exc)), 400
+    person = platform.person(hint["u"])
+    link = lms.find_link(hint["l"])
+    if person is None or link is None:
+        return render_template("sandbox/auth_error.html", message="unknown user or link"), 400
+    with rt.transaction() as db:
+        claims = lms.id_token_claims(rt.settings, platform, person, link, hint["m"],
+                                     params["nonce"], params["redirect_uri"], rt.clock())
+        token = lms.sign(db, platform, claims)
+    return render_template("sandbox/form_post.html", action=params["redirect_uri"],
+                           fields={"id_token": token, "state": params["state"]},
+                           title="Signing you in to CPT Practice")
+
+
+@bp.route("/<key>/jwks")
+@bp.route("/canvas/api/lti/security/jwks", defaults={"key": "canvas"}, endpoint="canvas_jwks")
+@bp.route("/moodle/mod/lti/certs.php", defaults={"key": "moodle"}, endpoint="moodle_jwks")
+def jwks(key: str):
+    rt = runtime()
+    platform = _platform(key)
+    with rt.transaction() as db:
+        jwk = dict(sandbox_key(db, platform).public_jwk)
+    return jsonify({"keys": [jwk]})
+
+
+@bp.route("/<key>/gradebook")
+def gradebook(key: str):
+    """The platform's gradebook: every line item and the current result of each person."""
+    rt = runtime()
+    platform = _platform(key)
+    with rt.transaction() as db:
+        items = list(db.scalars(select(SandboxLineItem).where(
+            SandboxLineItem.platform_key == platform.key).order_by(SandboxLineItem.id)))
+        results = {(r.line_item_id, r.user_id): r for r in db.scalars(
+            select(SandboxResult).where(
+                SandboxResult.line_item_id.in_([i.id for i in items])))}
+    return render_template("sandbox/gradebook.html", platform=platform, items=items,
+                           results=results)

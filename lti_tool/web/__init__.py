@@ -1,0 +1,14 @@
+"""Student and instructor pages, the LTI routes' views, and the error pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from lti_tool.web import errors, lti_views, pages, security
+
+    security.register(app)
+    app.register_blueprint(lti_views.bp)
+    app.register_blueprint(pages.bp)
+    errors.register(app)

@@ -1,0 +1,61 @@
+"""One place that turns refusals and failures into pages: HTML for people, JSON for APIs.
+
+A refused launch names what failed and what an admin should check; nothing here ever shows
+a stack trace, and unexpected errors are logged with an id the page repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from lti_tool.lti.errors import LaunchError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best_match(["application/json", "text/html"])
+        == "application/json")
+
+
+def launch_error_page(exc: LaunchError, restart_params: dict[str, str] | None = None
+                      ) -> tuple[str, int]:
+    log.warning("launch refused: %s (%s) issuer=%s client_id=%s", exc.code, exc.detail,
+                exc.issuer, exc.client_id)
+    return render_template("launch_error.html", error=exc, restart_params=restart_params,
+                           ), exc.status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(LaunchError)
+    def _launch_error(exc: LaunchError):
+        return launch_error_page(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if _wants_json():
+            response: Response = jsonify(error_code=exc.name.lower().replace(" ", "_"),
+                                         message=exc.description)
+            response.status_code = exc.code or 500
+            return response
+        return render_template("http_error.html", status=exc.code, title=exc.name,
+                               message=exc.description), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        incident = secrets.token_hex(4)
+        log.exception("unexpected error %s on %s %s", incident, request.method, request.path)
+        if _wants_json():
+            response = jsonify(error_code="internal_error",
+                               message=f"Something went wrong (incident {incident}).")
+            response.status_code = 500
+            return response
+        return render_template("http_error.html", status=500, title="Something went wrong",
+                               message=f"The problem was logged as incident {incident}. "
+                                       "Please try again; if it persists, tell your "
+                                       "administrator the incident number."), 500

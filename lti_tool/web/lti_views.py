@@ -1,0 +1,68 @@
+"""Views of the LTI routes: /lti/login, /lti/launch, /lti/jwks. Parse, call the edge, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, make_response, render_template, request
+
+from lti_tool.curriculum.modules import INDUSTRY_40_TECHNOLOGIES, MODULES
+from lti_tool.lti import errors
+from lti_tool.lti.keys import KeyService
+from lti_tool.lti.launch import LtiEdge
+from lti_tool.lti.records import record_launch
+from lti_tool.models import Course, Platform, Role, User
+from lti_tool.runtime import runtime
+from lti_tool.web.errors import launch_error_page
+from lti_tool.web.sessions import set_cookie, start_session
+
+bp = Blueprint("lti", __name__)
+
+
+def _params() -> dict[str, str]:
+    source = request.args if request.method == "GET" else request.form
+    return {k: v for k, v in source.items() if isinstance(v, str)}
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+def login():
+    """OIDC third-party initiated login (LTI 1.3 Core 5.1.1, OIDC Core 4)."""
+    rt = runtime()
+    # The redirect URI is on the origin the browser used, so the state cookie comes back.
+    launch_url = request.url_root.rstrip("/") + "/lti/launch"
+    with rt.transaction() as db:
+        return LtiEdge(db, rt.settings, rt.clock).login(_params(), launch_url)
+
+
+@bp.route("/lti/launch", methods=["POST"])
+def launch():
+    rt = runtime()
+    try:
+        with rt.transaction() as db:
+            ctx = LtiEdge(db, rt.settings, rt.clock).launch()
+            record = record_launch(db, ctx, rt.clock)
+            tool_session = start_session(db, rt, record, ctx.launch_id)
+            user = db.get(User, record.user_id)
+            course = db.get(Course, record.course_id) if record.course_id else None
+            platform = db.get(Platform, ctx.platform_id)
+            template = "learner.html" if record.role == Role.LEARNER else "instructor.html"
+            html = render_template(template, user=user, course=course, platform=platform,
+                                   role=record.role, ctx=ctx, modules=MODULES,
+                                   technologies=INDUSTRY_40_TECHNOLOGIES)
+    except errors.StaleStateError as exc:
+        with rt.transaction() as db:
+            restart = LtiEdge(db, rt.settings, rt.clock).login_params_for_state(
+                request.form.get("state"))
+        return launch_error_page(exc, restart)
+    response = make_response(html)
+    set_cookie(response, rt, tool_session)
+    return response
+
+
+@bp.route("/lti/jwks")
+def jwks():
+    """The tool's public keys; short caching so platforms see a rotation within minutes."""
+    rt = runtime()
+    with rt.transaction() as db:
+        body = KeyService(db).jwks()
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,34 @@
+"""The tool's own front page and health check (everything else is reached by launch)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import text
+
+from lti_tool.runtime import runtime
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.route("/")
+def index():
+    rt = runtime()
+    s = rt.settings
+    urls = {
+        "login": s.url("/lti/login"),
+        "launch": s.url("/lti/launch"),
+        "jwks": s.url("/lti/jwks"),
+    }
+    return render_template("index.html", urls=urls, sandbox=s.sandbox)
+
+
+@bp.route("/health")
+def health():
+    """For load balancers: 200 when the DB answers, 503 otherwise."""
+    rt = runtime()
+    try:
+        with rt.transaction() as db:
+            db.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any DB failure means "not healthy"
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

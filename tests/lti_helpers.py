@@ -1,0 +1,88 @@
+"""Drive LTI launches over real HTTP against the live server and its sandbox LMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from conftest import LiveServer, parse_form
+
+from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.sandbox import lms
+from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def full_launch(server: LiveServer, platform_key: str, user: str,
+                link: str = "cpt-practice-home",
+                session: requests.Session | None = None) -> requests.Response:
+    """Click a launch in the sandbox and follow the whole OIDC round trip like a browser."""
+    s = session or requests.Session()
+    r = s.get(f"{server.url}/sandbox/{platform_key}/launch", params={"user": user,
+                                                                   "link": link})
+    r.raise_for_status()
+    action, fields = parse_form(r.text)
+    r = s.post(action, data=fields)  # tool login -> 302 -> sandbox authorize
+    r.raise_for_status()
+    action, fields = parse_form(r.text)
+    return s.post(action, data=fields)
+
+
+@dataclass
+class PendingLaunch:
+    """A login the tool has answered: its state (cookie set) and nonce, no id_token yet."""
+
+    server: LiveServer
+    platform: SandboxPlatform
+    session: requests.Session
+    state: str
+    nonce: str
+    redirect_uri: str
+    person_sub: str
+
+    def claims(self, message_type: str = "LtiResourceLinkRequest") -> dict[str, Any]:
+        person = self.platform.person(self.person_sub)
+        assert person is not None
+        return lms.id_token_claims(self.server.settings, self.platform, person,
+                                   lms.DEMO_LINKS[0], message_type, self.nonce,
+                                   self.redirect_uri, self.server.app.extensions[
+                                       "cpt_lti"].clock())
+
+    def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+        engine = make_engine(self.server.settings.database_url)
+        try:
+            with transaction(make_session_factory(engine)) as db:
+                return lms.sign(db, self.platform, claims, headers)
+        finally:
+            engine.dispose()
+
+    def post(self, id_token: str, state: str | None = None,
+             session: requests.Session | None = None) -> requests.Response:
+        return (session or self.session).post(
+            self.redirect_uri, data={"id_token": id_token,
+                                     "state": self.state if state is None else state})
+
+
+def begin_launch(server: LiveServer, platform_key: str = "canvas",
+                 user: str | None = None) -> PendingLaunch:
+    platform = PLATFORMS[platform_key]
+    sub = user or next(p.sub for p in platform.people if p.persona == "learner")
+    s = requests.Session()
+    r = s.get(f"{server.url}/sandbox/{platform_key}/launch", params={"user": sub})
+    action, fields = parse_form(r.text)
+    r = s.post(action, data=fields, allow_redirects=False)
+    assert r.status_code == 302, r.text
+    query = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+    return PendingLaunch(server, platform, s, query["state"], query["nonce"],
+                         query["redirect_uri"], sub)
+
+
+def assert_refused(response: requests.Response, code: str) -> None:
+    """A refusal is a 4xx page that names the error code and shows no stack trace."""
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    assert f"<code>{code}</code>" in response.text, response.text[:1500]
+    assert "Traceback" not in response.text
+    assert "For your LMS administrator" in response.text
