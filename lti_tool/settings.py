@@ -30,6 +30,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     environment: str = "development"
     sandbox: bool = True
+    sandbox_base_url: str = ""
     deployment_policy: str = "strict"
     http_timeout_seconds: float = 10.0
     jwks_cache_seconds: int = 600
@@ -62,6 +63,9 @@ class Settings:
                                     "(set sandbox = false)")
         if self.deployment_policy not in {"strict", "auto-register"}:
             raise SettingsError("deployment_policy must be 'strict' or 'auto-register'")
+        if self.sandbox_base_url and not self.sandbox_base_url.startswith(
+                ("http://", "https://")):
+            raise SettingsError("sandbox_base_url must start with http:// or https://")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("base_url must start with http:// or https://")
         return self
@@ -75,6 +79,7 @@ _TOML_SECTIONS = {
     ("tool", "base_url"): "base_url",
     ("tool", "environment"): "environment",
     ("tool", "sandbox"): "sandbox",
+    ("tool", "sandbox_base_url"): "sandbox_base_url",
     ("tool", "log_level"): "log_level",
     ("tool", "trusted_proxies"): "trusted_proxies",
     ("lti", "deployment_policy"): "deployment_policy",

@@ -15,11 +15,7 @@ from werkzeug.serving import make_server
 from lti_tool import create_app
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.keys import KeyService
-try:
-    from lti_tool.migrate import upgrade_to_head
-except ImportError:  # TEMP
-    def upgrade_to_head(url):
-        e = make_engine(url); Base.metadata.create_all(e); e.dispose()
+from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Base
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
 from lti_tool.sandbox.setup import ensure_sandbox_platforms
@@ -108,7 +104,8 @@ class LiveServer:
         prepare(self.settings)
         self.app = create_app(self.settings)
         self._server.app = self.app
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
     def start(self) -> LiveServer:
         self._thread.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,14 +23,25 @@ def full_launch(server: LiveServer, platform_key: str, user: str,
                 session: requests.Session | None = None) -> requests.Response:
     """Click a launch in the sandbox and follow the whole OIDC round trip like a browser."""
     s = session or requests.Session()
-    r = s.get(f"{server.url}/sandbox/{platform_key}/launch", params={"user": user,
-                                                                   "link": link})
+    r = s.get(f"{server.url}/sandbox/{platform_key}/launch/frame",
+              params={"user": user, "link": link})
     r.raise_for_status()
     action, fields = parse_form(r.text)
     r = s.post(action, data=fields)  # tool login -> 302 -> sandbox authorize
     r.raise_for_status()
+    storage = storage_config(r.text)
+    if storage:  # platform storage page: what its script does after storing, minus storing
+        r = s.get(storage["redirect"])
+        r.raise_for_status()
     action, fields = parse_form(r.text)
     return s.post(action, data=fields)
+
+
+def storage_config(html: str) -> dict[str, Any] | None:
+    """The settings of a platform-storage page, or None for any other page."""
+    match = re.search(r'<script id="lti-storage" type="application/json">(.*?)</script>',
+                      html, re.S)
+    return json.loads(match.group(1)) if match else None
 
 
 @dataclass
@@ -71,11 +84,16 @@ def begin_launch(server: LiveServer, platform_key: str = "canvas",
     platform = PLATFORMS[platform_key]
     sub = user or next(p.sub for p in platform.people if p.persona == "learner")
     s = requests.Session()
-    r = s.get(f"{server.url}/sandbox/{platform_key}/launch", params={"user": sub})
+    r = s.get(f"{server.url}/sandbox/{platform_key}/launch/frame", params={"user": sub})
     action, fields = parse_form(r.text)
     r = s.post(action, data=fields, allow_redirects=False)
-    assert r.status_code == 302, r.text
-    query = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+    storage = storage_config(r.text)
+    if storage:
+        location = storage["redirect"]
+    else:
+        assert r.status_code == 302, r.text
+        location = r.headers["Location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     return PendingLaunch(server, platform, s, query["state"], query["nonce"],
                          query["redirect_uri"], sub)
 

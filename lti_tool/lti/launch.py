@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import requests
@@ -40,7 +41,9 @@ DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 ALLOWED_ALGORITHMS = ("RS256",)
 SUPPORTED_MESSAGES = ("LtiResourceLinkRequest",)
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
-                "lti_deployment_id")
+                "lti_deployment_id", "lti_storage_target")
+STORAGE_STATE_FIELD = "lti_storage_state"
+STORAGE_NONCE_FIELD = "lti_storage_nonce"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,35 @@ class LaunchContext:
     nrps_url: str | None = None
     locale: str | None = None
     platform_product: str | None = None
+
+
+@dataclass(frozen=True)
+class PlatformStorageLogin:
+    """LTI Client Side postMessage storage: the browser must store state and nonce in the
+    platform's frame before going on to the platform's auth URL (no cookie needed)."""
+
+    target: str
+    origin: str
+    state: str
+    nonce: str
+    redirect_url: str
+    response: Response  # carries the state cookie too, for browsers that keep it
+
+
+@dataclass(frozen=True)
+class PlatformStorageCheck:
+    """A cookie-less launch to finish by reading state and nonce back from the platform."""
+
+    target: str
+    origin: str
+    state: str
+    nonce: str
+    id_token: str
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class ToolCookieService(FlaskCookieService):
@@ -117,9 +149,20 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return {"issuer": iss if isinstance(iss, str) else None,
                 "client_id": client if isinstance(client, str) else None}
 
+    storage_verified: bool = False
+
     def validate_state(self):
         if not self._get_request_param("id_token"):
             raise errors.BadTokenError("the launch request has no id_token")
+        state = self._get_request_param("state")
+        if state and self._cookie_service.get_cookie(state) != state:
+            # No state cookie: accept the state only if the browser read it back from the
+            # platform's storage frame, where only this tool's origin could have put it.
+            params = self._session_service.get_state_params(state)
+            if (isinstance(params, dict) and params.get("lti_storage_target")
+                    and self._get_request_param(STORAGE_STATE_FIELD) == state):
+                self.storage_verified = True
+                return self
         try:
             return super().validate_state()
         except LtiException as exc:
@@ -136,6 +179,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_nonce(self):
+        nonce = self._jwt["body"].get("nonce")
+        if self.storage_verified and self._get_request_param(STORAGE_NONCE_FIELD) != nonce:
+            raise errors.StaleStateError("the nonce kept by the platform's storage does not "
+                                         "match the launch")
         try:
             return super().validate_nonce()
         except LtiException as exc:
@@ -284,8 +331,13 @@ class LtiEdge:
         self.storage.set_request(request)
         return request, session_service, ToolCookieService(request)
 
-    def login(self, params: dict[str, str], launch_url: str) -> Response:
-        """Answer an OIDC third-party login with the redirect to the platform's auth URL."""
+    def login(self, params: dict[str, str], launch_url: str
+              ) -> Response | PlatformStorageLogin:
+        """Answer an OIDC third-party login with the redirect to the platform's auth URL.
+
+        When the platform offers its postMessage storage (``lti_storage_target``, sent by
+        Canvas), return what the page that stores state and nonce there needs instead.
+        """
         iss, hint = params.get("iss"), params.get("login_hint")
         if not iss:
             raise errors.LoginError("the login request has no iss parameter")
@@ -299,7 +351,7 @@ class LtiEdge:
         # (blocked third-party cookies), the error page can restart login in a new window.
         oidc.pass_params_to_launch({k: params[k] for k in LOGIN_PARAMS if params.get(k)})
         try:
-            return oidc.redirect(launch_url)
+            redirect = oidc.get_redirect_object(launch_url)
         except AmbiguousPlatformError as exc:
             raise errors.LoginError(
                 "several registrations share this issuer and the LMS sent no client_id",
@@ -308,6 +360,42 @@ class LtiEdge:
             raise errors.UnknownPlatformError(
                 "no enabled registration for this issuer and client ID", issuer=iss,
                 client_id=params.get("client_id")) from exc
+        target = params.get("lti_storage_target")
+        if not target:
+            return redirect.do_redirect()
+        url = redirect.get_redirect_url()
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        return PlatformStorageLogin(target=target, origin=_origin(url), state=query["state"],
+                                    nonce=query["nonce"], redirect_url=url,
+                                    response=redirect.do_redirect())
+
+    def platform_storage_check(self) -> PlatformStorageCheck | None:
+        """For a launch without the state cookie whose login used platform storage, what
+        the browser must read back from the platform before the launch can be validated."""
+        from flask import request as flask_request
+
+        form = flask_request.form
+        state, id_token = form.get("state"), form.get("id_token")
+        if not state or not id_token or STORAGE_STATE_FIELD in form:
+            return None
+        if flask_request.cookies.get(f"lti1p3-{state}") == state:
+            return None
+        params = self.login_params_for_state(state)
+        if not params or not params.get("lti_storage_target"):
+            return None
+        try:
+            nonce = jwt.decode(id_token, options={"verify_signature": False}).get("nonce")
+        except jwt.PyJWTError:
+            return None  # let the real validation name the problem
+        try:
+            platform = self.tool_conf.find_platform(params["iss"], params.get("client_id"))
+        except AmbiguousPlatformError:
+            return None
+        if not isinstance(nonce, str) or platform is None:
+            return None
+        return PlatformStorageCheck(target=params["lti_storage_target"],
+                                    origin=_origin(platform.auth_login_url), state=state,
+                                    nonce=nonce, id_token=id_token)
 
     def login_params_for_state(self, state: str | None) -> dict[str, str] | None:
         """The login parameters saved with a state, for the 'open in a new window' page."""

@@ -11,6 +11,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from lti_tool.sandbox.platforms import AGS_SCOPES, LIS, Person, SandboxPlatform
+
+__all__ = ["Person", "DemoLink"]
 from lti_tool.sandbox.setup import sandbox_key
 from lti_tool.settings import Settings
 
@@ -70,8 +72,8 @@ def login_initiation(settings: Settings, platform: SandboxPlatform, person: Pers
         "client_id": platform.client_id,
         "lti_deployment_id": platform.deployment_id,
     }
-    if platform.sends_storage_target:
-        params["lti_storage_target"] = "_parent"
+    if platform.storage_target:
+        params["lti_storage_target"] = platform.storage_target
     return params
 
 

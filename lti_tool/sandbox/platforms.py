@@ -50,10 +50,13 @@ class SandboxPlatform:
     people: tuple[Person, ...]
     roles: dict[str, tuple[str, ...]]
     fixed_issuer: str | None = None
-    sends_storage_target: bool = False
+    storage_target: str | None = None
 
     def base(self, settings: Settings) -> str:
-        return settings.url(f"/sandbox/{self.key}")
+        # A separate sandbox origin makes the LMS and the tool different sites, as in real
+        # life: that is how the e2e tests see third-party cookie blocking.
+        root = (settings.sandbox_base_url or settings.base_url).rstrip("/")
+        return f"{root}/sandbox/{self.key}"
 
     def issuer(self, settings: Settings) -> str:
         return self.fixed_issuer or self.base(settings)
@@ -98,7 +101,8 @@ CANVAS = SandboxPlatform(
         "admin": (LIS + "institution/person#Administrator", LIS + "membership#Instructor",
                   LIS + "system/person#User"),
     },
-    sends_storage_target=True,
+    # Canvas names a frame on its SSO origin that answers the postMessage storage calls.
+    storage_target="post_message_forwarding",
 )
 
 MOODLE = SandboxPlatform(

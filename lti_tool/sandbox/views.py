@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
 from lti_tool.runtime import runtime
@@ -13,7 +13,8 @@ from lti_tool.sandbox.models import SandboxLineItem, SandboxResult
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 from lti_tool.sandbox.setup import sandbox_key
 
-bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates")
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates",
+               static_folder="static", static_url_path="/static")
 
 
 def _platform(key: str) -> SandboxPlatform:
@@ -33,18 +34,42 @@ def home():
                            links=lms.DEMO_LINKS)
 
 
-@bp.route("/<key>/launch")
-def start_launch(key: str):
-    """Step 1 of a launch: the LMS posts the third-party login initiation to the tool."""
-    rt = runtime()
-    platform = _platform(key)
+def _launch_choice(platform: SandboxPlatform) -> tuple[lms.Person, lms.DemoLink]:
     person = platform.person(request.args.get("user", ""))
     link = lms.find_link(request.args.get("link", lms.DEMO_LINKS[0].id))
     if person is None or link is None:
         abort(400, description="Pick a person and an activity of the sandbox course.")
+    return person, link
+
+
+@bp.route("/<key>/launch")
+def start_launch(key: str):
+    """The course page: the tool opens in an iframe, as Canvas and Moodle embed it."""
+    platform = _platform(key)
+    person, link = _launch_choice(platform)
+    frame = url_for("sandbox.launch_frame", key=key, user=person.sub, link=link.id)
+    return render_template("sandbox/course.html", platform=platform, person=person, link=link,
+                           frame_url=frame)
+
+
+@bp.route("/<key>/launch/frame")
+def launch_frame(key: str):
+    """Step 1 of a launch: the LMS posts the third-party login initiation to the tool."""
+    rt = runtime()
+    platform = _platform(key)
+    person, link = _launch_choice(platform)
     params = lms.login_initiation(rt.settings, platform, person, link)
     return render_template("sandbox/form_post.html", action=rt.settings.url("/lti/login"),
                            fields=params, title=f"Launching {link.title}")
+
+
+@bp.route("/<key>/post_message_forwarding")
+def storage_frame(key: str):
+    """The platform's storage frame for LTI Client Side postMessages (Canvas-shaped)."""
+    platform = _platform(key)
+    if not platform.storage_target:
+        abort(404, description="This sandbox platform offers no postMessage storage.")
+    return render_template("sandbox/storage_frame.html")
 
 
 def _check_auth_request(platform: SandboxPlatform, params: dict[str, str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 from lti_tool.curriculum.modules import INDUSTRY_40_TECHNOLOGIES, MODULES
 from lti_tool.lti import errors
 from lti_tool.lti.keys import KeyService
-from lti_tool.lti.launch import LtiEdge
+from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
 from lti_tool.models import Course, Platform, Role, User
 from lti_tool.runtime import runtime
@@ -29,12 +29,30 @@ def login():
     # The redirect URI is on the origin the browser used, so the state cookie comes back.
     launch_url = request.url_root.rstrip("/") + "/lti/launch"
     with rt.transaction() as db:
-        return LtiEdge(db, rt.settings, rt.clock).login(_params(), launch_url)
+        result = LtiEdge(db, rt.settings, rt.clock).login(_params(), launch_url)
+    if not isinstance(result, PlatformStorageLogin):
+        return result
+    # Platform storage: a page stores state and nonce in the LMS frame, then redirects.
+    response = result.response
+    response.status_code = 200
+    del response.headers["Location"]
+    response.mimetype = "text/html"
+    response.set_data(render_template("platform_storage.html", form=None, cfg={
+        "mode": "put", "target": result.target, "origin": result.origin,
+        "state": result.state, "nonce": result.nonce, "redirect": result.redirect_url}))
+    return response
 
 
 @bp.route("/lti/launch", methods=["POST"])
 def launch():
     rt = runtime()
+    with rt.transaction() as db:
+        check = LtiEdge(db, rt.settings, rt.clock).platform_storage_check()
+    if check is not None:
+        return render_template("platform_storage.html", form={
+            "id_token": check.id_token, "state": check.state}, cfg={
+            "mode": "get", "target": check.target, "origin": check.origin,
+            "state": check.state, "nonce": check.nonce})
     try:
         with rt.transaction() as db:
             ctx = LtiEdge(db, rt.settings, rt.clock).launch()

@@ -238,8 +238,8 @@ def test_state_mismatch(live_server):
 
 
 def test_state_cookie_missing_offers_new_window(live_server):
-    """Cookies blocked in the iframe: refused, with a link that restarts in a new window."""
-    pending = begin_launch(live_server)
+    """Cookies blocked and no platform storage (Moodle): refused, with a new-window link."""
+    pending = begin_launch(live_server, "moodle")
     r = pending.post(pending.sign(pending.claims()), session=requests.Session())
     assert_refused(r, "bad_state")
     assert 'target="_blank"' in r.text and "/lti/login?" in r.text

@@ -1,0 +1,99 @@
+"""The OIDC login initiation: what the tool answers, and what it refuses."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from lti_tool.sandbox.platforms import CANVAS, MOODLE
+
+
+def _login(client, method, params):
+    if method == "GET":
+        return client.get("/lti/login", query_string=params)
+    return client.post("/lti/login", data=params)
+
+
+def _params(settings, platform):
+    return {"iss": platform.issuer(settings), "login_hint": platform.people[0].sub,
+            "target_link_uri": settings.url("/lti/launch"), "client_id": platform.client_id,
+            "lti_message_hint": "opaque-hint", "lti_deployment_id": platform.deployment_id}
+
+
+def test_login_redirects_to_platform_auth_with_oidc_parameters(client, settings):
+    for method in ("GET", "POST"):
+        r = _login(client, method, _params(settings, MOODLE))
+        assert r.status_code == 302
+        target = urlsplit(r.headers["Location"])
+        assert target.path == "/sandbox/moodle/mod/lti/auth.php"
+        q = {k: v[0] for k, v in parse_qs(target.query).items()}
+        assert q["scope"] == "openid" and q["response_type"] == "id_token"
+        assert q["response_mode"] == "form_post" and q["prompt"] == "none"
+        assert q["client_id"] == MOODLE.client_id
+        assert q["redirect_uri"] == "http://localhost/lti/launch"
+        assert q["login_hint"] == MOODLE.people[0].sub
+        assert q["lti_message_hint"] == "opaque-hint"
+        assert q["state"] and len(q["nonce"]) >= 32
+        assert any(c.startswith(f"lti1p3-{q['state']}=") for c in
+                   r.headers.getlist("Set-Cookie"))
+
+
+def test_each_login_gets_a_fresh_state_and_nonce(client, settings):
+    seen = set()
+    for _ in range(3):
+        r = _login(client, "POST", _params(settings, CANVAS))
+        q = parse_qs(urlsplit(r.headers["Location"]).query)
+        seen.add((q["state"][0], q["nonce"][0]))
+    assert len(seen) == 3
+
+
+def test_login_without_client_id_works_when_issuer_has_one_registration(client, settings):
+    params = _params(settings, MOODLE)
+    del params["client_id"]
+    assert _login(client, "GET", params).status_code == 302
+
+
+def test_login_missing_iss(client, settings):
+    params = _params(settings, CANVAS)
+    del params["iss"]
+    r = _login(client, "POST", params)
+    assert r.status_code == 400 and b"<code>bad_login</code>" in r.data
+
+
+def test_login_missing_login_hint(client, settings):
+    params = _params(settings, CANVAS)
+    del params["login_hint"]
+    r = _login(client, "POST", params)
+    assert r.status_code == 400 and b"<code>bad_login</code>" in r.data
+
+
+def test_login_unknown_issuer(client, settings):
+    params = _params(settings, CANVAS)
+    params["iss"] = "https://not-registered.example"
+    r = _login(client, "POST", params)
+    assert r.status_code == 403 and b"<code>unknown_platform</code>" in r.data
+    assert b"https://not-registered.example" in r.data
+    assert b"Traceback" not in r.data
+
+
+def test_login_unknown_client_id(client, settings):
+    params = _params(settings, CANVAS)
+    params["client_id"] = "123"
+    r = _login(client, "GET", params)
+    assert r.status_code == 403 and b"<code>unknown_platform</code>" in r.data
+
+
+def test_front_page_lists_registration_urls_and_sandbox(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    for path in (b"/lti/login", b"/lti/launch", b"/lti/jwks", b"/sandbox/"):
+        assert path in r.data
+
+
+def test_health(client):
+    r = client.get("/health")
+    assert r.status_code == 200 and r.get_json()["status"] == "ok"
+
+
+def test_unknown_page_is_a_plain_404(client):
+    r = client.get("/nope")
+    assert r.status_code == 404 and b"Traceback" not in r.data
