@@ -1,0 +1,352 @@
+"""The ``cpt-lti`` command: thin wrappers over the services, with operator-friendly failures.
+
+Every command exits 0 when it did its job, 1 when a check failed (a key that cannot be
+retired, a platform that is not there, a database that is not initialised) and 2 on bad
+usage (a malformed URL, an invalid setting). A failure is one ``error: ...`` line on stderr,
+never a traceback: operators run this from scripts and read it in CI logs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.lti.keys import KeyService, ToolKeyError
+from lti_tool.lti.platforms import (
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformService,
+    PlatformSpec,
+    platform_as_dict,
+)
+from lti_tool.migrate import (
+    current_revision,
+    head_revision,
+    is_known_revision,
+    upgrade_to_head,
+)
+from lti_tool.models import DeploymentPolicy, ToolKey
+from lti_tool.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CliError(click.ClickException):
+    """A failure reported as exactly one ``error: ...`` line with a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        # Exception texts (database drivers especially) span lines; an operator's log wants one.
+        super().__init__(" ".join(message.split()))
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """The useful part of an exception: the driver's message, not SQLAlchemy's SQL dump."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig)
+    else:
+        text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first
+
+
+class _Group(click.Group):
+    """The top-level group: turns any escaping exception into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SettingsError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        except SQLAlchemyError as exc:
+            raise CliError(f"database: {_describe(exc)}") from exc
+        except Exception as exc:  # the promise is "never a traceback"
+            raise CliError(f"{type(exc).__name__}: {_describe(exc)}") from exc
+
+
+def _settings() -> Settings:
+    """Settings are loaded per command, so ``--help`` works even with a broken config."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def _safe_url(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _require_schema(settings: Settings) -> None:
+    """Refuse to work on a database ``cpt-lti init`` has not brought to this code's schema."""
+    url = make_url(settings.database_url)
+    where = _safe_url(settings.database_url)
+    if (url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+            and not Path(str(url.database)).exists()):
+        raise CliError(f"database {where} does not exist: run `cpt-lti init`")
+    try:
+        current = current_revision(settings.database_url)
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot open database {where}: {_describe(exc)}") from exc
+    head = head_revision()
+    if current is None:
+        raise CliError(f"database {where} is not initialised: run `cpt-lti init`")
+    if not is_known_revision(current):
+        raise CliError(f"database {where} is at schema revision {current}, written by a newer "
+                       f"version of the tool (this one knows up to {head}): upgrade the tool")
+    if current != head:
+        raise CliError(f"database {where} is at schema revision {current}, this version "
+                       f"needs {head}: run `cpt-lti init`")
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Session]:
+    """One transaction on a migrated database; the engine does not outlive the command."""
+    _require_schema(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@click.group(name="cpt-lti", cls=_Group,
+             context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """CPT Practice LTI 1.3 tool: set up, serve and administer.
+
+    Configuration comes from config/default.toml, the file named by CPT_LTI_CONFIG and
+    CPT_LTI_* environment variables (e.g. CPT_LTI_DATABASE_URL).
+    """
+
+
+# --- init / serve -----------------------------------------------------------------------------
+
+@cli.command(short_help="Migrate the database, create a signing key, set up the sandbox.")
+def init() -> None:
+    """Migrate the database to the newest schema and make sure a signing key exists.
+
+    Safe to run on every deploy: an up-to-date database and an existing key are left alone.
+    With sandbox = true it also registers the sandbox LMS platforms.
+    """
+    settings = _settings()
+    upgrade_to_head(settings.database_url)
+    click.echo(f"database: {_safe_url(settings.database_url)} at schema {head_revision()}")
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            key = KeyService(session).ensure_key()
+            click.echo(f"signing key: {key.kid}")
+            if settings.sandbox:
+                # Imported here: the sandbox is optional and never loaded in production.
+                from lti_tool.sandbox.setup import ensure_sandbox_platforms
+
+                platforms = ensure_sandbox_platforms(session, settings)
+                names = ", ".join(p.name or p.issuer for p in platforms)
+                click.echo(f"sandbox platforms: {names}")
+    finally:
+        engine.dispose()
+
+
+def _gunicorn_bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; use 0.0.0.0 only behind a reverse proxy.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="TCP port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="1 runs the built-in threaded server; more runs gunicorn with N processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the tool over HTTP (run `cpt-lti init` first)."""
+    settings = _settings()
+    _require_schema(settings)
+    if workers == 1:
+        from werkzeug.serving import run_simple
+
+        from lti_tool import create_app
+
+        run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
+        return
+    _exec_gunicorn(host, port, workers)
+
+
+def _gunicorn_available() -> bool:
+    return importlib.util.find_spec("gunicorn") is not None
+
+
+def _exec_gunicorn(host: str, port: int, workers: int) -> NoReturn:
+    """Replace this process with gunicorn; it rebuilds settings from the same environment."""
+    if not _gunicorn_available():
+        raise CliError("--workers > 1 needs gunicorn (pip install gunicorn); "
+                       "or use --workers 1", EXIT_USAGE)
+    argv = [sys.executable, "-m", "gunicorn", "--bind", _gunicorn_bind(host, port),
+            "--workers", str(workers)]
+    conf = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+    if conf.exists():
+        argv += ["--config", str(conf)]  # command-line --bind/--workers still win
+    argv.append("lti_tool:create_app()")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+# --- platform ---------------------------------------------------------------------------------
+
+@cli.group(short_help="Register, list and remove LMS platforms.")
+def platform() -> None:
+    """Register the LMSs (issuer + client id) allowed to launch the tool."""
+
+
+@platform.command("add")
+@click.option("--issuer", required=True, help="The platform's issuer (iss), e.g. "
+              "https://canvas.instructure.com.")
+@click.option("--client-id", required=True,
+              help="Client id the platform assigned to this tool (the aud of its tokens).")
+@click.option("--auth-login-url", required=True,
+              help="Platform OIDC authorization endpoint the login redirects to.")
+@click.option("--auth-token-url", required=True,
+              help="Platform OAuth2 token endpoint, used for grades and rosters.")
+@click.option("--key-set-url", required=True,
+              help="Platform JWKS URL whose keys sign its id_tokens.")
+@click.option("--deployment-id", "deployment_ids", multiple=True, metavar="ID",
+              help="A deployment id to accept; repeat for several.")
+@click.option("--name", default=None, help="A label for people, e.g. 'Canvas (Riverside CC)'.")
+@click.option("--auth-audience", default=None,
+              help="aud for client assertions when the token endpoint wants another value.")
+@click.option("--deployment-policy", default=None,
+              type=click.Choice([p.value for p in DeploymentPolicy]),
+              help="What to do with unknown deployment ids: refuse them (strict) or record "
+                   "them (auto-register). Default for a new platform: the lti.deployment_policy "
+                   "setting.")
+def platform_add(issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
+                 key_set_url: str, deployment_ids: tuple[str, ...], name: str | None,
+                 auth_audience: str | None, deployment_policy: str | None) -> None:
+    """Register a platform, or update one and add deployment ids to it."""
+    settings = _settings()
+    spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
+                        auth_token_url=auth_token_url, key_set_url=key_set_url,
+                        deployment_ids=deployment_ids, name=name, auth_audience=auth_audience,
+                        deployment_policy=deployment_policy)
+    with _database(settings) as session:
+        try:
+            result = PlatformService(session).add(spec, default_policy=settings.deployment_policy)
+        except PlatformError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        row = result.platform
+        verb = "registered" if result.created else "updated"
+        click.echo(f"{verb} platform {row.id}: {row.issuer} client {row.client_id}")
+        if result.changed_fields:
+            click.echo(f"changed: {', '.join(result.changed_fields)}")
+        if result.added_deployments:
+            click.echo(f"deployments added: {', '.join(result.added_deployments)}")
+        elif deployment_ids:
+            click.echo("deployments: already registered")
+
+
+@platform.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+def platform_list(as_json: bool) -> None:
+    """List registered platforms and their deployment ids."""
+    with _database(_settings()) as session:
+        rows = [platform_as_dict(p) for p in PlatformService(session).list()]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no platforms registered")
+    for row in rows:
+        state = "enabled" if row["enabled"] else "disabled"
+        deployments = ", ".join(row["deployments"]) or "-"
+        click.echo(f"{row['id']}  {row['name'] or '-'}  {row['issuer']}  "
+                   f"client={row['client_id']}  {state}  policy={row['deployment_policy']}  "
+                   f"deployments={deployments}  last_launch={row['last_launch_at'] or '-'}")
+
+
+@platform.command("remove")
+@click.option("--issuer", required=True, help="Issuer of the platform to remove.")
+@click.option("--client-id", required=True, help="Client id of the platform to remove.")
+def platform_remove(issuer: str, client_id: str) -> None:
+    """Remove a platform with its deployments, users and courses."""
+    with _database(_settings()) as session:
+        try:
+            row = PlatformService(session).remove(issuer, client_id)
+        except PlatformNotFoundError as exc:
+            raise CliError(str(exc.args[0])) from exc
+        click.echo(f"removed platform {row.id}: {row.issuer} client {row.client_id}")
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+@cli.group()
+def keys() -> None:
+    """Manage the tool's signing keys (published at /lti/jwks)."""
+
+
+def _key_as_dict(key: ToolKey) -> dict[str, Any]:
+    return {"kid": key.kid, "active": key.active, "created_at": key.created_at.isoformat()}
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key; older keys stay published until retired."""
+    with _database(_settings()) as session:
+        key = KeyService(session).rotate()
+        click.echo(key.kid)
+
+
+@keys.command("retire")
+@click.argument("kid")
+def keys_retire(kid: str) -> None:
+    """Stop publishing key KID (never the active one; rotate first)."""
+    with _database(_settings()) as session:
+        try:
+            KeyService(session).retire(kid)
+        except ToolKeyError as exc:
+            raise CliError(str(exc.args[0])) from exc
+        click.echo(f"retired {kid}")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+def keys_list(as_json: bool) -> None:
+    """List published keys, oldest first; the active one signs."""
+    with _database(_settings()) as session:
+        rows = [_key_as_dict(k) for k in KeyService(session).all()]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no keys: run `cpt-lti init`")
+    for row in rows:
+        state = "active" if row["active"] else "published"
+        click.echo(f"{row['kid']}  {state}  {row['created_at']}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="cpt-lti")

@@ -1,0 +1,268 @@
+"""The `cpt-lti` command against a real SQLite file: exit codes, one-line errors, JSON shapes.
+
+Operators script this command, so the exit codes and the ``--json`` output are the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+
+from lti_tool import cli as cli_module
+from lti_tool.cli import cli
+
+CANVAS = "https://canvas.instructure.com"
+URLS = [
+    "--auth-login-url", "https://sso.canvaslms.com/api/lti/authorize_redirect",
+    "--auth-token-url", "https://sso.canvaslms.com/login/oauth2/token",
+    "--key-set-url", "https://sso.canvaslms.com/api/lti/security/jwks",
+]
+
+
+def _runner() -> CliRunner:
+    """Separate stderr from stdout on every supported click version."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click < 8.2
+    except TypeError:
+        return CliRunner()
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke the CLI on a fresh SQLite file with only the settings the test chooses."""
+    for name in list(os.environ):
+        if name.startswith("CPT_LTI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CPT_LTI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("CPT_LTI_SANDBOX", "false")
+    monkeypatch.setenv("CPT_LTI_ENVIRONMENT", "test")
+    runner = _runner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def initialised(run):
+    result = run("init")
+    assert result.exit_code == 0, result.stderr
+    return run
+
+
+def _json(result: Result) -> Any:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _one_error_line(result: Result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def _add(run, client_id: str, *deployments: str, extra: tuple[str, ...] = ()) -> Result:
+    args = ["platform", "add", "--issuer", CANVAS, "--client-id", client_id, *URLS]
+    for deployment in deployments:
+        args += ["--deployment-id", deployment]
+    return run(*args, *extra)
+
+
+def test_init_creates_one_key_and_is_idempotent(run) -> None:
+    first = run("init")
+    assert first.exit_code == 0, first.stderr
+    keys = _json(run("keys", "list", "--json"))
+    assert len(keys) == 1 and keys[0]["active"] is True
+    assert keys[0]["kid"] in first.stdout
+
+    second = run("init")
+    assert second.exit_code == 0, second.stderr
+    assert _json(run("keys", "list", "--json")) == keys
+
+
+def test_commands_refuse_a_database_that_was_not_initialised(run) -> None:
+    result = run("platform", "list")
+    assert result.exit_code == 1
+    assert "cpt-lti init" in _one_error_line(result)
+
+
+def test_platform_add_and_list_round_trip_with_two_client_ids(initialised) -> None:
+    run = initialised
+    result = _add(run, "1000", "d-riverside", extra=("--name", "Riverside"))
+    assert result.exit_code == 0, result.stderr
+    result = _add(run, "2000", "d-lakeside", extra=("--deployment-policy", "auto-register"))
+    assert result.exit_code == 0, result.stderr
+
+    rows = _json(run("platform", "list", "--json"))
+    assert [(r["issuer"], r["client_id"]) for r in rows] == [(CANVAS, "1000"), (CANVAS, "2000")]
+    first, second = rows
+    assert first == {
+        "id": first["id"],
+        "name": "Riverside",
+        "issuer": CANVAS,
+        "client_id": "1000",
+        "auth_login_url": URLS[1],
+        "auth_token_url": URLS[3],
+        "key_set_url": URLS[5],
+        "auth_audience": None,
+        "deployment_policy": "strict",
+        "enabled": True,
+        "deployments": ["d-riverside"],
+        "last_launch_at": None,
+    }
+    assert second["deployment_policy"] == "auto-register"
+    assert second["deployments"] == ["d-lakeside"]
+    assert first["id"] != second["id"]
+
+    text = run("platform", "list")
+    assert text.exit_code == 0
+    assert text.stdout.count(CANVAS) == 2
+
+
+def test_new_platforms_take_the_configured_default_policy(initialised) -> None:
+    result = initialised("platform", "add", "--issuer", CANVAS, "--client-id", "1000", *URLS,
+                         env={"CPT_LTI_DEPLOYMENT_POLICY": "auto-register"})
+    assert result.exit_code == 0, result.stderr
+    [row] = _json(initialised("platform", "list", "--json"))
+    assert row["deployment_policy"] == "auto-register"
+
+
+def test_adding_an_existing_platform_adds_its_new_deployments(initialised) -> None:
+    run = initialised
+    assert _add(run, "1000", "d1").exit_code == 0
+    [before] = _json(run("platform", "list", "--json"))
+
+    result = _add(run, "1000", "d1", "d2", "d2")
+    assert result.exit_code == 0, result.stderr
+    assert "d2" in result.stdout
+
+    [after] = _json(run("platform", "list", "--json"))
+    assert after["id"] == before["id"]
+    assert after["deployments"] == ["d1", "d2"]
+
+
+def test_remove_deletes_the_platform_and_a_second_remove_fails(initialised) -> None:
+    run = initialised
+    assert _add(run, "1000", "d1").exit_code == 0
+    assert _add(run, "2000", "d2").exit_code == 0
+
+    result = run("platform", "remove", "--issuer", CANVAS, "--client-id", "1000")
+    assert result.exit_code == 0, result.stderr
+    assert [r["client_id"] for r in _json(run("platform", "list", "--json"))] == ["2000"]
+
+    again = run("platform", "remove", "--issuer", CANVAS, "--client-id", "1000")
+    assert again.exit_code == 1
+    assert "no platform" in _one_error_line(again)
+
+
+@pytest.mark.parametrize("option", ["--auth-login-url", "--auth-token-url", "--key-set-url"])
+@pytest.mark.parametrize("bad", ["ftp://lms.example.edu/jwks", "lms.example.edu/jwks", "https://"])
+def test_a_non_http_url_exits_2_with_one_line(initialised, option: str, bad: str) -> None:
+    urls = list(URLS)
+    urls[urls.index(option) + 1] = bad
+    result = initialised("platform", "add", "--issuer", CANVAS, "--client-id", "1000", *urls)
+    assert result.exit_code == 2
+    assert bad in _one_error_line(result)
+    assert _json(initialised("platform", "list", "--json")) == []
+
+
+def test_unknown_option_and_unknown_policy_exit_2(initialised) -> None:
+    assert initialised("platform", "list", "--colour").exit_code == 2
+    assert initialised("keys", "rotate", "--now").exit_code == 2
+    result = _add(initialised, "1000", extra=("--deployment-policy", "lenient"))
+    assert result.exit_code == 2
+
+
+def test_invalid_settings_exit_2_with_one_line(run) -> None:
+    result = run("keys", "list", env={"CPT_LTI_ENVIRONMENT": "staging"})
+    assert result.exit_code == 2
+    assert "environment" in _one_error_line(result)
+
+
+def test_rotate_keeps_old_key_published_and_retire_rules(initialised) -> None:
+    run = initialised
+    [original] = _json(run("keys", "list", "--json"))
+
+    rotated = run("keys", "rotate")
+    assert rotated.exit_code == 0, rotated.stderr
+    new_kid = rotated.stdout.strip()
+    assert new_kid and new_kid != original["kid"]
+
+    keys = {k["kid"]: k["active"] for k in _json(run("keys", "list", "--json"))}
+    assert keys == {original["kid"]: False, new_kid: True}
+
+    refused = run("keys", "retire", new_kid)
+    assert refused.exit_code == 1
+    assert "active" in _one_error_line(refused)
+
+    unknown = run("keys", "retire", "no-such-kid")
+    assert unknown.exit_code == 1
+    _one_error_line(unknown)
+
+    retired = run("keys", "retire", original["kid"])
+    assert retired.exit_code == 0, retired.stderr
+    assert [k["kid"] for k in _json(run("keys", "list", "--json"))] == [new_kid]
+
+
+def test_serve_with_one_worker_runs_the_threaded_dev_server(initialised, monkeypatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def fake_run_simple(host: str, port: int, app: Any, **kwargs: Any) -> None:
+        calls.append((host, port, app.name, kwargs))
+
+    monkeypatch.setattr("werkzeug.serving.run_simple", fake_run_simple)
+    result = initialised("serve", "--port", "5099")
+    assert result.exit_code == 0, result.stderr
+    [(host, port, _name, kwargs)] = calls
+    assert (host, port) == ("127.0.0.1", 5099)
+    assert kwargs["threaded"] is True
+
+
+def test_serve_with_workers_needs_gunicorn(initialised, monkeypatch) -> None:
+    monkeypatch.setattr(cli_module, "_gunicorn_available", lambda: False)
+    result = initialised("serve", "--workers", "3")
+    assert result.exit_code == 2
+    assert "gunicorn" in _one_error_line(result)
+
+
+def test_serve_with_workers_execs_gunicorn(initialised, monkeypatch) -> None:
+    seen: list[list[str]] = []
+
+    def fake_execv(path: str, argv: list[str]) -> None:
+        seen.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli_module, "_gunicorn_available", lambda: True)
+    monkeypatch.setattr(cli_module.os, "execv", fake_execv)
+    result = initialised("serve", "--host", "::1", "--port", "8000", "--workers", "3")
+    assert result.exit_code == 0
+    [argv] = seen
+    assert argv[1:3] == ["-m", "gunicorn"]
+    assert argv[argv.index("--bind") + 1] == "[::1]:8000"
+    assert argv[argv.index("--workers") + 1] == "3"
+    assert argv[-1] == "lti_tool:create_app()"
+
+
+def test_serve_refuses_an_uninitialised_database(run) -> None:
+    result = run("serve")
+    assert result.exit_code == 1
+    _one_error_line(result)
+
+
+def test_commands_refuse_a_schema_from_a_newer_tool(initialised, tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
+    engine.dispose()
+    result = initialised("keys", "list")
+    assert result.exit_code == 1
+    assert "newer" in _one_error_line(result)
