@@ -139,5 +139,5 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         key = _ENV_PREFIX + f.name.upper()
         if key in env:
             values[f.name] = _coerce(f.name, env[key])
-    settings = replace(Settings(), **values, **overrides)
+    settings = replace(Settings(), **{**values, **overrides})
     return settings.validate()

@@ -4,22 +4,16 @@ the app with its sandbox LMS, and a live loopback server for tests that need rea
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
+from support import LiveServer, make_settings, prepare
 
 from lti_tool import create_app
-from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lti.keys import KeyService
 from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Base
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
-from lti_tool.sandbox.setup import ensure_sandbox_platforms
-from lti_tool.settings import load_settings
 
 POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
 _migrated: set[str] = set()
@@ -59,21 +53,6 @@ def database_url(request, tmp_path) -> str:
     return POSTGRES_URL
 
 
-def make_settings(database_url: str, base_url: str = "http://localhost", **overrides):
-    env = {"CPT_LTI_DATABASE_URL": database_url, "CPT_LTI_BASE_URL": base_url,
-           "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true"}
-    return load_settings(env=env, **overrides)
-
-
-def prepare(settings) -> None:
-    """What `cpt-lti init` does after migrating: a tool key and the sandbox platforms."""
-    engine = make_engine(settings.database_url)
-    with transaction(make_session_factory(engine)) as db:
-        KeyService(db).ensure_key()
-        ensure_sandbox_platforms(db, settings)
-    engine.dispose()
-
-
 @pytest.fixture
 def settings(database_url):
     s = make_settings(database_url)
@@ -94,61 +73,8 @@ def client(app):
     return app.test_client()
 
 
-class LiveServer:
-    """The app on a free loopback port, in a thread; stopped by the fixture that made it."""
-
-    def __init__(self, database_url: str) -> None:
-        self._server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self.settings = make_settings(database_url, self.url)
-        prepare(self.settings)
-        self.app = create_app(self.settings)
-        self._server.app = self.app
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self.app.extensions["cpt_lti"].engine.dispose()
-
-
 @pytest.fixture
 def live_server(database_url) -> Iterator[LiveServer]:
     server = LiveServer(database_url).start()
     yield server
     server.stop()
-
-
-class FormParser(HTMLParser):
-    """Reads the first form of a page: its action and its named inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._in_form = False
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = a.get("action") or ""
-            self._in_form = True
-        elif tag == "input" and self._in_form and a.get("name"):
-            self.fields[a["name"]] = a.get("value") or ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._in_form = False
-
-
-def parse_form(html: str) -> tuple[str, dict[str, str]]:
-    parser = FormParser()
-    parser.feed(html)
-    assert parser.action is not None, "page has no form"
-    return parser.action, parser.fields

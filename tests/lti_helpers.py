@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from conftest import LiveServer, parse_form
+from support import LiveServer, parse_form
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.sandbox import lms

@@ -27,6 +27,7 @@ from pylti1p3.contrib.flask import (
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.orm import Session
 
+from lti_tool.cookies import iframe_cookie
 from lti_tool.lti import errors
 from lti_tool.lti.registry import AmbiguousPlatformError, DbToolConf, ToolRegistration
 from lti_tool.lti.storage import DbLaunchDataStorage, OneTimeNonceSessionService
@@ -109,13 +110,16 @@ def _origin(url: str) -> str:
 class ToolCookieService(FlaskCookieService):
     """State cookies that survive an LMS iframe: SameSite=None; Secure; Partitioned (CHIPS)."""
 
+    def __init__(self, request: FlaskRequest, secure: bool) -> None:
+        super().__init__(request)
+        # Behind a TLS-terminating proxy the request looks like http; the public base URL
+        # says what the browser sees.
+        self._secure = secure or bool(request.is_secure())
+
     def update_response(self, response: Response) -> None:
-        secure = bool(self._request.is_secure())
         for key, data in self._cookie_data_to_set.items():
-            response.set_cookie(
-                key=key, value=data["value"], max_age=data["exp"], path="/", httponly=True,
-                secure=secure, samesite="None" if secure else "Lax", partitioned=secure,
-            )
+            response.set_cookie(key=key, value=data["value"], max_age=data["exp"],
+                                **iframe_cookie(self._secure))
 
 
 class _TimeoutSession(requests.Session):
@@ -329,7 +333,7 @@ class LtiEdge:
         session_service.set_data_storage(self.storage)
         session_service.set_launch_data_lifetime(self.settings.launch_state_seconds)
         self.storage.set_request(request)
-        return request, session_service, ToolCookieService(request)
+        return request, session_service, ToolCookieService(request, self.settings.is_https)
 
     def login(self, params: dict[str, str], launch_url: str
               ) -> Response | PlatformStorageLogin:

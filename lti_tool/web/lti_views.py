@@ -69,6 +69,8 @@ def launch():
         with rt.transaction() as db:
             restart = LtiEdge(db, rt.settings, rt.clock).login_params_for_state(
                 request.form.get("state"))
+        if restart:
+            exc.issuer, exc.client_id = restart.get("iss"), restart.get("client_id")
         return launch_error_page(exc, restart)
     response = make_response(html)
     set_cookie(response, rt, tool_session)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import Request, Response
 from sqlalchemy.orm import Session
 
+from lti_tool.cookies import iframe_cookie
 from lti_tool.lti.records import LaunchRecord
 from lti_tool.models import ToolSession
 from lti_tool.runtime import Runtime
@@ -35,10 +36,8 @@ def start_session(db: Session, rt: Runtime, record: LaunchRecord, launch_id: str
 
 
 def set_cookie(response: Response, rt: Runtime, row: ToolSession) -> None:
-    secure = rt.settings.is_https
-    response.set_cookie(COOKIE, row.id, max_age=rt.settings.session_hours * 3600, path="/",
-                        httponly=True, secure=secure, samesite="None" if secure else "Lax",
-                        partitioned=secure)
+    response.set_cookie(COOKIE, row.id, max_age=rt.settings.session_hours * 3600,
+                        **iframe_cookie(rt.settings.is_https))
 
 
 def current_session(db: Session, rt: Runtime, request: Request) -> ToolSession | None:

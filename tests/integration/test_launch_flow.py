@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import parse_form
 from lti_helpers import begin_launch, full_launch
 from sqlalchemy import select
+from support import parse_form
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.models import Course, Deployment, Enrollment, Platform, Role, ToolSession, User

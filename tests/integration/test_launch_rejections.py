@@ -215,7 +215,7 @@ def test_replayed_launch(live_server):
 
 def test_replay_from_another_process_is_refused(live_server, database_url):
     """Nonces live in the DB: a second app instance on the same DB refuses the replay."""
-    from conftest import LiveServer
+    from support import LiveServer
 
     pending = begin_launch(live_server)
     token = pending.sign(pending.claims())

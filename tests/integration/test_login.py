@@ -97,3 +97,25 @@ def test_health(client):
 def test_unknown_page_is_a_plain_404(client):
     r = client.get("/nope")
     assert r.status_code == 404 and b"Traceback" not in r.data
+
+
+def test_https_cookies_are_partitioned_cross_site_cookies(database_url):
+    """Over HTTPS the state cookie must survive an LMS iframe: SameSite=None; Secure;
+    Partitioned, even when TLS ends at a proxy in front of the tool."""
+    from support import make_settings, prepare
+
+    from lti_tool import create_app
+
+    s = make_settings(database_url, "https://cpt.example.edu")
+    prepare(s)
+    app = create_app(s)
+    try:
+        r = app.test_client().post("/lti/login", data=_params(s, MOODLE))
+        assert r.status_code == 302
+        cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("lti1p3-"))
+        for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly"):
+            assert attribute in cookie
+        assert urlsplit(parse_qs(urlsplit(r.headers["Location"]).query)["redirect_uri"][0]
+                        ).path == "/lti/launch"
+    finally:
+        app.extensions["cpt_lti"].engine.dispose()

@@ -15,7 +15,7 @@ def test_login_with_storage_target_asks_the_page_to_store_state_and_nonce(live_s
     s = requests.Session()
     page = s.get(f"{live_server.url}/sandbox/canvas/launch/frame",
                  params={"user": CANVAS.people[0].sub})
-    from conftest import parse_form
+    from support import parse_form
 
     action, fields = parse_form(page.text)
     assert fields["lti_storage_target"] == "post_message_forwarding"
