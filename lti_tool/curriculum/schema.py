@@ -1,0 +1,139 @@
+"""The shape of curriculum data (pydantic): blueprint, items and lessons.
+
+Structural rules live here; rules that need the whole bank (unique ids, known key
+activities, answer-position balance, linked checks) live in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Cognitive = Literal["recall", "apply", "analyse"]
+ItemKind = Literal["knowledge", "scenario", "figure", "table", "calculation"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExamFacts(Strict):
+    items: int = Field(gt=0)
+    items_note: str = ""
+    minutes: int = Field(gt=0)
+    source: str
+
+
+class KeyActivity(Strict):
+    id: str = Field(pattern=r"^[a-z]+\.[a-z0-9-]+$")
+    title: str
+    knowledge: list[str] = Field(min_length=1)
+
+
+class Module(Strict):
+    id: str = Field(pattern=r"^[a-z]+$")
+    title: str
+    required: bool
+    summary: str
+    exam: ExamFacts
+    key_activities: list[KeyActivity] = Field(min_length=1)
+
+
+class Technology(Strict):
+    id: str = Field(pattern=r"^i4\.[a-z0-9]+$")
+    title: str
+    modules: list[str] = Field(min_length=1)
+
+
+class Source(Strict):
+    name: str
+    says: str
+
+
+class Blueprint(Strict):
+    version: int
+    credential: str
+    modules: list[Module]
+    industry40: list[Technology]
+    sources: list[Source] = []
+
+
+class Figure(Strict):
+    """Something to read: a table (Markdown), plain text (gauge readings), or an SVG."""
+
+    kind: Literal["table", "text", "svg"]
+    alt: str = Field(min_length=10, description="what a screen-reader user is told")
+    content: str = Field(min_length=1)
+
+
+class Option(Strict):
+    text: str = Field(min_length=1)
+    correct: bool = False
+    rationale: str = Field(min_length=15)
+
+
+class Item(Strict):
+    id: str = Field(pattern=r"^[A-Z0-9]+-[0-9]{3}$")
+    key_activity: str
+    topic: str = Field(min_length=2)
+    difficulty: int = Field(ge=1, le=3)
+    cognitive: Cognitive
+    kind: ItemKind
+    industry40: str | None = None
+    stem: str = Field(min_length=10)
+    figure: Figure | None = None
+    options: list[Option]
+    reference: str = Field(min_length=3)
+
+    @field_validator("options")
+    @classmethod
+    def _four_options_one_correct(cls, options: list[Option]) -> list[Option]:
+        if len(options) != 4:
+            raise ValueError(f"needs exactly 4 options, has {len(options)}")
+        correct = sum(o.correct for o in options)
+        if correct != 1:
+            raise ValueError(f"needs exactly one correct option, has {correct}")
+        if len({o.text.strip().lower() for o in options}) != 4:
+            raise ValueError("two options have the same text")
+        return options
+
+    @model_validator(mode="after")
+    def _figure_kinds_need_a_figure(self) -> Item:
+        if self.kind in ("figure", "table") and self.figure is None:
+            raise ValueError(f"a {self.kind} item needs a figure")
+        return self
+
+    @property
+    def module(self) -> str:
+        return self.key_activity.split(".", 1)[0]
+
+    @property
+    def answer_index(self) -> int:
+        return next(i for i, o in enumerate(self.options) if o.correct)
+
+
+class ItemFile(Strict):
+    module: str
+    items: list[Item]
+
+
+class KeyTerm(Strict):
+    term: str
+    definition: str
+
+
+class Lesson(Strict):
+    id: str = Field(pattern=r"^LES-[a-z]+-[a-z0-9-]+$")
+    key_activity: str
+    title: str
+    objectives: list[str] = Field(min_length=2)
+    body: str
+    example: str
+    key_terms: list[KeyTerm] = Field(min_length=3)
+    checks: list[str] = Field(default_factory=list)
+
+
+class LessonFile(Strict):
+    module: str
+    lessons: list[Lesson]
