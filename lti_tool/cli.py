@@ -22,6 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lti_tool.curriculum.checks import DATA_DIR, Bank, load_bank
+from lti_tool.curriculum.export import to_gift, to_qti_zip
+from lti_tool.curriculum.loader import sync_curriculum
+from lti_tool.curriculum.stats import bank_stats, stats_text
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.keys import KeyService, ToolKeyError
 from lti_tool.lti.platforms import (
@@ -38,6 +42,7 @@ from lti_tool.migrate import (
     upgrade_to_head,
 )
 from lti_tool.models import DeploymentPolicy, ToolKey
+from lti_tool.runtime import system_clock
 from lti_tool.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 EXIT_FAILED = 1
@@ -166,6 +171,18 @@ def init() -> None:
                 platforms = ensure_sandbox_platforms(session, settings)
                 names = ", ".join(p.name or p.issuer for p in platforms)
                 click.echo(f"sandbox platforms: {names}")
+            bank = load_bank()
+            if bank.problems:
+                raise CliError(f"the curriculum has {len(bank.problems)} problems; "
+                               f"run `cpt-lti content validate`")
+            report = sync_curriculum(session, bank, system_clock)
+            if report.unchanged:
+                click.echo(f"curriculum: up to date ({len(bank.items)} items, "
+                           f"{len(bank.lessons)} lessons)")
+            else:
+                click.echo(f"curriculum: {report.added} added, {report.updated} updated, "
+                           f"{report.retired} retired ({len(bank.items)} items, "
+                           f"{len(bank.lessons)} lessons)")
     finally:
         engine.dispose()
 
@@ -345,6 +362,76 @@ def keys_list(as_json: bool) -> None:
     for row in rows:
         state = "active" if row["active"] else "published"
         click.echo(f"{row['kid']}  {state}  {row['created_at']}")
+
+
+# --- content ----------------------------------------------------------------------------------
+
+@cli.group(short_help="Check, count and export the CPT 4.0 curriculum.")
+def content() -> None:
+    """The curriculum data shipped in lti_tool/curriculum/data (blueprint, items, lessons)."""
+
+
+_DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Curriculum directory to use instead of the shipped one (for editors' copies).")
+
+
+def _bank(data_dir: Path | None) -> Bank:
+    if data_dir is not None and not (data_dir / "blueprint.yaml").is_file():
+        raise CliError(f"{data_dir} has no blueprint.yaml", EXIT_USAGE)
+    return load_bank(data_dir or DATA_DIR)
+
+
+@content.command("validate")
+@_DATA_DIR_OPTION
+def content_validate(data_dir: Path | None) -> None:
+    """Run every check; print one line per problem (file: id: message); exit 1 on any."""
+    bank = _bank(data_dir)
+    for problem in bank.problems:
+        click.echo(str(problem))
+    summary = (f"{len(bank.items)} items, {len(bank.lessons)} lessons, "
+               f"{len(bank.problems)} problems")
+    click.echo(summary, err=True)
+    if bank.problems:
+        raise SystemExit(EXIT_FAILED)
+
+
+@content.command("stats")
+@_DATA_DIR_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def content_stats(data_dir: Path | None, as_json: bool) -> None:
+    """Items per module, key activity, difficulty, cognitive level, kind and answer position."""
+    stats = bank_stats(_bank(data_dir))
+    if as_json:
+        _echo_json(stats)
+    else:
+        click.echo(stats_text(stats))
+
+
+@content.command("export")
+@_DATA_DIR_OPTION
+@click.option("--format", "fmt", type=click.Choice(["qti", "gift"]), required=True,
+              help="qti: IMS QTI 2.1 package (zip); gift: Moodle GIFT text.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write; GIFT goes to standard output without it.")
+def content_export(data_dir: Path | None, fmt: str, output: Path | None) -> None:
+    """Export the item bank for an LMS's own quiz engine."""
+    bank = _bank(data_dir)
+    if bank.problems:
+        raise CliError(f"the curriculum has {len(bank.problems)} problems; "
+                       f"run `cpt-lti content validate`")
+    if fmt == "qti":
+        if output is None:
+            raise CliError("--output is required for the QTI zip", EXIT_USAGE)
+        output.write_bytes(to_qti_zip(bank))
+        click.echo(f"wrote {output} ({len(bank.items)} items)", err=True)
+        return
+    text = to_gift(bank)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output} ({len(bank.items)} items)", err=True)
 
 
 def main() -> None:

@@ -218,3 +218,209 @@ class ToolSession(Base):
     launch_id: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContentRelease(Base):
+    """One load of the curriculum data: which bank version the DB holds, and when."""
+
+    __tablename__ = "content_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    blueprint_version: Mapped[int]
+    items: Mapped[int]
+    lessons: Mapped[int]
+    added: Mapped[int]
+    updated: Mapped[int]
+    retired: Mapped[int]
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CurriculumModule(Base):
+    __tablename__ = "curriculum_module"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    required: Mapped[bool]
+    summary: Mapped[str] = mapped_column(Text)
+    exam_items: Mapped[int]
+    exam_minutes: Mapped[int]
+    exam_source: Mapped[str] = mapped_column(Text)
+    position: Mapped[int]
+
+
+class CurriculumKeyActivity(Base):
+    __tablename__ = "curriculum_key_activity"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    module_id: Mapped[str] = mapped_column(ForeignKey("curriculum_module.id"))
+    title: Mapped[str] = mapped_column(String(512))
+    knowledge: Mapped[list[str]] = mapped_column(JSON)
+    position: Mapped[int]
+    retired: Mapped[bool] = mapped_column(default=False)
+
+
+class CurriculumItem(Base):
+    """A bank item. Rows are never deleted: an item dropped from the data is retired, so
+    responses that point at it keep their meaning; ``revision`` counts content changes."""
+
+    __tablename__ = "curriculum_item"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    module_id: Mapped[str] = mapped_column(ForeignKey("curriculum_module.id"), index=True)
+    key_activity_id: Mapped[str] = mapped_column(ForeignKey("curriculum_key_activity.id"),
+                                                 index=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    difficulty: Mapped[int]
+    cognitive: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    industry40: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    stem: Mapped[str] = mapped_column(Text)
+    figure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reference: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(default=1)
+    retired: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CurriculumLesson(Base):
+    __tablename__ = "curriculum_lesson"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    module_id: Mapped[str] = mapped_column(ForeignKey("curriculum_module.id"), index=True)
+    key_activity_id: Mapped[str] = mapped_column(ForeignKey("curriculum_key_activity.id"),
+                                                 index=True)
+    title: Mapped[str] = mapped_column(String(512))
+    objectives: Mapped[list[str]] = mapped_column(JSON)
+    body: Mapped[str] = mapped_column(Text)
+    example: Mapped[str] = mapped_column(Text)
+    key_terms: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    checks: Mapped[list[str]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(default=1)
+    retired: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttemptMode(enum.StrEnum):
+    LESSON = "lesson"
+    DRILL = "drill"
+    PRACTICE = "practice"
+    MOCK = "mock"
+
+
+class AttemptStatus(enum.StrEnum):
+    OPEN = "open"
+    SUBMITTED = "submitted"
+
+
+def _enum(kind: type[enum.Enum]) -> Enum:
+    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Attempt(Base):
+    """One sitting of a lesson check, drill, practice test or mock exam.
+
+    The id is a UUID because it is also the xAPI ``registration``. ``version`` is bumped by
+    every write, so two tabs racing on one attempt cannot both win (optimistic locking).
+    """
+
+    __tablename__ = "attempt"
+    __table_args__ = (UniqueConstraint("user_id", "open_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"),
+                                         index=True)
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), nullable=True, index=True)
+    resource_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="SET NULL"), nullable=True)
+    mode: Mapped[AttemptMode] = mapped_column(_enum(AttemptMode))
+    status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus), index=True)
+    module_id: Mapped[str] = mapped_column(ForeignKey("curriculum_module.id"))
+    key_activity_id: Mapped[str | None] = mapped_column(
+        ForeignKey("curriculum_key_activity.id"), nullable=True)
+    lesson_id: Mapped[str | None] = mapped_column(
+        ForeignKey("curriculum_lesson.id"), nullable=True)
+    # While open: "<mode>:<scope>:<course>", so one open attempt per activity and person
+    # (a relaunch resumes it); cleared on submit.
+    open_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    item_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    time_multiplier: Mapped[float] = mapped_column(default=1.0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    auto_submitted: Mapped[bool] = mapped_column(default=False)
+    score_raw: Mapped[int | None] = mapped_column(nullable=True)
+    score_max: Mapped[int | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=0)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Response(Base):
+    """One answer. ``idempotency_key`` makes a double-submitted answer land once."""
+
+    __tablename__ = "response"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),
+                      UniqueConstraint("attempt_id", "idempotency_key"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"),
+                                            index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("curriculum_item.id"), index=True)
+    item_revision: Mapped[int]
+    position: Mapped[int]
+    choice: Mapped[int]
+    correct: Mapped[bool]
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(nullable=True)
+
+
+class Mastery(Base):
+    """A person's Elo-style ability on one key activity (logit scale)."""
+
+    __tablename__ = "mastery"
+    __table_args__ = (UniqueConstraint("user_id", "key_activity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"),
+                                         index=True)
+    key_activity_id: Mapped[str] = mapped_column(ForeignKey("curriculum_key_activity.id"))
+    theta: Mapped[float] = mapped_column(default=0.0)
+    evidence: Mapped[int] = mapped_column(default=0)
+    correct: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxKind(enum.StrEnum):
+    XAPI = "xapi"
+    AGS = "ags"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up: shown to operators, never deleted
+
+
+class Outbox(Base):
+    """Work to deliver outside: written in the same transaction as the event it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("kind", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind))
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -8,8 +8,11 @@ from html.parser import HTMLParser
 from werkzeug.serving import make_server
 
 from lti_tool import create_app
+from lti_tool.curriculum.checks import load_bank
+from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.keys import KeyService
+from lti_tool.runtime import system_clock
 from lti_tool.sandbox.setup import ensure_sandbox_platforms
 from lti_tool.settings import load_settings
 
@@ -20,12 +23,24 @@ def make_settings(database_url: str, base_url: str = "http://localhost", **overr
     return load_settings(env=env, **overrides)
 
 
+_BANK = []
+
+
+def shipped_bank():
+    """The shipped curriculum, parsed once per test run."""
+    if not _BANK:
+        _BANK.append(load_bank())
+    return _BANK[0]
+
+
 def prepare(settings) -> None:
-    """What `cpt-lti init` does after migrating: a tool key and the sandbox platforms."""
+    """What `cpt-lti init` does after migrating: a tool key, the sandbox platforms and the
+    curriculum."""
     engine = make_engine(settings.database_url)
     with transaction(make_session_factory(engine)) as db:
         KeyService(db).ensure_key()
         ensure_sandbox_platforms(db, settings)
+        sync_curriculum(db, shipped_bank(), system_clock)
     engine.dispose()
 
 

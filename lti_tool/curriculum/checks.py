@@ -15,12 +15,14 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from lti_tool.curriculum.figures import FigureError, sanitize_svg
 from lti_tool.curriculum.schema import Blueprint, Item, ItemFile, Lesson, LessonFile
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_POSITION_SHARE = 0.35
 LESSON_WORDS = (400, 900)
 CHECKS_PER_LESSON = 3
+MIN_ITEMS_PER_ACTIVITY = 4
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,21 @@ def check_bank(bank: Bank) -> list[Problem]:
         else:
             stems[key] = item_id
         positions[item.module].update([item.answer_index])
+        if item.figure is not None and item.figure.kind == "svg":
+            try:
+                sanitize_svg(item.figure.content)
+            except FigureError as exc:
+                problems.append(Problem(file, item_id, f"figure: {exc}"))
+    per_activity = Counter(item.key_activity for _, item in bank.items.values())
+    lessons_per_activity = Counter(lesson.key_activity for _, lesson in bank.lessons.values())
+    for module in bank.blueprint.modules:
+        for ka in module.key_activities:
+            if per_activity[ka.id] < MIN_ITEMS_PER_ACTIVITY:
+                problems.append(Problem("items", ka.id, f"only {per_activity[ka.id]} items; "
+                                        f"every key activity needs {MIN_ITEMS_PER_ACTIVITY}"))
+            if lessons_per_activity[ka.id] != 1:
+                problems.append(Problem("lessons", ka.id, f"has {lessons_per_activity[ka.id]} "
+                                        f"lessons; every key activity needs exactly one"))
     for module, counts in sorted(positions.items()):
         total = sum(counts.values())
         for index, count in sorted(counts.items()):

@@ -22,6 +22,7 @@ class ExamFacts(Strict):
     items: int = Field(gt=0)
     items_note: str = ""
     minutes: int = Field(gt=0)
+    pass_percent: int | None = Field(default=None, ge=1, le=100)
     source: str
 
 

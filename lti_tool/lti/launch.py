@@ -349,6 +349,9 @@ class LtiEdge:
             raise errors.LoginError("the login request has no login_hint parameter",
                                     issuer=iss)
         request, session_service, cookies = self._services()
+        # Expired states and nonces are useless; an indexed delete per login keeps the
+        # table small without a separate cleanup job.
+        self.storage.purge_expired()
         oidc = FlaskOIDCLogin(request, self.tool_conf, session_service=session_service,
                               cookie_service=cookies, launch_data_storage=None)
         # Keep the login parameters with the state: if the browser loses the state cookie

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.lti.errors import LaunchError
+from lti_tool.practice.errors import PracticeError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,21 @@ def launch_error_page(exc: LaunchError, restart_params: dict[str, str] | None = 
                            ), exc.status
 
 
+PRACTICE_STATUS = {"not_found": 404, "invalid_request": 400, "attempt_closed": 409,
+                   "conflict": 409}
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(PracticeError)
+    def _practice_error(exc: PracticeError):
+        status = PRACTICE_STATUS.get(exc.code, 400)
+        if _wants_json():
+            response = jsonify(error_code=exc.code, message=str(exc))
+            response.status_code = status
+            return response
+        return render_template("http_error.html", status=status, title="That did not work",
+                               message=str(exc)), status
+
     @app.errorhandler(LaunchError)
     def _launch_error(exc: LaunchError):
         return launch_error_page(exc)

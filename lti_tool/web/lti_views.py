@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response, render_template, request
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 
-from lti_tool.curriculum.modules import INDUSTRY_40_TECHNOLOGIES, MODULES
+from lti_tool.curriculum.modules import modules, technologies
 from lti_tool.lti import errors
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
@@ -12,7 +12,7 @@ from lti_tool.lti.records import record_launch
 from lti_tool.models import Course, Platform, Role, User
 from lti_tool.runtime import runtime
 from lti_tool.web.errors import launch_error_page
-from lti_tool.web.sessions import set_cookie, start_session
+from lti_tool.web.sessions import TOKEN_PARAM, set_cookie, start_session
 
 bp = Blueprint("lti", __name__)
 
@@ -61,10 +61,16 @@ def launch():
             user = db.get(User, record.user_id)
             course = db.get(Course, record.course_id) if record.course_id else None
             platform = db.get(Platform, ctx.platform_id)
-            template = "learner.html" if record.role == Role.LEARNER else "instructor.html"
-            html = render_template(template, user=user, course=course, platform=platform,
-                                   role=record.role, ctx=ctx, modules=MODULES,
-                                   technologies=INDUSTRY_40_TECHNOLOGIES)
+            if record.role == Role.LEARNER:
+                # Students land on their home page; the session id rides in the URL in
+                # case the iframe drops the cookie.
+                home = url_for("student.home", **{TOKEN_PARAM: tool_session.id})
+                html = None
+            else:
+                html = render_template("instructor.html", user=user, course=course,
+                                       platform=platform, role=record.role, ctx=ctx,
+                                       modules=modules(),
+                                       technologies=[t.title for t in technologies()])
     except errors.StaleStateError as exc:
         with rt.transaction() as db:
             restart = LtiEdge(db, rt.settings, rt.clock).login_params_for_state(
@@ -72,7 +78,7 @@ def launch():
         if restart:
             exc.issuer, exc.client_id = restart.get("iss"), restart.get("client_id")
         return launch_error_page(exc, restart)
-    response = make_response(html)
+    response = make_response(html) if html is not None else redirect(home, 303)
     set_cookie(response, rt, tool_session)
     return response
 

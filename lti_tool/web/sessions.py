@@ -40,8 +40,26 @@ def set_cookie(response: Response, rt: Runtime, row: ToolSession) -> None:
                         **iframe_cookie(rt.settings.is_https))
 
 
-def current_session(db: Session, rt: Runtime, request: Request) -> ToolSession | None:
+TOKEN_PARAM = "s"
+TOKEN_HEADER = "X-CPT-Session"
+
+
+def session_token(request: Request) -> tuple[str | None, bool]:
+    """The session id and whether it came from the cookie.
+
+    Inside an LMS iframe the browser may drop our cookie after the launch; then pages carry
+    the id in the URL (``?s=``) or forms, and scripts send it in ``X-CPT-Session``.
+    """
     sid = request.cookies.get(COOKIE)
+    if sid:
+        return sid, True
+    sid = (request.headers.get(TOKEN_HEADER) or request.args.get(TOKEN_PARAM)
+           or request.form.get(TOKEN_PARAM))
+    return sid, False
+
+
+def current_session(db: Session, rt: Runtime, request: Request) -> ToolSession | None:
+    sid, _ = session_token(request)
     if not sid:
         return None
     row = db.get(ToolSession, sid)

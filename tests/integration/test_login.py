@@ -119,3 +119,22 @@ def test_https_cookies_are_partitioned_cross_site_cookies(database_url):
                         ).path == "/lti/launch"
     finally:
         app.extensions["cpt_lti"].engine.dispose()
+
+
+def test_expired_login_state_is_purged_on_the_next_login(client, app, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from lti_tool.models import LaunchValue
+
+    rt = app.extensions["cpt_lti"]
+    _login(client, "POST", _params(settings, MOODLE))
+    with rt.transaction() as db:
+        before = db.scalar(select(func.count()).select_from(LaunchValue))
+        assert before >= 2  # nonce and state parameters
+        for row in db.scalars(select(LaunchValue)):
+            row.expires_at = rt.clock() - timedelta(seconds=1)
+    _login(client, "POST", _params(settings, MOODLE))
+    with rt.transaction() as db:
+        assert db.scalar(select(func.count()).select_from(LaunchValue)) == before

@@ -1,0 +1,54 @@
+"""SVG figures from content, reduced to a small drawing vocabulary before they reach a page.
+
+Content is ours, but a figure is still markup: anything outside the allow-list (scripts,
+styles, links, event handlers, external references, DOCTYPEs) is refused, not rendered.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+SVG_NS = "http://www.w3.org/2000/svg"
+ALLOWED_ELEMENTS = {"svg", "g", "line", "rect", "circle", "ellipse", "polyline", "polygon",
+                    "path", "text", "title", "tspan"}
+ALLOWED_ATTRIBUTES = {
+    "viewBox", "width", "height", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx",
+    "ry", "points", "d", "fill", "stroke", "stroke-width", "stroke-dasharray",
+    "stroke-linecap", "stroke-linejoin", "font-size", "font-family", "font-weight",
+    "text-anchor", "dominant-baseline", "transform", "opacity", "fill-opacity", "role",
+    "aria-label", "xmlns", "dx", "dy", "marker-end",
+}
+_SAFE_VALUE = re.compile(r"^[^<>\"'`]*$")
+
+
+class FigureError(ValueError):
+    """An SVG figure uses something outside the allowed drawing vocabulary."""
+
+
+def _local(tag: str) -> str:
+    return tag.split("}", 1)[1] if tag.startswith("{") else tag
+
+
+def sanitize_svg(markup: str) -> str:
+    """Return the SVG re-serialised from allowed parts only, or raise FigureError."""
+    if re.search(r"<!(DOCTYPE|ENTITY)", markup, re.I):
+        raise FigureError("DOCTYPE and entities are not allowed in figures")
+    try:
+        root = ET.fromstring(markup)
+    except ET.ParseError as exc:
+        raise FigureError(f"not well-formed SVG: {exc}") from exc
+    if _local(root.tag) != "svg":
+        raise FigureError("a figure must be a single <svg> element")
+    for element in root.iter():
+        name = _local(element.tag)
+        if name not in ALLOWED_ELEMENTS:
+            raise FigureError(f"element <{name}> is not allowed")
+        for attribute, value in element.attrib.items():
+            attr = _local(attribute)
+            if attr not in ALLOWED_ATTRIBUTES:
+                raise FigureError(f"attribute {attr!r} on <{name}> is not allowed")
+            if not _SAFE_VALUE.match(value) or "url(" in value.lower():
+                raise FigureError(f"attribute {attr!r} on <{name}> has an unsafe value")
+    ET.register_namespace("", SVG_NS)
+    return ET.tostring(root, encoding="unicode")

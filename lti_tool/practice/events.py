@@ -1,0 +1,35 @@
+"""Learning events queued in the outbox, in the same transaction as what they report.
+
+Each event gets its statement id (UUID4) now, when it happens, and keeps it through every
+delivery retry: that is what lets the LRS side drop duplicates (xapi package, issue 6).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Outbox, OutboxKind, OutboxStatus
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def queue_event(session: Session, now: datetime, verb: str, **fields: Any) -> str:
+    """Queue one learning event for the LRS; returns its statement id."""
+    statement_id = str(uuid.uuid4())
+    payload = {"verb": verb, "statement_id": statement_id, "timestamp": _iso(now), **fields}
+    session.add(Outbox(kind=OutboxKind.XAPI, dedupe_key=statement_id, payload=payload,
+                       status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))
+    return statement_id
+
+
+def queue_score(session: Session, now: datetime, attempt_id: str, **fields: Any) -> None:
+    """Queue the grade passback of a finished attempt (delivered by the AGS worker)."""
+    payload = {"attempt_id": attempt_id, "timestamp": _iso(now), **fields}
+    session.add(Outbox(kind=OutboxKind.AGS, dedupe_key=f"score:{attempt_id}", payload=payload,
+                       status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))

@@ -1,0 +1,498 @@
+"""PracticeService: one public method per student action, one transaction each.
+
+The caller owns the transaction (``with runtime.transaction() as session``); every method
+leaves the session with the rows it changed plus the outbox rows the change causes, so a
+commit records both or neither.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from lti_tool.models import (
+    Attempt,
+    AttemptMode,
+    AttemptStatus,
+    CurriculumItem,
+    CurriculumKeyActivity,
+    CurriculumLesson,
+    CurriculumModule,
+    Mastery,
+    Response,
+)
+from lti_tool.practice import events
+from lti_tool.practice.errors import (
+    AttemptClosedError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from lti_tool.practice.mastery import (
+    ActivityMastery,
+    Readiness,
+    readiness,
+    standard_error,
+    update_theta,
+)
+from lti_tool.practice.selection import ItemRef, Seen, next_drill_item, plan_test
+
+DEFAULT_PRACTICE_SIZE = 25
+FEEDBACK_NOW = {AttemptMode.DRILL, AttemptMode.LESSON}
+
+
+@dataclass(frozen=True)
+class OptionView:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as a student sees it before answering: no key, no rationales."""
+
+    id: str
+    position: int
+    total: int | None
+    stem: str
+    figure: dict[str, Any] | None
+    options: list[OptionView]
+    chosen: int | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    correct: bool
+    chosen: int
+    answer: int
+    rationales: list[str]
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    attempt_id: str
+    item_id: str
+    position: int
+    recorded: bool  # False when this was a repeat of an answer already recorded
+    feedback: Feedback | None  # immediate only in drills and lesson checks
+    attempt_closed: bool = False
+
+
+@dataclass(frozen=True)
+class ItemReview:
+    id: str
+    key_activity_id: str
+    stem: str
+    figure: dict[str, Any] | None
+    options: list[dict[str, Any]]
+    chosen: int | None
+    correct: bool
+
+
+@dataclass(frozen=True)
+class ActivityScore:
+    key_activity_id: str
+    title: str
+    correct: int
+    total: int
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt_id: str
+    mode: str
+    status: str
+    module_id: str
+    score_raw: int | None
+    score_max: int | None
+    percent: float | None
+    passed: bool | None
+    started_at: datetime
+    submitted_at: datetime | None
+    deadline_at: datetime | None
+    auto_submitted: bool
+    by_activity: list[ActivityScore] = field(default_factory=list)
+    review: list[ItemReview] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MasteryMap:
+    activities: list[ActivityMastery]
+    readiness: list[Readiness]
+
+
+class PracticeService:
+    def __init__(self, session: Session, clock: Callable[[], datetime], rng: Random) -> None:
+        self.session = session
+        self.clock = clock
+        self.rng = rng
+
+    # -- reading helpers ----------------------------------------------------------------
+    def _attempt(self, attempt_id: str, user_id: int) -> Attempt:
+        attempt = self.session.get(Attempt, attempt_id)
+        # Someone else's attempt is "not found": never confirm that an id exists.
+        if attempt is None or attempt.user_id != user_id:
+            raise NotFoundError("No such attempt.")
+        return attempt
+
+    def _module(self, module_id: str) -> CurriculumModule:
+        module = self.session.get(CurriculumModule, module_id)
+        if module is None:
+            raise NotFoundError(f"No module {module_id!r}.")
+        return module
+
+    def _activities(self, module_id: str) -> list[CurriculumKeyActivity]:
+        return list(self.session.scalars(select(CurriculumKeyActivity).where(
+            CurriculumKeyActivity.module_id == module_id,
+            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
+
+    def _items(self, module_id: str, key_activity_id: str | None = None) -> list[CurriculumItem]:
+        query = select(CurriculumItem).where(CurriculumItem.module_id == module_id,
+                                             CurriculumItem.retired.is_(False))
+        if key_activity_id:
+            query = query.where(CurriculumItem.key_activity_id == key_activity_id)
+        return list(self.session.scalars(query.order_by(CurriculumItem.id)))
+
+    def _responses(self, attempt: Attempt) -> list[Response]:
+        return list(self.session.scalars(select(Response).where(
+            Response.attempt_id == attempt.id).order_by(Response.position)))
+
+    def _final_answers(self, attempt: Attempt) -> dict[str, Response]:
+        """The last answer to each item (tests and exams let you change your mind)."""
+        final: dict[str, Response] = {}
+        for response in self._responses(attempt):
+            final[response.item_id] = response
+        return final
+
+    # -- time ------------------------------------------------------------------------------
+    def _expire_if_due(self, attempt: Attempt) -> bool:
+        """Auto-submit a timed attempt whose deadline passed (server time decides)."""
+        if (attempt.status == AttemptStatus.OPEN and attempt.deadline_at is not None
+                and self.clock() >= attempt.deadline_at):
+            self._finish(attempt, auto=True)
+            return True
+        return False
+
+    # -- actions ---------------------------------------------------------------------------
+    def start(self, user_id: int, mode: AttemptMode | str, module_id: str, *,
+              course_id: int | None = None, resource_link_id: int | None = None,
+              key_activity_id: str | None = None, lesson_id: str | None = None,
+              size: int | None = None, time_multiplier: float = 1.0) -> Attempt:
+        """Start an attempt, or resume the open one for the same activity (a relaunch)."""
+        mode = AttemptMode(mode)
+        module = self._module(module_id)
+        if key_activity_id is not None:
+            ka = self.session.get(CurriculumKeyActivity, key_activity_id)
+            if ka is None or ka.module_id != module_id:
+                raise NotFoundError(f"No key activity {key_activity_id!r} in {module_id}.")
+        lesson = None
+        if mode == AttemptMode.LESSON:
+            lesson = self.session.get(CurriculumLesson, lesson_id) if lesson_id else None
+            if lesson is None or lesson.module_id != module_id or lesson.retired:
+                raise NotFoundError(f"No lesson {lesson_id!r} in {module_id}.")
+        scope = lesson_id or key_activity_id or "-"
+        open_key = f"{mode.value}:{module_id}:{scope}:{course_id or '-'}"
+        existing = self.session.scalars(select(Attempt).where(
+            Attempt.user_id == user_id, Attempt.open_key == open_key)).first()
+        if existing is not None:
+            if not self._expire_if_due(existing):
+                return existing
+            self.session.flush()
+        now = self.clock()
+        activities = [a.id for a in self._activities(module_id)]
+        if key_activity_id:
+            activities = [key_activity_id]
+        refs = [ItemRef(i.id, i.key_activity_id, i.difficulty)
+                for i in self._items(module_id, key_activity_id)]
+        deadline = None
+        if mode == AttemptMode.LESSON:
+            assert lesson is not None
+            planned = list(lesson.checks)
+        elif mode == AttemptMode.DRILL:
+            planned = []
+        elif mode == AttemptMode.PRACTICE:
+            planned = plan_test(refs, activities, size or DEFAULT_PRACTICE_SIZE, self.rng)
+        else:
+            planned = plan_test(refs, activities, module.exam_items, self.rng)
+            minutes = module.exam_minutes * time_multiplier
+            deadline = now + timedelta(minutes=minutes)
+        attempt = Attempt(
+            id=str(uuid.uuid4()), user_id=user_id, course_id=course_id,
+            resource_link_id=resource_link_id, mode=mode, status=AttemptStatus.OPEN,
+            module_id=module_id, key_activity_id=key_activity_id, lesson_id=lesson_id,
+            open_key=open_key, item_ids=planned, time_multiplier=time_multiplier,
+            started_at=now, deadline_at=deadline, updated_at=now)
+        self.session.add(attempt)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:  # the same start from another tab won the race
+            raise ConflictError("This activity was just started in another window.") from exc
+        events.queue_event(self.session, now, "initialized", user_id=user_id,
+                           attempt_id=attempt.id, mode=mode.value, module_id=module_id,
+                           key_activity_id=key_activity_id, lesson_id=lesson_id,
+                           course_id=course_id, resource_link_id=resource_link_id)
+        if lesson is not None:
+            events.queue_event(self.session, now, "experienced", user_id=user_id,
+                               attempt_id=attempt.id, lesson_id=lesson.id,
+                               module_id=module_id, key_activity_id=lesson.key_activity_id,
+                               course_id=course_id)
+        return attempt
+
+    def _item_view(self, item: CurriculumItem, position: int, total: int | None,
+                   chosen: int | None) -> ItemView:
+        return ItemView(id=item.id, position=position, total=total, stem=item.stem,
+                        figure=item.figure, chosen=chosen,
+                        options=[OptionView(i, o["text"]) for i, o in enumerate(item.options)])
+
+    def item(self, attempt_id: str, user_id: int, position: int | None = None
+             ) -> ItemView | None:
+        """The item to show: the first unanswered one, or the one at ``position`` (tests
+        and exams can be navigated). None when there is nothing left to answer."""
+        attempt = self._attempt(attempt_id, user_id)
+        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
+            raise AttemptClosedError("This attempt is finished.")
+        final = self._final_answers(attempt)
+        if attempt.mode == AttemptMode.DRILL:
+            responses = self._responses(attempt)
+            refs = [ItemRef(i.id, i.key_activity_id, i.difficulty)
+                    for i in self._items(attempt.module_id, attempt.key_activity_id)]
+            item_id = next_drill_item(refs, self._history(user_id),
+                                      [r.item_id for r in responses], self.rng)
+            if item_id is None:
+                return None
+            item = self.session.get(CurriculumItem, item_id)
+            assert item is not None
+            return self._item_view(item, len(responses) + 1, None, None)
+        plan = attempt.item_ids
+        if position is None:
+            position = next((n for n, item_id in enumerate(plan, 1) if item_id not in final),
+                            None)
+            if position is None:
+                return None
+        if not 1 <= position <= len(plan):
+            raise InvalidRequestError(f"Position must be between 1 and {len(plan)}.")
+        item = self.session.get(CurriculumItem, plan[position - 1])
+        assert item is not None
+        answered = final.get(item.id)
+        return self._item_view(item, position, len(plan), answered.choice if answered else None)
+
+    def _history(self, user_id: int) -> dict[str, Seen]:
+        rows = self.session.execute(
+            select(Response.item_id, Response.correct, Response.answered_at)
+            .join(Attempt, Attempt.id == Response.attempt_id)
+            .where(Attempt.user_id == user_id).order_by(Response.answered_at, Response.id))
+        history: dict[str, Seen] = {}
+        for item_id, correct, at in rows:
+            times = history[item_id].times + 1 if item_id in history else 1
+            history[item_id] = Seen(last_correct=correct, last_at=at, times=times)
+        return history
+
+    def answer(self, attempt_id: str, user_id: int, item_id: str, choice: int,
+               idempotency_key: str, duration_ms: int | None = None) -> AnswerResult:
+        attempt = self._attempt(attempt_id, user_id)
+        repeat = self.session.scalars(select(Response).where(
+            Response.attempt_id == attempt.id,
+            Response.idempotency_key == idempotency_key)).first()
+        if repeat is not None:
+            return self._answer_result(attempt, repeat, recorded=False)
+        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
+            raise AttemptClosedError("This attempt is finished; it takes no more answers.")
+        item = self.session.get(CurriculumItem, item_id)
+        if item is None:
+            raise NotFoundError(f"No item {item_id!r}.")
+        if attempt.mode == AttemptMode.DRILL:
+            if item.module_id != attempt.module_id or (
+                    attempt.key_activity_id and item.key_activity_id != attempt.key_activity_id):
+                raise InvalidRequestError("That item is not part of this drill.")
+        elif item_id not in attempt.item_ids:
+            raise InvalidRequestError("That item is not part of this attempt.")
+        if not 0 <= choice < len(item.options):
+            raise InvalidRequestError("Choose one of the four options.")
+        if attempt.mode == AttemptMode.LESSON and item_id in self._final_answers(attempt):
+            raise InvalidRequestError("You already answered this check.")
+        now = self.clock()
+        correct = bool(item.options[choice].get("correct"))
+        position = len(self._responses(attempt)) + 1
+        response = Response(attempt_id=attempt.id, item_id=item.id, item_revision=item.revision,
+                            position=position, choice=choice, correct=correct,
+                            idempotency_key=idempotency_key, answered_at=now,
+                            duration_ms=duration_ms)
+        self.session.add(response)
+        attempt.updated_at = now  # bumps the version: a racing tab gets a conflict
+        try:
+            self.session.flush()
+        except (IntegrityError, StaleDataError) as exc:
+            raise ConflictError("This attempt changed in another window; reload it.") from exc
+        if attempt.mode in FEEDBACK_NOW:
+            self._update_mastery(user_id, item, correct, now)
+        events.queue_event(self.session, now, "answered", user_id=user_id,
+                           attempt_id=attempt.id, item_id=item.id, choice=choice,
+                           correct=correct, duration_ms=duration_ms, mode=attempt.mode.value,
+                           module_id=attempt.module_id, key_activity_id=item.key_activity_id,
+                           course_id=attempt.course_id)
+        closed = False
+        if attempt.mode == AttemptMode.LESSON and set(attempt.item_ids) <= set(
+                self._final_answers(attempt)):
+            self._finish(attempt, auto=False)
+            closed = True
+        return self._answer_result(attempt, response, recorded=True, closed=closed)
+
+    def _answer_result(self, attempt: Attempt, response: Response, *, recorded: bool,
+                       closed: bool = False) -> AnswerResult:
+        feedback = None
+        if attempt.mode in FEEDBACK_NOW:
+            item = self.session.get(CurriculumItem, response.item_id)
+            assert item is not None
+            answer = next(i for i, o in enumerate(item.options) if o.get("correct"))
+            feedback = Feedback(correct=response.correct, chosen=response.choice, answer=answer,
+                                rationales=[o["rationale"] for o in item.options])
+        return AnswerResult(attempt.id, response.item_id, response.position, recorded,
+                            feedback, attempt_closed=closed or attempt.status !=
+                            AttemptStatus.OPEN)
+
+    def _update_mastery(self, user_id: int, item: CurriculumItem, correct: bool,
+                        now: datetime) -> None:
+        row = self.session.scalars(select(Mastery).where(
+            Mastery.user_id == user_id,
+            Mastery.key_activity_id == item.key_activity_id)).first()
+        if row is None:
+            row = Mastery(user_id=user_id, key_activity_id=item.key_activity_id, theta=0.0,
+                          evidence=0, correct=0, updated_at=now)
+            self.session.add(row)
+        row.theta = update_theta(row.theta, row.evidence, item.difficulty, correct)
+        row.evidence += 1
+        row.correct += int(correct)
+        row.updated_at = now
+
+    def submit(self, attempt_id: str, user_id: int) -> AttemptResult:
+        attempt = self._attempt(attempt_id, user_id)
+        if not self._expire_if_due(attempt):
+            if attempt.status != AttemptStatus.OPEN:
+                return self.results(attempt_id, user_id)
+            self._finish(attempt, auto=False)
+        return self.results(attempt_id, user_id)
+
+    def _finish(self, attempt: Attempt, *, auto: bool) -> None:
+        now = self.clock()
+        # A timed-out exam is submitted as of its deadline, not as of when we noticed.
+        finished_at = min(now, attempt.deadline_at) if auto and attempt.deadline_at else now
+        final = self._final_answers(attempt)
+        if attempt.mode == AttemptMode.DRILL:
+            scored = list(self._responses(attempt))
+            raw, total = sum(r.correct for r in scored), len(scored)
+        else:
+            raw = sum(1 for item_id in attempt.item_ids if item_id in final
+                      and final[item_id].correct)
+            total = len(attempt.item_ids)
+        if attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+            for item_id, response in final.items():
+                item = self.session.get(CurriculumItem, item_id)
+                assert item is not None
+                self._update_mastery(attempt.user_id, item, response.correct, now)
+        attempt.status = AttemptStatus.SUBMITTED
+        attempt.open_key = None
+        attempt.submitted_at = finished_at
+        attempt.auto_submitted = auto
+        attempt.score_raw, attempt.score_max = raw, total
+        attempt.updated_at = now
+        try:
+            self.session.flush()
+        except StaleDataError as exc:
+            raise ConflictError("This attempt changed in another window; reload it.") from exc
+        module = self._module(attempt.module_id)
+        passed = None
+        if attempt.mode == AttemptMode.MOCK and module.exam_items and total:
+            pass_mark = self._pass_percent(module)
+            passed = raw * 100 >= pass_mark * total
+        common = dict(user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
+                      module_id=attempt.module_id, key_activity_id=attempt.key_activity_id,
+                      lesson_id=attempt.lesson_id, course_id=attempt.course_id,
+                      score_raw=raw, score_max=total,
+                      duration_seconds=round((finished_at - attempt.started_at)
+                                             .total_seconds(), 2))
+        events.queue_event(self.session, now, "completed", **common)
+        if passed is not None:
+            events.queue_event(self.session, now, "passed" if passed else "failed", **common)
+        events.queue_event(self.session, now, "terminated", **common)
+        if attempt.resource_link_id is not None and attempt.mode != AttemptMode.DRILL:
+            events.queue_score(self.session, now, attempt.id, user_id=attempt.user_id,
+                               resource_link_id=attempt.resource_link_id, score_given=raw,
+                               score_maximum=total, submitted_at=finished_at.isoformat(),
+                               mode=attempt.mode.value)
+
+    @staticmethod
+    def _pass_percent(module: CurriculumModule) -> float:
+        from lti_tool.curriculum.modules import blueprint
+
+        for m in blueprint().modules:
+            if m.id == module.id and m.exam.pass_percent:
+                return float(m.exam.pass_percent)
+        return 70.0
+
+    def results(self, attempt_id: str, user_id: int) -> AttemptResult:
+        """Scores by key activity; the item-by-item review once the attempt is finished
+        (drills show theirs as they go)."""
+        attempt = self._attempt(attempt_id, user_id)
+        self._expire_if_due(attempt)
+        finished = attempt.status == AttemptStatus.SUBMITTED
+        final = self._final_answers(attempt)
+        item_ids = (list(dict.fromkeys(r.item_id for r in self._responses(attempt)))
+                    if attempt.mode == AttemptMode.DRILL else list(attempt.item_ids))
+        items = {i.id: i for i in self.session.scalars(
+            select(CurriculumItem).where(CurriculumItem.id.in_(item_ids)))}
+        titles = {a.id: a.title for a in self._activities(attempt.module_id)}
+        per: dict[str, list[int]] = {}
+        review = []
+        for item_id in item_ids:
+            item = items[item_id]
+            response = final.get(item_id)
+            correct = bool(response and response.correct)
+            tally = per.setdefault(item.key_activity_id, [0, 0])
+            tally[0] += int(correct)
+            tally[1] += 1
+            if finished or attempt.mode in FEEDBACK_NOW:
+                review.append(ItemReview(item.id, item.key_activity_id, item.stem, item.figure,
+                                         list(item.options),
+                                         response.choice if response else None, correct))
+        by_activity = [ActivityScore(ka, titles.get(ka, ka), c, t)
+                       for ka, (c, t) in per.items()]
+        percent = (100.0 * attempt.score_raw / attempt.score_max
+                   if finished and attempt.score_max else None)
+        passed = None
+        if finished and attempt.mode == AttemptMode.MOCK and percent is not None:
+            passed = percent >= self._pass_percent(self._module(attempt.module_id))
+        return AttemptResult(
+            attempt.id, attempt.mode.value, attempt.status.value, attempt.module_id,
+            attempt.score_raw if finished else None, attempt.score_max if finished else None,
+            percent, passed, attempt.started_at, attempt.submitted_at, attempt.deadline_at,
+            attempt.auto_submitted, by_activity, review if finished or attempt.mode in
+            FEEDBACK_NOW else [])
+
+    def mastery(self, user_id: int) -> MasteryMap:
+        rows = {m.key_activity_id: m for m in self.session.scalars(
+            select(Mastery).where(Mastery.user_id == user_id))}
+        activities: list[ActivityMastery] = []
+        ready: list[Readiness] = []
+        modules = list(self.session.scalars(select(CurriculumModule)
+                                            .order_by(CurriculumModule.position)))
+        for module in modules:
+            mine = []
+            for ka in self._activities(module.id):
+                row = rows.get(ka.id)
+                theta, evidence = (row.theta, row.evidence) if row else (0.0, 0)
+                am = ActivityMastery(ka.id, theta, evidence, standard_error(theta, evidence))
+                activities.append(am)
+                if evidence:
+                    mine.append(am)
+            ready.append(readiness(module.id, mine, len(self._activities(module.id)),
+                                   module.exam_items, self._pass_percent(module)))
+        return MasteryMap(activities, ready)

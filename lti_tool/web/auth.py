@@ -1,0 +1,90 @@
+"""Who is asking: the tool session behind a page or API call, and CSRF on every write.
+
+Pages and API calls find the session through the cookie, or - where the LMS iframe drops
+it - through the id carried in the URL, form or ``X-CPT-Session`` header. Every POST must
+carry the session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import abort, g, request, url_for
+
+from lti_tool.models import Role, ToolSession, User
+from lti_tool.runtime import runtime
+from lti_tool.web.sessions import TOKEN_PARAM, current_session, session_token
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    session_id: str
+    user_id: int
+    user_name: str | None
+    course_id: int | None
+    resource_link_id: int | None
+    role: Role
+    csrf_token: str
+    token_in_url: bool  # the cookie did not come back: links must carry the session id
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.INSTRUCTOR, Role.ADMIN)
+
+
+def _load_viewer() -> Viewer | None:
+    rt = runtime()
+    with rt.transaction() as db:
+        row: ToolSession | None = current_session(db, rt, request)
+        if row is None:
+            return None
+        user = db.get(User, row.user_id)
+        _, from_cookie = session_token(request)
+        return Viewer(row.id, row.user_id, user.name if user else None, row.course_id,
+                      row.resource_link_id, row.role, row.csrf_token, not from_cookie)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """401 without a session; on POST, 403 without the right CSRF token."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        viewer = _load_viewer()
+        if viewer is None:
+            abort(401, description="Your session has ended. Open CPT Practice again from "
+                                   "your course.")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+            if not hmac.compare_digest(sent, viewer.csrf_token):
+                abort(403, description="The form was missing its security token. Reload "
+                                       "the page and try again.")
+        g.viewer = viewer
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not g.viewer.is_staff:
+            abort(403, description="This page is for instructors.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def link(endpoint: str, **values: Any) -> str:
+    """url_for that keeps the session id in the URL when the cookie is not working."""
+    viewer: Viewer | None = g.get("viewer")
+    if viewer is not None and viewer.token_in_url:
+        values[TOKEN_PARAM] = viewer.session_id
+    return url_for(endpoint, **values)

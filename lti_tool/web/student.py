@@ -1,0 +1,219 @@
+"""The student's pages: home, module, lesson, players (drill, practice test, mock exam),
+results and mastery. Server-rendered forms that work without JavaScript; a small script
+adds the exam countdown."""
+
+from __future__ import annotations
+
+import secrets
+from random import Random
+
+from flask import Blueprint, abort, g, redirect, render_template, request
+from markupsafe import Markup
+from sqlalchemy import select
+
+from lti_tool.curriculum.figures import FigureError, sanitize_svg
+from lti_tool.curriculum.modules import modules as blueprint_modules
+from lti_tool.curriculum.modules import technologies
+from lti_tool.curriculum.render import markdown_to_html
+from lti_tool.models import (
+    Attempt,
+    AttemptMode,
+    AttemptStatus,
+    Course,
+    CurriculumKeyActivity,
+    CurriculumLesson,
+    CurriculumModule,
+    Platform,
+    User,
+)
+from lti_tool.practice.errors import AttemptClosedError
+from lti_tool.practice.service import PracticeService
+from lti_tool.runtime import runtime
+from lti_tool.web.auth import link, login_required
+
+bp = Blueprint("student", __name__)
+
+
+def _svc(db) -> PracticeService:
+    return PracticeService(db, runtime().clock, Random())
+
+
+@bp.app_template_filter("markdown")
+def _markdown(text: str) -> Markup:
+    return Markup(markdown_to_html(text or ""))  # noqa: S704 - html=False renderer
+
+
+@bp.app_template_filter("figure")
+def _figure(figure: dict | None) -> Markup:
+    if not figure:
+        return Markup("")
+    alt = Markup.escape(figure.get("alt", ""))
+    kind, content = figure.get("kind"), figure.get("content", "")
+    if kind == "table":
+        body = Markup(markdown_to_html(content))  # noqa: S704
+    elif kind == "svg":
+        try:
+            body = Markup(sanitize_svg(content))  # noqa: S704 - allow-listed drawing
+        except FigureError:
+            body = Markup("")
+        return Markup(f'<figure class="item-figure" role="img" aria-label="{alt}">{body}'
+                      f'<figcaption class="visually-hidden">{alt}</figcaption></figure>')
+    else:
+        body = Markup("<p>") + Markup("<br>").join(
+            Markup.escape(line) for line in content.splitlines()) + Markup("</p>")
+    return Markup(f'<figure class="item-figure">{body}</figure>')
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"link": link, "viewer": g.get("viewer")}
+
+
+def _progress(db, user_id: int) -> dict[str, dict]:
+    mastery = _svc(db).mastery(user_id)
+    by_module: dict[str, dict] = {}
+    kas = {ka.id: ka.module_id for ka in db.scalars(select(CurriculumKeyActivity))}
+    for activity in mastery.activities:
+        entry = by_module.setdefault(kas[activity.key_activity_id],
+                                     {"activities": 0, "mastered": 0, "answers": 0})
+        entry["activities"] += 1
+        entry["mastered"] += int(activity.level == "mastered")
+        entry["answers"] += activity.evidence
+    for r in mastery.readiness:
+        by_module.setdefault(r.module_id, {})["readiness"] = r
+    done = set(db.scalars(select(Attempt.lesson_id).where(
+        Attempt.user_id == user_id, Attempt.mode == AttemptMode.LESSON,
+        Attempt.status == AttemptStatus.SUBMITTED)))
+    for lesson in db.scalars(select(CurriculumLesson).where(
+            CurriculumLesson.retired.is_(False))):
+        entry = by_module.setdefault(lesson.module_id, {})
+        entry["lessons"] = entry.get("lessons", 0) + 1
+        entry["lessons_done"] = entry.get("lessons_done", 0) + int(lesson.id in done)
+    return by_module
+
+
+@bp.get("/home")
+@login_required
+def home():
+    with runtime().transaction() as db:
+        progress = _progress(db, g.viewer.user_id)
+        user = db.get(User, g.viewer.user_id)
+        course = db.get(Course, g.viewer.course_id) if g.viewer.course_id else None
+        platform = db.get(Platform, user.platform_id) if user else None
+        return render_template("student_home.html", modules=blueprint_modules(),
+                               progress=progress, user=user, course=course,
+                               platform=platform,
+                               technologies=[t.title for t in technologies()])
+
+
+@bp.get("/modules/<module_id>")
+@login_required
+def module(module_id: str):
+    with runtime().transaction() as db:
+        row = db.get(CurriculumModule, module_id)
+        if row is None:
+            abort(404, description="There is no such module.")
+        mastery = {a.key_activity_id: a for a in _svc(db).mastery(g.viewer.user_id).activities}
+        activities = list(db.scalars(select(CurriculumKeyActivity).where(
+            CurriculumKeyActivity.module_id == module_id,
+            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
+        lessons = {lesson.key_activity_id: lesson for lesson in db.scalars(
+            select(CurriculumLesson).where(CurriculumLesson.module_id == module_id,
+                                           CurriculumLesson.retired.is_(False)))}
+        readiness = next(r for r in _svc(db).mastery(g.viewer.user_id).readiness
+                         if r.module_id == module_id)
+        return render_template("student_module.html", module=row, activities=activities,
+                               lessons=lessons, mastery=mastery, readiness=readiness)
+
+
+@bp.post("/attempts")
+@login_required
+def start():
+    form = request.form
+    try:
+        mode = AttemptMode(form.get("mode", ""))
+    except ValueError:
+        abort(400, description="Pick a lesson, drill, practice test or mock exam.")
+    with runtime().transaction() as db:
+        attempt = _svc(db).start(
+            g.viewer.user_id, mode, form.get("module_id", ""), course_id=g.viewer.course_id,
+            resource_link_id=g.viewer.resource_link_id,
+            key_activity_id=form.get("key_activity_id") or None,
+            lesson_id=form.get("lesson_id") or None)
+        attempt_id = attempt.id
+    return redirect(link("student.play", attempt_id=attempt_id), 303)
+
+
+@bp.get("/attempts/<attempt_id>")
+@login_required
+def play(attempt_id: str):
+    rt = runtime()
+    with rt.transaction() as db:
+        svc = _svc(db)
+        svc.results(attempt_id, g.viewer.user_id)  # ownership + timeout
+        attempt = db.get(Attempt, attempt_id)
+        if attempt.status != AttemptStatus.OPEN:
+            return redirect(link("student.results", attempt_id=attempt_id), 303)
+        try:
+            item = svc.item(attempt_id, g.viewer.user_id,
+                            request.args.get("position", type=int))
+        except AttemptClosedError:
+            return redirect(link("student.results", attempt_id=attempt_id), 303)
+        lesson = db.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id else None
+        module = db.get(CurriculumModule, attempt.module_id)
+        seconds_left = (max(0, int((attempt.deadline_at - rt.clock()).total_seconds()))
+                        if attempt.deadline_at else None)
+        return render_template("student_play.html", attempt=attempt, item=item,
+                               lesson=lesson, module=module, seconds_left=seconds_left,
+                               key=secrets.token_urlsafe(12))
+
+
+@bp.post("/attempts/<attempt_id>/answer")
+@login_required
+def answer(attempt_id: str):
+    form = request.form
+    choice = form.get("choice", type=int)
+    if choice is None:
+        abort(400, description="Choose an answer first.")
+    with runtime().transaction() as db:
+        svc = _svc(db)
+        result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""), choice,
+                            form.get("idempotency_key", "")[:64] or secrets.token_hex(8))
+        attempt = db.get(Attempt, attempt_id)
+        if result.feedback is None:
+            position = form.get("position", type=int)
+            target = (position + 1) if position and position < len(attempt.item_ids) else None
+            return redirect(link("student.play", attempt_id=attempt_id, position=target)
+                            if target else link("student.play", attempt_id=attempt_id), 303)
+        from lti_tool.models import CurriculumItem
+
+        item = db.get(CurriculumItem, result.item_id)
+        return render_template("student_feedback.html", attempt=attempt, item=item,
+                               result=result)
+
+
+@bp.post("/attempts/<attempt_id>/submit")
+@login_required
+def submit(attempt_id: str):
+    with runtime().transaction() as db:
+        _svc(db).submit(attempt_id, g.viewer.user_id)
+    return redirect(link("student.results", attempt_id=attempt_id), 303)
+
+
+@bp.get("/attempts/<attempt_id>/results")
+@login_required
+def results(attempt_id: str):
+    with runtime().transaction() as db:
+        result = _svc(db).results(attempt_id, g.viewer.user_id)
+        module = db.get(CurriculumModule, result.module_id)
+        return render_template("student_results.html", result=result, module=module)
+
+
+@bp.get("/mastery")
+@login_required
+def mastery():
+    with runtime().transaction() as db:
+        data = _svc(db).mastery(g.viewer.user_id)
+        kas = {ka.id: ka for ka in db.scalars(select(CurriculumKeyActivity))}
+        return render_template("student_mastery.html", mastery=data, kas=kas,
+                               modules=blueprint_modules())

@@ -1,0 +1,71 @@
+"""The curriculum we ship: every check passes, and it is big and readable enough."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+import textstat
+
+from lti_tool.curriculum.checks import load_bank
+from lti_tool.curriculum.render import markdown_to_html
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return load_bank()
+
+
+def test_shipped_data_passes_every_check(bank):
+    assert [str(p) for p in bank.problems] == []
+
+
+def test_item_counts_meet_the_blueprint_targets(bank):
+    # Each module's own file; the Industry 4.0 items live in industry40.yaml on top.
+    per_module = Counter(file.removeprefix("items/").removesuffix(".yaml")
+                         for file, _ in bank.items.values())
+    for module in ("safety", "quality", "processes", "maintenance"):
+        assert per_module[module] >= 80, module
+    assert per_module["green"] >= 40
+    per_tech = Counter(item.industry40 for _, item in bank.items.values() if item.industry40)
+    assert bank.blueprint is not None
+    for tech in bank.blueprint.industry40:
+        assert per_tech[tech.id] >= 5, tech.id
+
+
+def test_items_are_not_only_definitions(bank):
+    for module in ("safety", "quality", "processes", "maintenance", "green"):
+        mine = [i for _, i in bank.items.values() if i.module == module]
+        kinds = Counter(i.kind for i in mine)
+        assert kinds["scenario"] >= len(mine) // 5, (module, kinds)
+        assert kinds["figure"] + kinds["table"] + kinds["calculation"] >= 5, (module, kinds)
+        levels = Counter(i.cognitive for i in mine)
+        assert levels["apply"] + levels["analyse"] > levels["recall"], (module, levels)
+
+
+def test_every_key_activity_has_one_lesson_with_three_checks(bank):
+    assert bank.blueprint is not None
+    activities = {ka.id for m in bank.blueprint.modules for ka in m.key_activities}
+    by_activity = {lesson.key_activity: lesson for _, lesson in bank.lessons.values()}
+    assert set(by_activity) == activities
+    for lesson in by_activity.values():
+        assert len(lesson.checks) == 3
+
+
+def _plain(markdown: str) -> str:
+    return re.sub(r"<[^>]+>", " ", markdown_to_html(markdown))
+
+
+def test_lessons_read_at_grade_ten_or_below(bank):
+    grades = {lesson_id: textstat.flesch_kincaid_grade(
+        _plain(lesson.body + "\n\n" + lesson.example))
+              for lesson_id, (_, lesson) in bank.lessons.items()}
+    too_hard = {k: g for k, g in grades.items() if g > 10}
+    assert too_hard == {}
+
+
+def test_lesson_markdown_renders_without_raw_html(bank):
+    for _, lesson in bank.lessons.values():
+        html = markdown_to_html(lesson.body + "\n\n" + lesson.example)
+        assert "<script" not in html and "<img" not in html

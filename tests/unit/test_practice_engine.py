@@ -1,0 +1,304 @@
+"""The practice engine on a real (SQLite) DB with a small loaded bank; clock and RNG are
+injected so every run is exact."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import UTC, datetime, timedelta
+from random import Random
+
+import pytest
+from sqlalchemy import func, select
+from test_curriculum_checks import WORDS, _dataset, _item, _write
+
+from lti_tool.curriculum.checks import load_bank
+from lti_tool.curriculum.loader import sync_curriculum
+from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.migrate import upgrade_to_head
+from lti_tool.models import Attempt, Mastery, Outbox, OutboxKind, Platform, Response, User
+from lti_tool.practice.errors import (
+    AttemptClosedError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from lti_tool.practice.service import PracticeService
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+def _two_activity_dataset() -> dict:
+    data = _dataset()
+    module = data["blueprint"]["modules"][0]
+    module["exam"] = {"items": 10, "minutes": 20, "source": "test", "pass_percent": 70}
+    module["key_activities"].append({"id": "mod.other", "title": "Other", "knowledge": ["x"]})
+    data["items"]["items"] += [_item(n, ka="mod.other") for n in range(11, 19)]
+    for item in data["items"]["items"]:
+        item["difficulty"] = 1 + int(item["id"][-3:]) % 3
+    second = copy.deepcopy(data["lessons"]["lessons"][0])
+    second.update(id="LES-mod-other", key_activity="mod.other",
+                  checks=["TST-011", "TST-012", "TST-013"], body=WORDS)
+    data["lessons"]["lessons"].append(second)
+    return data
+
+
+@pytest.fixture
+def world(tmp_path):
+    root = _write(tmp_path / "data", _two_activity_dataset())
+    bank = load_bank(root)
+    assert bank.problems == [], bank.problems
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    clock = Clock()
+    with transaction(sessions) as db:
+        sync_curriculum(db, bank, clock)
+        platform = Platform(issuer="https://lms.test", client_id="c", name="t",
+                            auth_login_url="https://lms.test/a", auth_token_url="https://lms.test/t",
+                            key_set_url="https://lms.test/k")
+        db.add(platform)
+        db.flush()
+        users = [User(platform_id=platform.id, sub=s) for s in ("ana", "ben")]
+        db.add_all(users)
+        db.flush()
+        ids = [u.id for u in users]
+    yield sessions, clock, ids
+    engine.dispose()
+
+
+def _svc(db, clock, seed=7):
+    return PracticeService(db, clock, Random(seed))
+
+
+def _correct_choice(db, item_id):
+    from lti_tool.models import CurriculumItem
+
+    item = db.get(CurriculumItem, item_id)
+    return next(i for i, o in enumerate(item.options) if o["correct"])
+
+
+def test_practice_test_spreads_items_over_key_activities(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        attempt = _svc(db, clock).start(ana, "practice", "mod", size=10)
+        prefixes = sorted(i for i in attempt.item_ids)
+        assert len(prefixes) == 10 and len(set(prefixes)) == 10
+        from lti_tool.models import CurriculumItem
+
+        kas = [db.get(CurriculumItem, i).key_activity_id for i in attempt.item_ids]
+        assert kas.count("mod.work") == 5 and kas.count("mod.other") == 5
+
+
+def test_same_seed_same_plan(world):
+    sessions, clock, (ana, ben) = world
+    with transaction(sessions) as db:
+        a = _svc(db, clock, seed=3).start(ana, "practice", "mod", size=6).item_ids
+        b = _svc(db, clock, seed=3).start(ben, "practice", "mod", size=6).item_ids
+        assert a == b
+
+
+def test_relaunch_resumes_the_open_attempt(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        first = _svc(db, clock).start(ana, "mock", "mod").id
+    with transaction(sessions) as db:
+        again = _svc(db, clock, seed=99).start(ana, "mock", "mod").id
+    assert first == again
+
+
+def test_double_submitted_answer_is_recorded_once(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "practice", "mod", size=4)
+        item = svc.item(attempt.id, ana)
+        first = svc.answer(attempt.id, ana, item.id, 1, "key-1")
+        second = svc.answer(attempt.id, ana, item.id, 1, "key-1")
+        assert first.recorded and not second.recorded
+        assert db.scalar(select(func.count()).select_from(Response)) == 1
+        answered = db.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.kind == OutboxKind.XAPI))
+        assert answered == 2  # initialized + one answered
+
+
+def test_someone_elses_attempt_is_not_found(world):
+    sessions, clock, (ana, ben) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "practice", "mod", size=4)
+        item_id = attempt.item_ids[0]
+        with pytest.raises(NotFoundError):
+            svc.answer(attempt.id, ben, item_id, 0, "k")
+        with pytest.raises(NotFoundError):
+            svc.results(attempt.id, ben)
+
+
+def test_practice_gives_feedback_only_at_the_end(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "practice", "mod", size=4)
+        results = []
+        for n, item_id in enumerate(attempt.item_ids):
+            right = _correct_choice(db, item_id)
+            r = svc.answer(attempt.id, ana, item_id, right if n < 3 else (right + 1) % 4,
+                           f"k{n}")
+            assert r.feedback is None
+            results.append(r)
+        assert svc.results(attempt.id, ana).review == []
+        done = svc.submit(attempt.id, ana)
+        assert (done.score_raw, done.score_max, done.percent) == (3, 4, 75.0)
+        assert len(done.review) == 4 and all(len(r.options) == 4 for r in done.review)
+        assert sum(s.total for s in done.by_activity) == 4
+        with pytest.raises(AttemptClosedError):
+            svc.answer(attempt.id, ana, attempt.item_ids[0], 0, "late")
+
+
+def test_changed_answer_counts_once_in_the_score(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "practice", "mod", size=2)
+        item_id = attempt.item_ids[0]
+        right = _correct_choice(db, item_id)
+        svc.answer(attempt.id, ana, item_id, (right + 1) % 4, "a")
+        svc.answer(attempt.id, ana, item_id, right, "b")
+        assert svc.item(attempt.id, ana, 1).chosen == right
+        assert svc.submit(attempt.id, ana).score_raw == 1
+
+
+def test_mock_exam_times_out_on_the_server_clock(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "mock", "mod", time_multiplier=1.5)
+        assert len(attempt.item_ids) == 10
+        assert attempt.deadline_at == clock.now + timedelta(minutes=30)  # 20 min x 1.5
+        svc.answer(attempt.id, ana, attempt.item_ids[0], 0, "a")
+        deadline = attempt.deadline_at
+    clock.advance(minutes=31)
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        with pytest.raises(AttemptClosedError):
+            svc.answer(attempt.id, ana, attempt.item_ids[1], 0, "b")
+    with transaction(sessions) as db:
+        result = _svc(db, clock).results(attempt.id, ana)
+        assert result.status == "submitted" and result.auto_submitted
+        assert result.submitted_at == deadline
+        assert result.score_max == 10 and result.passed is False
+        kinds = [o.payload.get("verb") for o in db.scalars(select(Outbox).where(
+            Outbox.kind == OutboxKind.XAPI).order_by(Outbox.id))]
+        assert kinds[-3:] == ["completed", "failed", "terminated"]
+
+
+def test_drill_feedback_and_missed_items_come_back(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "drill", "mod", key_activity_id="mod.work")
+        first = svc.item(attempt.id, ana)
+        right = _correct_choice(db, first.id)
+        result = svc.answer(attempt.id, ana, first.id, (right + 1) % 4, "d0")
+        assert result.feedback and not result.feedback.correct
+        assert result.feedback.answer == right and len(result.feedback.rationales) == 4
+        seen = [first.id]
+        for n in range(1, 5):
+            clock.advance(seconds=30)
+            item = svc.item(attempt.id, ana)
+            seen.append(item.id)
+            if item.id == first.id:
+                break
+            svc.answer(attempt.id, ana, item.id, _correct_choice(db, item.id), f"d{n}")
+        # The missed item returns right after the review gap, before the unseen ones.
+        assert seen.index(first.id, 1) == 4
+        assert db.scalars(select(Mastery)).one().evidence == 4
+
+
+def test_lesson_completes_when_its_checks_are_answered(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "lesson", "mod", lesson_id="LES-mod-work")
+        assert attempt.item_ids == ["TST-001", "TST-002", "TST-003"]
+        for n, item_id in enumerate(attempt.item_ids):
+            result = svc.answer(attempt.id, ana, item_id, 0, f"l{n}")
+            assert result.feedback is not None
+        assert result.attempt_closed
+        assert db.get(Attempt, attempt.id).status == "submitted"
+
+
+def test_answer_validation(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "practice", "mod", size=2)
+        outside = next(i for i in ("TST-001", "TST-002", "TST-011", "TST-012")
+                       if i not in attempt.item_ids)
+        with pytest.raises(InvalidRequestError):
+            svc.answer(attempt.id, ana, outside, 0, "x")
+        with pytest.raises(InvalidRequestError):
+            svc.answer(attempt.id, ana, attempt.item_ids[0], 7, "y")
+
+
+def test_mastery_rises_with_right_answers_and_readiness_waits_for_evidence(world):
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "drill", "mod")
+        for n in range(12):
+            item = svc.item(attempt.id, ana)
+            svc.answer(attempt.id, ana, item.id, _correct_choice(db, item.id), f"m{n}")
+        mastery = svc.mastery(ana)
+        thetas = {a.key_activity_id: a for a in mastery.activities}
+        assert sum(a.evidence for a in thetas.values()) == 12
+        assert all(a.theta > 0.5 for a in thetas.values() if a.evidence)
+        ready = mastery.readiness[0]
+        assert not ready.ready and ready.probability is None  # 12 < 20 answers
+        for n in range(12, 24):
+            item = svc.item(attempt.id, ana)
+            svc.answer(attempt.id, ana, item.id, _correct_choice(db, item.id), f"m{n}")
+        ready = svc.mastery(ana).readiness[0]
+        assert ready.ready and ready.low <= ready.probability <= ready.high
+        assert ready.probability > 0.8 and "pass mark" in ready.explanation
+
+
+def test_two_tabs_answering_at_once_cannot_both_win(world):
+    """Two transactions add the same position to one attempt: one commits, one conflicts."""
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        attempt_id = _svc(db, clock).start(ana, "drill", "mod").id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def tab(key: str) -> None:
+        try:
+            with transaction(sessions) as db:
+                svc = _svc(db, clock)
+                item = svc.item(attempt_id, ana)
+                barrier.wait(timeout=5)
+                svc.answer(attempt_id, ana, item.id, 0, key)
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+        except Exception as exc:  # noqa: BLE001 - a SQLite lock error is a conflict too
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=tab, args=(k,)) for k in ("t1", "t2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ok") == 1, outcomes
+    with transaction(sessions) as db:
+        assert db.scalar(select(func.count()).select_from(Response)) == 1
