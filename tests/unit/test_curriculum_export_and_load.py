@@ -138,3 +138,27 @@ def test_invalid_bank_is_not_loaded(small_bank, tmp_path):
     with transaction(make_session_factory(make_engine(url))) as db, \
             pytest.raises(ContentInvalidError):
         sync_curriculum(db, load_bank(small_bank), CLOCK)
+
+
+def test_shipped_bank_gift_reads_back_with_an_independent_parser(tmp_path):
+    """pygiftparser (not ours) reads every exported item as a valid single-answer choice
+    question with four answers, one at 100%, each with feedback."""
+    from pygiftparser import parser
+
+    from lti_tool.curriculum.checks import load_bank as load_shipped
+
+    bank = load_shipped()
+    out = tmp_path / "bank.gift"
+    out.write_text(to_gift(bank), encoding="utf-8")
+    with out.open(encoding="utf-8") as handle:
+        questions = parser.parseFile(handle)
+    assert len(questions) == len(bank.items)
+    titles = set()
+    for q in questions:
+        assert q.valid, q.source[:200]
+        answers = q.answers.answers
+        assert len(answers) == 4
+        assert [a.fraction for a in answers].count(100) == 1
+        assert all(a.feedback for a in answers)
+        titles.add(q.title.split()[0])
+    assert titles == set(bank.items)
