@@ -40,7 +40,7 @@ AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 ALLOWED_ALGORITHMS = ("RS256",)
-SUPPORTED_MESSAGES = ("LtiResourceLinkRequest",)
+SUPPORTED_MESSAGES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
                 "lti_deployment_id", "lti_storage_target")
 STORAGE_STATE_FIELD = "lti_storage_state"
@@ -76,6 +76,11 @@ class LaunchContext:
     nrps_url: str | None = None
     locale: str | None = None
     platform_product: str | None = None
+    deep_linking: dict[str, Any] | None = None
+
+    @property
+    def is_deep_linking(self) -> bool:
+        return self.message_type == "LtiDeepLinkingRequest"
 
 
 @dataclass(frozen=True)
@@ -472,4 +477,5 @@ def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any
         locale=_str(presentation.get("locale")) if isinstance(presentation, dict) else None,
         platform_product=_str(platform.get("product_family_code"))
         if isinstance(platform, dict) else None,
+        deep_linking=body.get(DL_CLAIM) if isinstance(body.get(DL_CLAIM), dict) else None,
     )

@@ -22,23 +22,59 @@ HINT_MAX_AGE = 300
 
 @dataclass(frozen=True)
 class DemoLink:
-    """A resource link placed in the sandbox course."""
+    """A resource link placed in the sandbox course (built in, or placed by Deep Linking)."""
 
     id: str
     title: str
     custom: dict[str, str]
     gradable: bool = False
+    line_item_url: str | None = None
 
 
 DEMO_LINKS: tuple[DemoLink, ...] = (
     DemoLink("cpt-practice-home", "CPT Practice", {"activity": "home"}),
-    DemoLink("cpt-safety-practice-test", "Safety practice test",
-             {"activity": "practice_test", "module": "safety"}, gradable=True),
 )
+# Not a link: what the course's "Add activity" button launches (LtiDeepLinkingRequest).
+DEEP_LINK = DemoLink("deep-link", "Add CPT Practice activities", {})
+PLACED_PREFIX = "placed-"
 
 
-def find_link(link_id: str) -> DemoLink | None:
-    return next((link for link in DEMO_LINKS if link.id == link_id), None)
+def find_link(link_id: str, session: Session | None = None,
+              platform: SandboxPlatform | None = None,
+              settings: Settings | None = None) -> DemoLink | None:
+    if link_id == DEEP_LINK.id:
+        return DEEP_LINK
+    link = next((link for link in DEMO_LINKS if link.id == link_id), None)
+    if link is not None or session is None or not link_id.startswith(PLACED_PREFIX):
+        return link
+    from lti_tool.sandbox.models import SandboxPlacedLink
+
+    try:
+        row = session.get(SandboxPlacedLink, int(link_id[len(PLACED_PREFIX):]))
+    except ValueError:
+        return None
+    if row is None or platform is None or row.platform_key != platform.key:
+        return None
+    item_url = None
+    if row.line_item_id is not None and settings is not None:
+        item_url = line_item_url(platform, settings, row.context_id, row.line_item_id)
+    return DemoLink(link_id, row.title, {k: str(v) for k, v in row.custom.items()},
+                    gradable=item_url is not None, line_item_url=item_url)
+
+
+def line_item_url(platform: SandboxPlatform, settings: Settings, context_id: str,
+                  item_id: int) -> str:
+    base = platform.base(settings)
+    if platform.key == "canvas":
+        return f"{base}/api/lti/courses/{context_id}/line_items/{item_id}"
+    return f"{base}/mod/lti/services.php/{context_id}/lineitems/{item_id}/lineitem"
+
+
+def deep_link_return_url(platform: SandboxPlatform, settings: Settings) -> str:
+    base = platform.base(settings)
+    if platform.key == "canvas":
+        return f"{base}/courses/{platform.context_id}/deep_linking_response"
+    return f"{base}/mod/lti/contentitem_return.php"
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -119,8 +155,18 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
     if message_type == "LtiResourceLinkRequest":
         claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title,
                                            "description": ""}
-        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
-            "scope": list(AGS_SCOPES), "lineitems": lineitems}
+        ags: dict[str, Any] = {"scope": list(AGS_SCOPES), "lineitems": lineitems}
+        if link.line_item_url:
+            ags["lineitem"] = link.line_item_url
+        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = ags
+    elif message_type == "LtiDeepLinkingRequest":
+        claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
+            "deep_link_return_url": deep_link_return_url(platform, settings),
+            "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["iframe", "window"],
+            "accept_multiple": True, "auto_create": True,
+            "title": "Add CPT Practice activities",
+            "data": f"sandbox-dl-{platform.key}-{iat}"}
     if platform.key == "canvas":
         claims[CLAIM + "tool_platform"] = {
             "guid": "riverbend-canvas-sandbox", "name": "Riverbend Community College",

@@ -92,3 +92,19 @@ class SandboxResult(Base):
     score_maximum: Mapped[float | None] = mapped_column(Float, nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxPlacedLink(Base):
+    """An activity an instructor placed with Deep Linking: the LMS's resource link."""
+
+    __tablename__ = "sandbox_placed_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_key: Mapped[str] = mapped_column(String(20))
+    context_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(512))
+    url: Mapped[str] = mapped_column(String(1024))
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON)
+    line_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_line_item.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import jwt
+import requests
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
 from lti_tool.runtime import runtime
 from lti_tool.sandbox import lms
-from lti_tool.sandbox.models import SandboxLineItem, SandboxResult
+from lti_tool.sandbox.models import SandboxLineItem, SandboxPlacedLink, SandboxResult
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 from lti_tool.sandbox.setup import sandbox_key
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -28,17 +33,31 @@ class AuthRequestError(Exception):
     """An OIDC authorization request the sandbox refuses (shown, never redirected)."""
 
 
+def _placed(db, platform: SandboxPlatform) -> list[lms.DemoLink]:
+    rows = db.scalars(select(SandboxPlacedLink).where(
+        SandboxPlacedLink.platform_key == platform.key).order_by(SandboxPlacedLink.id))
+    found = [lms.find_link(f"{lms.PLACED_PREFIX}{r.id}", db, platform, runtime().settings)
+             for r in rows]
+    return [link for link in found if link is not None]
+
+
 @bp.route("/")
 def home():
-    return render_template("sandbox/home.html", platforms=PLATFORMS.values(),
-                           links=lms.DEMO_LINKS)
+    with runtime().transaction() as db:
+        links = {p.key: list(lms.DEMO_LINKS) + _placed(db, p) for p in PLATFORMS.values()}
+        return render_template("sandbox/home.html", platforms=PLATFORMS.values(),
+                               links=links, deep_link=lms.DEEP_LINK)
 
 
 def _launch_choice(platform: SandboxPlatform) -> tuple[lms.Person, lms.DemoLink]:
     person = platform.person(request.args.get("user", ""))
-    link = lms.find_link(request.args.get("link", lms.DEMO_LINKS[0].id))
+    with runtime().transaction() as db:
+        link = lms.find_link(request.args.get("link", lms.DEMO_LINKS[0].id), db, platform,
+                             runtime().settings)
     if person is None or link is None:
         abort(400, description="Pick a person and an activity of the sandbox course.")
+    if link is lms.DEEP_LINK and person.persona == "learner":
+        abort(403, description="Only teachers can add activities to the course.")
     return person, link
 
 
@@ -58,7 +77,9 @@ def launch_frame(key: str):
     rt = runtime()
     platform = _platform(key)
     person, link = _launch_choice(platform)
-    params = lms.login_initiation(rt.settings, platform, person, link)
+    message = ("LtiDeepLinkingRequest" if link is lms.DEEP_LINK
+               else "LtiResourceLinkRequest")
+    params = lms.login_initiation(rt.settings, platform, person, link, message)
     return render_template("sandbox/form_post.html", action=rt.settings.url("/lti/login"),
                            fields=params, title=f"Launching {link.title}")
 
@@ -112,7 +133,8 @@ def authorize(key: str):
     except AuthRequestError as exc:
         return render_template("sandbox/auth_error.html", message=str(exc)), 400
     person = platform.person(hint["u"])
-    link = lms.find_link(hint["l"])
+    with rt.transaction() as db:
+        link = lms.find_link(hint["l"], db, platform, rt.settings)
     if person is None or link is None:
         return render_template("sandbox/auth_error.html", message="unknown user or link"), 400
     with rt.transaction() as db:
@@ -148,6 +170,68 @@ def gradebook(key: str):
                 SandboxResult.line_item_id.in_([i.id for i in items])))}
     return render_template("sandbox/gradebook.html", platform=platform, items=items,
                            results=results)
+
+
+def _tool_key(kid: str | None):
+    resp = requests.get(runtime().settings.url("/lti/jwks"),
+                        timeout=runtime().settings.http_timeout_seconds)
+    resp.raise_for_status()
+    jwk = next((k for k in resp.json().get("keys", []) if k.get("kid") == kid), None)
+    return jwt.PyJWK(jwk).key if jwk else None
+
+
+@bp.route("/canvas/courses/<context_id>/deep_linking_response", methods=["POST"],
+          defaults={"key": "canvas"}, endpoint="canvas_deep_link_return")
+@bp.route("/moodle/mod/lti/contentitem_return.php", methods=["POST"],
+          defaults={"key": "moodle", "context_id": None}, endpoint="moodle_deep_link_return")
+def deep_link_return(key: str, context_id: str | None):
+    """The platform's Deep Linking return URL: verify the tool's signed response (against
+    the tool's published JWKS) and place each content item in the course."""
+    rt = runtime()
+    platform = _platform(key)
+    token = request.form.get("JWT", "")
+    try:
+        key_obj = _tool_key(jwt.get_unverified_header(token).get("kid"))
+        if key_obj is None:
+            raise jwt.InvalidTokenError("unknown kid")
+        claims = jwt.decode(token, key_obj, algorithms=["RS256"],
+                            audience=platform.issuer(rt.settings), issuer=platform.client_id,
+                            options={"require": ["exp", "iat", "nonce"]})
+    except (jwt.PyJWTError, requests.RequestException, ValueError) as exc:
+        return render_template("sandbox/auth_error.html",
+                               message=f"The tool's Deep Linking response was refused: "
+                                       f"{exc}"), 400
+    checks = {CLAIM + "message_type": "LtiDeepLinkingResponse", CLAIM + "version": "1.3.0",
+              CLAIM + "deployment_id": platform.deployment_id}
+    for claim, expected in checks.items():
+        if claims.get(claim) != expected:
+            return render_template("sandbox/auth_error.html",
+                                   message=f"{claim} must be {expected!r}"), 400
+    placed = []
+    with rt.transaction() as db:
+        for item in claims.get(DL + "content_items") or []:
+            if item.get("type") != "ltiResourceLink":
+                continue
+            link = SandboxPlacedLink(platform_key=platform.key, context_id=platform.context_id,
+                                     title=str(item.get("title") or "CPT Practice"),
+                                     url=str(item.get("url") or rt.settings.url("/lti/launch")),
+                                     custom=dict(item.get("custom") or {}))
+            db.add(link)
+            db.flush()
+            line_item = item.get("lineItem")
+            if isinstance(line_item, dict) and line_item.get("scoreMaximum"):
+                row = SandboxLineItem(platform_key=platform.key,
+                                      context_id=platform.context_id,
+                                      label=str(line_item.get("label") or link.title),
+                                      score_maximum=float(line_item["scoreMaximum"]),
+                                      resource_id=line_item.get("resourceId"),
+                                      tag=line_item.get("tag"),
+                                      resource_link_id=f"{lms.PLACED_PREFIX}{link.id}")
+                db.add(row)
+                db.flush()
+                link.line_item_id = row.id
+            placed.append(link.title)
+    return render_template("sandbox/placed.html", platform=platform, placed=placed)
 
 
 @bp.after_request

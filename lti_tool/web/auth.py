@@ -39,16 +39,19 @@ class Viewer:
         return self.role in (Role.INSTRUCTOR, Role.ADMIN)
 
 
+def viewer_for(row: ToolSession, user: User | None, *, token_in_url: bool) -> Viewer:
+    return Viewer(row.id, row.user_id, user.name if user else None, row.course_id,
+                  row.resource_link_id, row.role, row.csrf_token, token_in_url)
+
+
 def _load_viewer() -> Viewer | None:
     rt = runtime()
     with rt.transaction() as db:
         row: ToolSession | None = current_session(db, rt, request)
         if row is None:
             return None
-        user = db.get(User, row.user_id)
         _, from_cookie = session_token(request)
-        return Viewer(row.id, row.user_id, user.name if user else None, row.course_id,
-                      row.resource_link_id, row.role, row.csrf_token, not from_cookie)
+        return viewer_for(row, db.get(User, row.user_id), token_in_url=not from_cookie)
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from random import Random
 
-from lti_tool.curriculum.modules import modules, technologies
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from lti_tool.curriculum.modules import blueprint, modules, technologies
 from lti_tool.lti import errors
+from lti_tool.lti.deep_linking import catalog, deep_linking_response
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
-from lti_tool.models import Course, Platform, Role, User
+from lti_tool.lti.storage import DbLaunchDataStorage
+from lti_tool.models import Course, CurriculumModule, Platform, Role, ToolSession, User
+from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
+from lti_tool.web.auth import staff_required, viewer_for
 from lti_tool.web.errors import launch_error_page
 from lti_tool.web.sessions import TOKEN_PARAM, set_cookie, start_session
 
@@ -61,11 +77,20 @@ def launch():
             user = db.get(User, record.user_id)
             course = db.get(Course, record.course_id) if record.course_id else None
             platform = db.get(Platform, ctx.platform_id)
-            if record.role == Role.LEARNER:
-                # Students land on their home page; the session id rides in the URL in
-                # case the iframe drops the cookie.
-                home = url_for("student.home", **{TOKEN_PARAM: tool_session.id})
-                html = None
+            html, home = None, None
+            if ctx.is_deep_linking:
+                if record.role == Role.LEARNER:
+                    raise errors.UnsupportedMessageError(
+                        "only instructors can add CPT Practice activities to a course")
+                g.viewer = viewer_for(tool_session, user, token_in_url=True)
+                html = render_template("deep_link_picker.html", ctx=ctx, course=course,
+                                       activities=catalog(blueprint()),
+                                       multiple=_truthy(ctx.deep_linking or {},
+                                                        "accept_multiple"))
+            elif record.role == Role.LEARNER:
+                # Students land on the placed activity, or their home page; the session id
+                # rides in the URL in case the iframe drops the cookie.
+                home = _landing_url(db, rt, ctx, record, tool_session.id)
             else:
                 html = render_template("instructor.html", user=user, course=course,
                                        platform=platform, role=record.role, ctx=ctx,
@@ -81,6 +106,50 @@ def launch():
     response = make_response(html) if html is not None else redirect(home, 303)
     set_cookie(response, rt, tool_session)
     return response
+
+
+def _truthy(settings: dict, key: str) -> bool:
+    value = settings.get(key, True)
+    return value is True or str(value).lower() == "true"
+
+
+def _landing_url(db, rt, ctx, record, session_id: str) -> str:
+    """Where a student's launch goes: a placed activity (custom ``activity``/``module``,
+    which survive course copy) or the home page."""
+    token = {TOKEN_PARAM: session_id}
+    kind, module_id = ctx.custom.get("activity"), ctx.custom.get("module")
+    if kind == "lessons" and module_id and db.get(CurriculumModule, module_id):
+        return url_for("student.module", module_id=module_id, **token)
+    if kind in ("drill", "practice", "mock") and module_id and db.get(CurriculumModule,
+                                                                       module_id):
+        attempt = PracticeService(db, rt.clock, Random()).start(
+            record.user_id, kind, module_id, course_id=record.course_id,
+            resource_link_id=record.resource_link_id)
+        return url_for("student.play", attempt_id=attempt.id, **token)
+    return url_for("student.home", **token)
+
+
+@bp.post("/lti/deep-link")
+@staff_required
+def deep_link_response():
+    """The instructor's picks -> a signed LtiDeepLinkingResponse posted back to the LMS."""
+    rt = runtime()
+    picks = request.form.getlist("activity")
+    by_key = {a.key: a for a in catalog(blueprint())}
+    chosen = [by_key[k] for k in picks if k in by_key]
+    if not chosen or len(chosen) != len(picks):
+        abort(400, description="Pick at least one activity from the list.")
+    with rt.transaction() as db:
+        row = db.get(ToolSession, g.viewer.session_id)
+        launch_id = request.form.get("launch_id", "")
+        if row is None or row.launch_id != launch_id:
+            # Only the instructor who started this Deep Linking launch can answer it.
+            abort(403, description="This selection belongs to another launch.")
+        storage = DbLaunchDataStorage(db, rt.clock, rt.settings.launch_state_seconds)
+        return_url, token = deep_linking_response(
+            db, storage, launch_id, chosen, request.url_root.rstrip("/") + "/lti/launch")
+    return render_template("deep_link_return.html", action=return_url, jwt=token,
+                           count=len(chosen))
 
 
 @bp.route("/lti/jwks")

@@ -69,7 +69,7 @@ def test_constraints_carry_the_naming_convention_names(tmp_path: Path) -> None:
     upgrade_to_head(url)
     schema = _schema(url)
     _cols, indexes, uniques, fks = schema["platform"]  # type: ignore[misc]
-    assert uniques == ["uq_platform_issuer"]
+    assert uniques == ["uq_platform_issuer_client_id"]  # every column: no two constraints clash
     _cols, _idx, _uq, fks = schema["deployment"]  # type: ignore[misc]
     assert fks == ["fk_deployment_platform_id_platform"]
     _cols, indexes, _uq, _fk = schema["launch_value"]  # type: ignore[misc]
