@@ -162,6 +162,16 @@ class PracticeService:
             query = query.where(CurriculumItem.key_activity_id == key_activity_id)
         return list(self.session.scalars(query.order_by(CurriculumItem.id)))
 
+    def _item_refs(self, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
+        """Only what selection needs: no stems, options or figures to load and parse."""
+        query = select(CurriculumItem.id, CurriculumItem.key_activity_id,
+                       CurriculumItem.difficulty).where(
+            CurriculumItem.module_id == module_id, CurriculumItem.retired.is_(False))
+        if key_activity_id:
+            query = query.where(CurriculumItem.key_activity_id == key_activity_id)
+        return [ItemRef(*row) for row in self.session.execute(query.order_by(
+            CurriculumItem.id))]
+
     def _responses(self, attempt: Attempt) -> list[Response]:
         return list(self.session.scalars(select(Response).where(
             Response.attempt_id == attempt.id).order_by(Response.position)))
@@ -211,8 +221,7 @@ class PracticeService:
         activities = [a.id for a in self._activities(module_id)]
         if key_activity_id:
             activities = [key_activity_id]
-        refs = [ItemRef(i.id, i.key_activity_id, i.difficulty)
-                for i in self._items(module_id, key_activity_id)]
+        refs = self._item_refs(module_id, key_activity_id)
         deadline = None
         if mode == AttemptMode.LESSON:
             assert lesson is not None
@@ -263,8 +272,7 @@ class PracticeService:
         final = self._final_answers(attempt)
         if attempt.mode == AttemptMode.DRILL:
             responses = self._responses(attempt)
-            refs = [ItemRef(i.id, i.key_activity_id, i.difficulty)
-                    for i in self._items(attempt.module_id, attempt.key_activity_id)]
+            refs = self._item_refs(attempt.module_id, attempt.key_activity_id)
             item_id = next_drill_item(refs, self._history(user_id),
                                       [r.item_id for r in responses], self.rng)
             if item_id is None:

@@ -113,9 +113,13 @@ def answer(attempt_id: str):
     if duration is not None and (not isinstance(duration, int) or duration < 0):
         abort(400, description="duration_ms must be a whole number of milliseconds.")
     with runtime().transaction() as db:
-        result = service(db).answer(attempt_id, g.viewer.user_id, item_id, choice, key,
-                                    duration)
-    return jsonify(_plain(result)), 201 if result.recorded else 200
+        svc = service(db)
+        result = svc.answer(attempt_id, g.viewer.user_id, item_id, choice, key, duration)
+        # The next item rides along: one round trip per question on a slow campus network.
+        upcoming = None if result.attempt_closed else svc.item(attempt_id, g.viewer.user_id)
+    body = _plain(result)
+    body["next_item"] = _plain(upcoming)
+    return jsonify(body), 201 if result.recorded else 200
 
 
 @bp.post("/attempts/<attempt_id>/submit")

@@ -22,6 +22,12 @@ def index():
     return render_template("index.html", urls=urls, sandbox=s.sandbox)
 
 
+@bp.route("/ping")
+def ping():
+    """No DB, no templates: the baseline the benchmarks compare real routes against."""
+    return "ok", 200, {"Content-Type": "text/plain"}
+
+
 @bp.route("/health")
 def health():
     """For load balancers: 200 when the DB answers, 503 otherwise."""

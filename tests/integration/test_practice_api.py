@@ -51,6 +51,8 @@ def test_start_answer_submit_review(live_server):
         again = s.post(_api(live_server, f"/attempts/{attempt['id']}/answers"), json=body)
         assert (first.status_code, again.status_code) == (201, 200)
         assert first.json()["feedback"] is None  # practice tests: feedback at the end
+        upcoming = first.json()["next_item"]
+        assert (upcoming is None) if n == 4 else (upcoming["position"] == n + 2)
     done = s.post(_api(live_server, f"/attempts/{attempt['id']}/submit")).json()
     assert done["status"] == "submitted" and done["score_max"] == 5
     assert len(done["review"]) == 5

@@ -1,0 +1,17 @@
+"""gunicorn settings for `cpt-lti serve --workers N` (command-line bind/workers win).
+
+Threads per worker let one process overlap DB and LMS/LRS waits; the app keeps nothing in
+process memory that must be shared (sessions, nonces, JWKS cache live in the DB), so any
+number of workers and instances can run side by side.
+"""
+
+import os
+
+worker_class = "gthread"
+threads = int(os.environ.get("CPT_LTI_GUNICORN_THREADS", "4"))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("CPT_LTI_ACCESS_LOG") or None  # off by default: URLs may hold ?s=
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("CPT_LTI_FORWARDED_ALLOW_IPS", "127.0.0.1")
