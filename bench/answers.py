@@ -1,7 +1,9 @@
 """Benchmark: concurrent students answering through the real HTTP API under gunicorn.
 
-    .venv/bin/python bench/answers.py [--students 200] [--answers 10] [--workers 2]
+    .venv/bin/python bench/answers.py [--students 200] [--answers 10] [--workers 3]
                                       [--think-ms 3000] [--connections 16]
+
+Defaults: 3 gunicorn workers (2 x CPUs on the 2-core target, minus one for the clients).
 
 Setup (not timed): a fresh SQLite DB with the curriculum, one tool session per student
 and an open drill each. Two timed phases against the same gunicorn:
@@ -134,7 +136,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--answers", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--think-ms", type=float, default=3000.0)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()

@@ -7,8 +7,8 @@ number of workers and instances can run side by side.
 
 import os
 
-worker_class = "gthread"
-threads = int(os.environ.get("CPT_LTI_GUNICORN_THREADS", "4"))
+worker_class = "gthread"  # threads > 1 overlap slow LMS/LRS calls
+threads = int(os.environ.get("CPT_LTI_GUNICORN_THREADS", "1"))  # CPU-bound: processes beat threads
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -269,17 +269,17 @@ class PracticeService:
         attempt = self._attempt(attempt_id, user_id)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished.")
-        final = self._final_answers(attempt)
         if attempt.mode == AttemptMode.DRILL:
-            responses = self._responses(attempt)
+            answered = list(self.session.scalars(select(Response.item_id).where(
+                Response.attempt_id == attempt.id).order_by(Response.position)))
             refs = self._item_refs(attempt.module_id, attempt.key_activity_id)
-            item_id = next_drill_item(refs, self._history(user_id),
-                                      [r.item_id for r in responses], self.rng)
+            item_id = next_drill_item(refs, self._history(user_id), answered, self.rng)
             if item_id is None:
                 return None
             item = self.session.get(CurriculumItem, item_id)
             assert item is not None
-            return self._item_view(item, len(responses) + 1, None, None)
+            return self._item_view(item, len(answered) + 1, None, None)
+        final = self._final_answers(attempt)
         plan = attempt.item_ids
         if position is None:
             position = next((n for n, item_id in enumerate(plan, 1) if item_id not in final),
@@ -329,7 +329,8 @@ class PracticeService:
             raise InvalidRequestError("You already answered this check.")
         now = self.clock()
         correct = bool(item.options[choice].get("correct"))
-        position = len(self._responses(attempt)) + 1
+        position = (self.session.scalar(select(func.max(Response.position)).where(
+            Response.attempt_id == attempt.id)) or 0) + 1
         response = Response(attempt_id=attempt.id, item_id=item.id, item_revision=item.revision,
                             position=position, choice=choice, correct=correct,
                             idempotency_key=idempotency_key, answered_at=now,

@@ -51,7 +51,9 @@ def _load_viewer() -> Viewer | None:
         if row is None:
             return None
         _, from_cookie = session_token(request)
-        return viewer_for(row, db.get(User, row.user_id), token_in_url=not from_cookie)
+        # No user lookup here: this runs on every request, and pages that show the name
+        # load the user themselves.
+        return viewer_for(row, None, token_in_url=not from_cookie)
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
