@@ -23,14 +23,13 @@ from lti_tool.models import (
     Attempt,
     AttemptMode,
     AttemptStatus,
-    CurriculumItem,
     CurriculumKeyActivity,
     CurriculumLesson,
     CurriculumModule,
     Mastery,
     Response,
 )
-from lti_tool.practice import events
+from lti_tool.practice import catalog, events
 from lti_tool.practice.errors import (
     AttemptClosedError,
     ConflictError,
@@ -155,22 +154,11 @@ class PracticeService:
             CurriculumKeyActivity.module_id == module_id,
             CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
 
-    def _items(self, module_id: str, key_activity_id: str | None = None) -> list[CurriculumItem]:
-        query = select(CurriculumItem).where(CurriculumItem.module_id == module_id,
-                                             CurriculumItem.retired.is_(False))
-        if key_activity_id:
-            query = query.where(CurriculumItem.key_activity_id == key_activity_id)
-        return list(self.session.scalars(query.order_by(CurriculumItem.id)))
-
     def _item_refs(self, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
-        """Only what selection needs: no stems, options or figures to load and parse."""
-        query = select(CurriculumItem.id, CurriculumItem.key_activity_id,
-                       CurriculumItem.difficulty).where(
-            CurriculumItem.module_id == module_id, CurriculumItem.retired.is_(False))
-        if key_activity_id:
-            query = query.where(CurriculumItem.key_activity_id == key_activity_id)
-        return [ItemRef(*row) for row in self.session.execute(query.order_by(
-            CurriculumItem.id))]
+        return catalog.refs(self.session, module_id, key_activity_id)
+
+    def _get_item(self, item_id: str) -> catalog.CachedItem | None:
+        return catalog.items(self.session).get(item_id)
 
     def _responses(self, attempt: Attempt) -> list[Response]:
         return list(self.session.scalars(select(Response).where(
@@ -256,7 +244,7 @@ class PracticeService:
                                course_id=course_id)
         return attempt
 
-    def _item_view(self, item: CurriculumItem, position: int, total: int | None,
+    def _item_view(self, item: catalog.CachedItem, position: int, total: int | None,
                    chosen: int | None) -> ItemView:
         return ItemView(id=item.id, position=position, total=total, stem=item.stem,
                         figure=item.figure, chosen=chosen,
@@ -276,7 +264,7 @@ class PracticeService:
             item_id = next_drill_item(refs, self._history(user_id), answered, self.rng)
             if item_id is None:
                 return None
-            item = self.session.get(CurriculumItem, item_id)
+            item = self._get_item(item_id)
             assert item is not None
             return self._item_view(item, len(answered) + 1, None, None)
         final = self._final_answers(attempt)
@@ -288,7 +276,7 @@ class PracticeService:
                 return None
         if not 1 <= position <= len(plan):
             raise InvalidRequestError(f"Position must be between 1 and {len(plan)}.")
-        item = self.session.get(CurriculumItem, plan[position - 1])
+        item = self._get_item(plan[position - 1])
         assert item is not None
         answered = final.get(item.id)
         return self._item_view(item, position, len(plan), answered.choice if answered else None)
@@ -314,7 +302,7 @@ class PracticeService:
             return self._answer_result(attempt, repeat, recorded=False)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished; it takes no more answers.")
-        item = self.session.get(CurriculumItem, item_id)
+        item = self._get_item(item_id)
         if item is None:
             raise NotFoundError(f"No item {item_id!r}.")
         if attempt.mode == AttemptMode.DRILL:
@@ -359,7 +347,7 @@ class PracticeService:
                        closed: bool = False) -> AnswerResult:
         feedback = None
         if attempt.mode in FEEDBACK_NOW:
-            item = self.session.get(CurriculumItem, response.item_id)
+            item = self._get_item(response.item_id)
             assert item is not None
             answer = next(i for i, o in enumerate(item.options) if o.get("correct"))
             feedback = Feedback(correct=response.correct, chosen=response.choice, answer=answer,
@@ -368,7 +356,7 @@ class PracticeService:
                             feedback, attempt_closed=closed or attempt.status !=
                             AttemptStatus.OPEN)
 
-    def _update_mastery(self, user_id: int, item: CurriculumItem, correct: bool,
+    def _update_mastery(self, user_id: int, item: catalog.CachedItem, correct: bool,
                         now: datetime) -> None:
         row = self.session.scalars(select(Mastery).where(
             Mastery.user_id == user_id,
@@ -404,7 +392,7 @@ class PracticeService:
             total = len(attempt.item_ids)
         if attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK):
             for item_id, response in final.items():
-                item = self.session.get(CurriculumItem, item_id)
+                item = self._get_item(item_id)
                 assert item is not None
                 self._update_mastery(attempt.user_id, item, response.correct, now)
         attempt.status = AttemptStatus.SUBMITTED
@@ -456,8 +444,8 @@ class PracticeService:
         final = self._final_answers(attempt)
         item_ids = (list(dict.fromkeys(r.item_id for r in self._responses(attempt)))
                     if attempt.mode == AttemptMode.DRILL else list(attempt.item_ids))
-        items = {i.id: i for i in self.session.scalars(
-            select(CurriculumItem).where(CurriculumItem.id.in_(item_ids)))}
+        cached = catalog.items(self.session)
+        items = {item_id: cached[item_id] for item_id in item_ids}
         titles = {a.id: a.title for a in self._activities(attempt.module_id)}
         per: dict[str, list[int]] = {}
         review = []

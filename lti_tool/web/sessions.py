@@ -56,13 +56,3 @@ def session_token(request: Request) -> tuple[str | None, bool]:
     sid = (request.headers.get(TOKEN_HEADER) or request.args.get(TOKEN_PARAM)
            or request.form.get(TOKEN_PARAM))
     return sid, False
-
-
-def current_session(db: Session, rt: Runtime, request: Request) -> ToolSession | None:
-    sid, _ = session_token(request)
-    if not sid:
-        return None
-    row = db.get(ToolSession, sid)
-    if row is None or row.expires_at <= rt.clock():
-        return None
-    return row
