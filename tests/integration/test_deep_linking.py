@@ -101,3 +101,15 @@ def test_picks_need_the_launch_they_belong_to(live_server):
     fields["launch_id"], fields["activity"] = parse_form(picker.text)[1]["launch_id"], "bogus"
     r = s.post(live_server.url + action.replace("&amp;", "&"), data=fields)
     assert r.status_code == 400
+
+
+def test_learner_session_cannot_post_picks(live_server):
+    """A student's session cannot answer a Deep Linking launch (instructor-only route)."""
+    from lti_helpers import full_launch
+
+    s = requests.Session()
+    r = full_launch(live_server, "canvas", CANVAS.people[0].sub, session=s)
+    csrf = r.text.split('name="csrf-token" content="')[1].split('"')[0]
+    r = s.post(f"{live_server.url}/lti/deep-link", data={
+        "csrf_token": csrf, "launch_id": "x", "activity": "mock:safety"})
+    assert r.status_code == 403 and "for instructors" in r.text

@@ -302,3 +302,21 @@ def test_two_tabs_answering_at_once_cannot_both_win(world):
     assert outcomes.count("ok") == 1, outcomes
     with transaction(sessions) as db:
         assert db.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_item_cache_follows_a_new_content_release(world, tmp_path, monkeypatch):
+    """The in-process item cache notices a new release (here at once, REFRESH_SECONDS=0)."""
+    from lti_tool.practice import catalog
+
+    monkeypatch.setattr(catalog, "REFRESH_SECONDS", 0.0)
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        assert "TST-001" in catalog.items(db)
+        data = _two_activity_dataset()
+        data["items"]["items"][0]["stem"] = "A brand new wording of the first question?"
+        bank = load_bank(_write(tmp_path / "v2", data))
+        clock.advance(minutes=1)
+        sync_curriculum(db, bank, clock)
+    with transaction(sessions) as db:
+        assert catalog.items(db)["TST-001"].stem.startswith("A brand new wording")
+        assert catalog.items(db)["TST-001"].revision == 2
