@@ -13,12 +13,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.curriculum.checks import Bank
+from lti_tool.curriculum.schema import Item, Lesson
 from lti_tool.models import (
     ContentRelease,
     CurriculumItem,
@@ -55,6 +56,38 @@ def bank_digest(bank: Bank) -> str:
     })
 
 
+Row = TypeVar("Row", CurriculumItem, CurriculumLesson)
+
+
+def _sync_rows(session: Session, model: type[Row], incoming: dict[str, Any],
+               fields: Callable[[Any, dict[str, Any]], dict[str, Any]], now: datetime
+               ) -> tuple[int, int, int]:
+    """Upsert by stable id: add new, bump ``revision`` of changed, retire vanished rows."""
+    added = updated = retired = 0
+    existing = {row.id: row for row in session.scalars(select(model))}
+    for row_id, source in incoming.items():
+        data = source.model_dump(mode="json")
+        digest = _digest(data)
+        row = existing.get(row_id)
+        if row is None:
+            row = model(id=row_id, revision=1)
+            session.add(row)
+            added += 1
+        elif row.digest == digest and not row.retired:
+            continue
+        else:
+            row.revision += 1
+            updated += 1
+        for name, value in fields(source, data).items():
+            setattr(row, name, value)
+        row.digest, row.retired, row.updated_at = digest, False, now
+    for row_id, row in existing.items():
+        if row_id not in incoming and not row.retired:
+            row.retired, row.updated_at = True, now
+            retired += 1
+    return added, updated, retired
+
+
 def sync_curriculum(session: Session, bank: Bank, clock: Callable[[], datetime]) -> SyncReport:
     if bank.problems or bank.blueprint is None:
         raise ContentInvalidError(f"the curriculum has {len(bank.problems)} problems; run "
@@ -86,56 +119,25 @@ def sync_curriculum(session: Session, bank: Bank, clock: Callable[[], datetime])
         if ka_row.id not in active_kas:
             ka_row.retired = True
 
-    added = updated = retired = 0
-    existing_items = {row.id: row for row in session.scalars(select(CurriculumItem))}
-    for item_id, (_, item) in bank.items.items():
-        data = item.model_dump(mode="json")
-        item_digest = _digest(data)
-        row = existing_items.get(item_id)
-        if row is None:
-            row = CurriculumItem(id=item_id, revision=1)
-            session.add(row)
-            added += 1
-        elif row.digest == item_digest and not row.retired:
-            continue
-        else:
-            row.revision += 1
-            updated += 1
-        row.module_id, row.key_activity_id = item.module, item.key_activity
-        row.topic, row.difficulty, row.cognitive = item.topic, item.difficulty, item.cognitive
-        row.kind, row.industry40, row.stem = item.kind, item.industry40, item.stem
-        row.figure, row.options = data["figure"], data["options"]
-        row.reference, row.digest, row.retired, row.updated_at = (
-            item.reference, item_digest, False, now)
-    for item_id, row in existing_items.items():
-        if item_id not in bank.items and not row.retired:
-            row.retired, row.updated_at = True, now
-            retired += 1
+    def item_fields(item: Item, data: dict[str, Any]) -> dict[str, Any]:
+        return {"module_id": item.module, "key_activity_id": item.key_activity,
+                "topic": item.topic, "difficulty": item.difficulty,
+                "cognitive": item.cognitive, "kind": item.kind,
+                "industry40": item.industry40, "stem": item.stem, "figure": data["figure"],
+                "options": data["options"], "reference": item.reference}
 
-    existing_lessons = {row.id: row for row in session.scalars(select(CurriculumLesson))}
-    for lesson_id, (_, lesson) in bank.lessons.items():
-        data = lesson.model_dump(mode="json")
-        lesson_digest = _digest(data)
-        row = existing_lessons.get(lesson_id)
-        if row is None:
-            row = CurriculumLesson(id=lesson_id, revision=1)
-            session.add(row)
-            added += 1
-        elif row.digest == lesson_digest and not row.retired:
-            continue
-        else:
-            row.revision += 1
-            updated += 1
-        row.module_id = lesson.key_activity.split(".", 1)[0]
-        row.key_activity_id, row.title = lesson.key_activity, lesson.title
-        row.objectives, row.body, row.example = list(lesson.objectives), lesson.body, \
-            lesson.example
-        row.key_terms, row.checks = data["key_terms"], list(lesson.checks)
-        row.digest, row.retired, row.updated_at = lesson_digest, False, now
-    for lesson_id, row in existing_lessons.items():
-        if lesson_id not in bank.lessons and not row.retired:
-            row.retired, row.updated_at = True, now
-            retired += 1
+    def lesson_fields(lesson: Lesson, data: dict[str, Any]) -> dict[str, Any]:
+        return {"module_id": lesson.key_activity.split(".", 1)[0],
+                "key_activity_id": lesson.key_activity, "title": lesson.title,
+                "objectives": list(lesson.objectives), "body": lesson.body,
+                "example": lesson.example, "key_terms": data["key_terms"],
+                "checks": list(lesson.checks)}
+
+    a1, u1, r1 = _sync_rows(session, CurriculumItem,
+                            {k: v for k, (_, v) in bank.items.items()}, item_fields, now)
+    a2, u2, r2 = _sync_rows(session, CurriculumLesson,
+                            {k: v for k, (_, v) in bank.lessons.items()}, lesson_fields, now)
+    added, updated, retired = a1 + a2, u1 + u2, r1 + r2
     release = session.scalars(select(ContentRelease).where(
         ContentRelease.digest == digest)).first()
     if release is None:  # a bank can come back (a revert): keep one row per digest
