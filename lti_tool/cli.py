@@ -207,7 +207,15 @@ def serve(host: str, port: int, workers: int) -> None:
 
         from lti_tool import create_app
 
-        run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
+        app = create_app(settings)
+        if settings.embedded_worker:
+            from lti_tool.outbox import start_background_worker
+
+            rt = app.extensions["cpt_lti"]
+            start_background_worker(rt.sessions, rt.clock, settings.http_timeout_seconds,
+                                    settings.worker_interval_seconds)
+            click.echo("outbox: delivering grades from an in-process worker thread")
+        run_simple(host, port, app, threaded=True, use_reloader=False)
         return
     _exec_gunicorn(host, port, workers)
 
@@ -362,6 +370,77 @@ def keys_list(as_json: bool) -> None:
     for row in rows:
         state = "active" if row["active"] else "published"
         click.echo(f"{row['kid']}  {state}  {row['created_at']}")
+
+
+# --- worker and outbox -------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000),
+              help="Rows claimed per pass.")
+def worker(once: bool, limit: int) -> None:
+    """Deliver the outbox: grades to the LMS (AGS). Run any number of these processes."""
+    import time
+
+    from lti_tool.outbox import OutboxWorker
+
+    settings = _settings()
+    _require_schema(settings)
+    engine = make_engine(settings.database_url)
+    runner = OutboxWorker(make_session_factory(engine), system_clock,
+                          settings.http_timeout_seconds)
+    try:
+        while True:
+            report = runner.run_once(limit)
+            if report.handled:
+                click.echo(f"sent {report.sent}, retry later {report.retried}, "
+                           f"failed {report.failed}")
+            if once:
+                if report.failed:
+                    raise SystemExit(EXIT_FAILED)
+                return
+            if report.handled < limit:
+                time.sleep(settings.worker_interval_seconds)
+    finally:
+        engine.dispose()
+
+
+@cli.group()
+def outbox() -> None:
+    """See and retry deliveries waiting in the outbox."""
+
+
+@outbox.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def outbox_status_command(as_json: bool) -> None:
+    """Counts by kind and status, the oldest waiting item, and failed items with reasons."""
+    from lti_tool.outbox import outbox_status
+
+    settings = _settings()
+    with _database(settings) as session:
+        status = outbox_status(session, system_clock())
+    if as_json:
+        _echo_json(status)
+        return
+    for kind, counts in sorted(status["counts"].items()):
+        click.echo(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if status["oldest_pending_seconds"] is not None:
+        click.echo(f"oldest waiting: {status['oldest_pending_seconds']} s")
+    for row in status["failed"]:
+        click.echo(f"failed #{row['id']} ({row['kind']}, {row['attempts']} tries): "
+                   f"{row['last_error']}")
+
+
+@outbox.command("retry")
+@click.option("--id", "ids", multiple=True, type=int, help="Only these rows (repeatable).")
+def outbox_retry(ids: tuple[int, ...]) -> None:
+    """Put failed deliveries back in the queue (after fixing their cause)."""
+    from lti_tool.outbox import retry_failed
+
+    settings = _settings()
+    with _database(settings) as session:
+        count = retry_failed(session, system_clock(), list(ids) or None)
+    click.echo(f"{count} deliveries queued again")
 
 
 # --- content ----------------------------------------------------------------------------------

@@ -424,3 +424,17 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AccessToken(Base):
+    """OAuth2 access tokens from a platform, shared by every process until they expire:
+    LMSs throttle token requests, so one signature per token lifetime, not per score."""
+
+    __tablename__ = "access_token"
+    __table_args__ = (UniqueConstraint("platform_id", "scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    scope_key: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

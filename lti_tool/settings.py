@@ -37,6 +37,8 @@ class Settings:
     launch_state_seconds: int = 600
     session_hours: int = 8
     trusted_proxies: int = 0
+    embedded_worker: bool = True
+    worker_interval_seconds: float = 5.0
     xapi_endpoint: str = ""
     xapi_username: str = ""
     xapi_password: str = field(default="", repr=False)
@@ -87,6 +89,8 @@ _TOML_SECTIONS = {
     ("lti", "jwks_cache_seconds"): "jwks_cache_seconds",
     ("lti", "launch_state_seconds"): "launch_state_seconds",
     ("lti", "session_hours"): "session_hours",
+    ("outbox", "embedded_worker"): "embedded_worker",
+    ("outbox", "worker_interval_seconds"): "worker_interval_seconds",
     ("xapi", "endpoint"): "xapi_endpoint",
     ("xapi", "username"): "xapi_username",
     ("xapi", "password"): "xapi_password",

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.cookies import iframe_cookie
 from lti_tool.lti import errors
+from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.registry import AmbiguousPlatformError, DbToolConf, ToolRegistration
 from lti_tool.lti.storage import DbLaunchDataStorage, OneTimeNonceSessionService
 from lti_tool.settings import Settings
@@ -125,19 +126,6 @@ class ToolCookieService(FlaskCookieService):
         for key, data in self._cookie_data_to_set.items():
             response.set_cookie(key=key, value=data["value"], max_age=data["exp"],
                                 **iframe_cookie(self._secure))
-
-
-class _TimeoutSession(requests.Session):
-    """pylti1p3 calls ``session.get(url)`` with no timeout; a hung platform must not hang us."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-        self.headers["User-Agent"] = "cpt-lti (pylti1p3)"
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(*args, **kwargs)
 
 
 def _lti_message(exc: Exception) -> str:
@@ -330,7 +318,7 @@ class LtiEdge:
         self.clock = clock
         self.tool_conf = DbToolConf(session)
         self.storage = DbLaunchDataStorage(session, clock, settings.launch_state_seconds)
-        self.http = _TimeoutSession(settings.http_timeout_seconds)
+        self.http = TimeoutSession(settings.http_timeout_seconds)
 
     def _services(self) -> tuple[FlaskRequest, OneTimeNonceSessionService, ToolCookieService]:
         request = FlaskRequest()

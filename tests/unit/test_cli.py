@@ -266,3 +266,33 @@ def test_commands_refuse_a_schema_from_a_newer_tool(initialised, tmp_path: Path)
     result = initialised("keys", "list")
     assert result.exit_code == 1
     assert "newer" in _one_error_line(result)
+
+
+def test_outbox_status_retry_and_worker_once(initialised, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.models import Outbox, OutboxKind, OutboxStatus
+
+    status = _json(initialised("outbox", "status", "--json"))
+    assert status["counts"] == {} and status["failed"] == []
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    now = datetime.now(UTC)
+    with transaction(make_session_factory(engine)) as db:
+        db.add(Outbox(kind=OutboxKind.AGS, dedupe_key="score:x", payload={
+            "attempt_id": "gone", "resource_link_id": 999, "timestamp": now.isoformat()},
+            status=OutboxStatus.FAILED, attempts=3, last_error="AGS refused: 404",
+            next_attempt_at=now, created_at=now))
+    engine.dispose()
+    status = _json(initialised("outbox", "status", "--json"))
+    assert status["counts"] == {"ags": {"failed": 1}}
+    assert status["failed"][0]["last_error"] == "AGS refused: 404"
+    text = initialised("outbox", "status")
+    assert "failed #1" in text.stdout
+    assert "1 deliveries queued again" in initialised("outbox", "retry").stdout
+    # The row's attempt no longer exists: the worker tries once and parks it again.
+    result = initialised("worker", "--once")
+    assert result.exit_code == 1
+    assert "failed 1" in result.stdout
+    assert _json(initialised("outbox", "status", "--json"))["counts"] == {
+        "ags": {"failed": 1}}

@@ -1,0 +1,187 @@
+"""Grade passback (LTI Assignment and Grade Services 2.0) through pylti1p3.
+
+pylti1p3 signs the client assertion and speaks AGS; this module adds what a college needs
+around it: access tokens cached in the DB per (platform, scope set) until shortly before
+they expire (pylti1p3 caches per connector object and drops ``expires_in``), the line item
+found or created by our ``resourceId``, the score's ``timestamp`` and Canvas's
+``submitted_at`` taken from the attempt (not from when the outbox got round to it), and
+errors classified as worth retrying or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from pylti1p3.assignments_grades import AssignmentsGradesService
+from pylti1p3.exception import LtiException, LtiServiceException
+from pylti1p3.grade import Grade
+from pylti1p3.lineitem import LineItem
+from pylti1p3.service_connector import ServiceConnector
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.db import transaction
+from lti_tool.lti.http import TimeoutSession
+from lti_tool.lti.registry import DbToolConf, ToolRegistration
+from lti_tool.models import AccessToken, Platform
+
+TOKEN_MARGIN = timedelta(seconds=60)
+DEFAULT_TOKEN_SECONDS = 3600
+CANVAS_SUBMISSION = "https://canvas.instructure.com/lti/submission"
+
+
+class DeliveryError(Exception):
+    """A delivery that failed; ``retryable`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+def classify(status: int) -> bool:
+    """Retry 5xx, 429 (throttled) and 401/403 (Canvas throttled with 403 before 429, and a
+    token can expire in flight); other 4xx will fail the same way again."""
+    return status >= 500 or status in (401, 403, 408, 429)
+
+
+class CachingConnector(ServiceConnector):
+    """pylti1p3's connector with tokens kept in our DB until shortly before expiry."""
+
+    def __init__(self, registration: ToolRegistration, sessions: sessionmaker[Session],
+                 clock: Callable[[], datetime], http: requests.Session) -> None:
+        super().__init__(registration, http)
+        self.sessions = sessions
+        self.clock = clock
+        self.platform_id = registration.platform_id
+        self.token_requests = 0
+
+    def get_access_token(self, scopes) -> str:  # type: ignore[override]
+        # Short transactions only: no DB lock may be held while the LMS is called.
+        key = hashlib.sha256("|".join(sorted(scopes)).encode()).hexdigest()
+        now = self.clock()
+        with transaction(self.sessions) as db:
+            row = db.scalars(select(AccessToken).where(
+                AccessToken.platform_id == self.platform_id,
+                AccessToken.scope_key == key)).first()
+            if row is not None and row.expires_at - TOKEN_MARGIN > now:
+                return row.token
+        token, lifetime = self._request_token(sorted(scopes))
+        with transaction(self.sessions) as db:
+            row = db.scalars(select(AccessToken).where(
+                AccessToken.platform_id == self.platform_id,
+                AccessToken.scope_key == key)).first()
+            if row is None:
+                row = AccessToken(platform_id=self.platform_id, scope_key=key)
+                db.add(row)
+            row.token, row.expires_at = token, now + timedelta(seconds=lifetime)
+        return token
+
+    def _request_token(self, scopes: list[str]) -> tuple[str, int]:
+        """RFC 7523 client credentials, as pylti1p3 does it, but keeping ``expires_in``."""
+        registration = self._registration
+        client_id = registration.get_client_id()
+        auth_url = registration.get_auth_token_url()
+        assert client_id and auth_url
+        now = int(time.time())
+        assertion = self.encode_jwt(
+            {"iss": client_id, "sub": client_id,
+             "aud": registration.get_auth_audience() or auth_url,
+             "iat": now - 5, "exp": now + 60, "jti": "cpt-" + str(uuid.uuid4())},
+            registration.get_tool_private_key() or "",
+            {"kid": registration.get_kid()} if registration.get_kid() else {})
+        self.token_requests += 1
+        try:
+            resp = self._requests_session.post(auth_url, data={
+                "grant_type": "client_credentials",
+                "client_assertion_type":
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion, "scope": " ".join(scopes)})
+        except requests.RequestException as exc:
+            raise DeliveryError(f"token endpoint unreachable: {exc.__class__.__name__}",
+                                retryable=True) from exc
+        if not resp.ok:
+            raise DeliveryError(f"token request refused: {resp.status_code} {resp.text[:200]}",
+                                retryable=classify(resp.status_code), status=resp.status_code)
+        body = resp.json()
+        return body["access_token"], int(body.get("expires_in") or DEFAULT_TOKEN_SECONDS)
+
+
+@dataclass(frozen=True)
+class ScoreToSend:
+    platform_id: int
+    user_sub: str
+    lineitem_url: str | None
+    lineitems_url: str | None
+    scopes: list[str]
+    resource_id: str
+    label: str
+    score_given: float
+    score_maximum: float
+    timestamp: str
+    submitted_at: str
+    comment: str
+
+
+class AgsClient:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                 timeout: float) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.http = TimeoutSession(timeout)
+        self.connectors: dict[int, CachingConnector] = {}
+
+    def connector(self, platform_id: int) -> tuple[CachingConnector, str]:
+        """The platform's connector (kept per worker pass) and its issuer."""
+        if platform_id not in self.connectors:
+            with transaction(self.sessions) as db:
+                platform = db.get(Platform, platform_id)
+                registration = (DbToolConf(db).find_registration_by_params(
+                    platform.issuer, platform.client_id) if platform else None)
+            if platform is None or registration is None:
+                raise DeliveryError("the platform registration is gone or disabled",
+                                    retryable=False)
+            self.connectors[platform_id] = CachingConnector(registration, self.sessions,
+                                                            self.clock, self.http)
+        connector = self.connectors[platform_id]
+        return connector, connector._registration.get_issuer() or ""
+
+    def publish(self, score: ScoreToSend) -> dict[str, Any]:
+        connector, issuer = self.connector(score.platform_id)
+        service = AssignmentsGradesService(connector, {
+            "scope": score.scopes, "lineitems": score.lineitems_url or "",
+            "lineitem": score.lineitem_url or ""})
+        grade = (Grade().set_score_given(score.score_given)
+                 .set_score_maximum(score.score_maximum).set_timestamp(score.timestamp)
+                 .set_activity_progress("Completed").set_grading_progress("FullyGraded")
+                 .set_user_id(score.user_sub).set_comment(score.comment))
+        if "instructure.com" in issuer:
+            grade.set_extra_claims({CANVAS_SUBMISSION: {
+                "submitted_at": score.submitted_at, "new_submission": True}})
+        try:
+            if score.lineitem_url:
+                result = service.put_grade(grade)
+            elif score.lineitems_url:
+                item = (LineItem().set_label(score.label).set_score_maximum(score.score_maximum)
+                        .set_resource_id(score.resource_id).set_tag("cpt-practice"))
+                result = service.put_grade(grade, item)  # found by resourceId or created
+            else:
+                raise DeliveryError("the link has no line item and no line items URL",
+                                    retryable=False)
+        except LtiServiceException as exc:
+            status = exc.response.status_code
+            raise DeliveryError(f"AGS refused: {status} {exc.response.text[:200]}",
+                                retryable=classify(status), status=status) from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"AGS unreachable: {exc.__class__.__name__}",
+                                retryable=True) from exc
+        except LtiException as exc:
+            raise DeliveryError(str(exc), retryable=False) from exc
+        return {"score_url": result.get("headers", {}).get("Location")}

@@ -1,0 +1,184 @@
+"""Grade passback through the outbox to the sandbox LMS's real token and AGS endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import requests
+from sqlalchemy import func, select
+from support import parse_form
+from test_deep_linking import _deep_link_launch, _instructor
+
+from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.lti.ags import DeliveryError
+from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
+from lti_tool.outbox import OutboxWorker, next_attempt_at
+from lti_tool.sandbox.models import (
+    SandboxLineItem,
+    SandboxPlacedLink,
+    SandboxResult,
+    SandboxScore,
+    SandboxToken,
+)
+from lti_tool.sandbox.platforms import CANVAS, MOODLE
+
+
+def _sessions(server):
+    engine = make_engine(server.settings.database_url)
+    return engine, make_session_factory(engine)
+
+
+def _place(server, platform, activity="practice:safety") -> int:
+    s, picker = _deep_link_launch(server, platform, _instructor(platform))
+    action, fields = parse_form(picker.text)
+    fields["activity"] = activity
+    back = s.post(server.url + action.replace("&amp;", "&"), data=fields)
+    url, form = parse_form(back.text)
+    assert s.post(url, data=form).status_code == 200
+    engine, sessions = _sessions(server)
+    with transaction(sessions) as db:
+        placed = db.scalars(select(SandboxPlacedLink).order_by(SandboxPlacedLink.id.desc())
+                            ).first().id
+    engine.dispose()
+    return placed
+
+
+def _take_practice(server, platform, person, placed_id, right: int) -> str:
+    s = requests.Session()
+    page = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
+                 params={"user": person.sub, "link": f"placed-{placed_id}"})
+    action, fields = parse_form(page.text)
+    r = s.post(action, data=fields)
+    if 'id="lti-storage"' in r.text:
+        from lti_helpers import storage_config
+
+        r = s.get(storage_config(r.text)["redirect"])
+    action, fields = parse_form(r.text)
+    landed = s.post(action, data=fields)
+    csrf = landed.text.split('name="csrf-token" content="')[1].split('"')[0]
+    attempt_id = landed.url.split("/attempts/")[1].split("?")[0]
+    s.headers["X-CSRF-Token"] = csrf
+    engine, sessions = _sessions(server)
+    with transaction(sessions) as db:
+        plan = db.get(Attempt, attempt_id).item_ids
+        from lti_tool.models import CurriculumItem
+
+        keys = {i: next(n for n, o in enumerate(db.get(CurriculumItem, i).options)
+                        if o["correct"]) for i in plan}
+    engine.dispose()
+    for n, item_id in enumerate(plan):
+        choice = keys[item_id] if n < right else (keys[item_id] + 1) % 4
+        r = s.post(f"{server.url}/api/attempts/{attempt_id}/answers", json={
+            "item_id": item_id, "choice": choice, "idempotency_key": uuid.uuid4().hex})
+        assert r.status_code == 201
+    assert s.post(f"{server.url}/api/attempts/{attempt_id}/submit").status_code == 200
+    return attempt_id
+
+
+def _worker(server, clock=None):
+    engine, sessions = _sessions(server)
+    return engine, OutboxWorker(sessions, clock or (lambda: datetime.now(UTC)), 5.0)
+
+
+def test_practice_score_lands_in_the_gradebook_with_one_token(live_server):
+    placed = _place(live_server, MOODLE)
+    first, second = MOODLE.people[0], MOODLE.people[1]
+    attempt_id = _take_practice(live_server, MOODLE, first, placed, right=20)
+    engine, worker = _worker(live_server)
+    report = worker.run_once()
+    assert (report.sent, report.retried, report.failed) == (1, 0, 0), report.errors
+    _take_practice(live_server, MOODLE, second, placed, right=12)
+    assert worker.run_once().sent == 1
+    assert worker.run_once().handled == 0  # nothing delivered twice
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as db:
+        item_id = db.get(SandboxPlacedLink, placed).line_item_id
+        results = {r.user_id: r.score_given for r in db.scalars(select(SandboxResult).where(
+            SandboxResult.line_item_id == item_id))}
+        assert results == {first.sub: 20.0, second.sub: 12.0}
+        assert db.scalar(select(func.count()).select_from(SandboxToken)) == 1  # cached
+        score = db.scalars(select(SandboxScore).where(SandboxScore.user_id == first.sub)
+                           ).one().body
+        attempt = db.get(Attempt, attempt_id)
+        assert score["scoreGiven"] == 20 and score["scoreMaximum"] == 25
+        assert score["activityProgress"] == "Completed"
+        assert score["gradingProgress"] == "FullyGraded"
+        assert "20 of 25 correct" in score["comment"]
+        sent_at = datetime.fromisoformat(score["timestamp"])
+        assert abs(sent_at - attempt.submitted_at) < timedelta(seconds=2)
+        assert "https://canvas.instructure.com/lti/submission" not in score  # Moodle
+        statuses = {o.status for o in db.scalars(select(Outbox).where(
+            Outbox.kind == OutboxKind.AGS))}
+        assert statuses == {OutboxStatus.SENT}
+    engine.dispose()
+
+
+def test_canvas_gets_the_submission_extension(live_server):
+    placed = _place(live_server, CANVAS, "mock:green")
+    person = CANVAS.people[0]
+    engine, sessions = _sessions(live_server)
+    _take_practice(live_server, CANVAS, person, placed, right=30)
+    _, worker = _worker(live_server)
+    assert worker.run_once().sent == 1
+    with transaction(sessions) as db:
+        body = db.scalars(select(SandboxScore)).one().body
+        ext = body["https://canvas.instructure.com/lti/submission"]
+        assert ext["new_submission"] is True and ext["submitted_at"]
+        item = db.scalars(select(SandboxLineItem)).one()
+        assert item.resource_id == "mock:green" and item.score_maximum == 40
+    engine.dispose()
+
+
+def test_unreachable_token_endpoint_is_retried_then_delivered(live_server):
+    placed = _place(live_server, MOODLE)
+    _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=5)
+    engine, sessions = _sessions(live_server)
+    with transaction(sessions) as db:
+        platform = db.scalars(select(Platform).where(Platform.client_id == MOODLE.client_id)
+                              ).one()
+        good_url, platform.auth_token_url = platform.auth_token_url, "http://127.0.0.1:9/t"
+    now = datetime.now(UTC)
+    _, worker = _worker(live_server, clock=lambda: now)
+    report = worker.run_once()
+    assert (report.sent, report.retried) == (0, 1)
+    with transaction(sessions) as db:
+        row = db.scalars(select(Outbox).where(Outbox.kind == OutboxKind.AGS)).one()
+        assert row.status == OutboxStatus.PENDING and row.attempts == 1
+        assert "unreachable" in row.last_error and row.next_attempt_at > now
+        db.scalars(select(Platform).where(Platform.client_id == MOODLE.client_id)
+                   ).one().auth_token_url = good_url
+    assert worker.run_once().handled == 0  # not due yet
+    later = now + timedelta(minutes=5)
+    _, worker = _worker(live_server, clock=lambda: later)
+    assert worker.run_once().sent == 1
+    engine.dispose()
+
+
+def test_a_deleted_line_item_fails_for_good_with_the_reason(live_server):
+    placed = _place(live_server, MOODLE)
+    _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=5)
+    engine, sessions = _sessions(live_server)
+    with transaction(sessions) as db:
+        link = db.get(SandboxPlacedLink, placed)
+        db.delete(db.get(SandboxLineItem, link.line_item_id))
+    _, worker = _worker(live_server)
+    report = worker.run_once()
+    assert report.failed == 1
+    with transaction(sessions) as db:
+        row = db.scalars(select(Outbox).where(Outbox.kind == OutboxKind.AGS)).one()
+        assert row.status == OutboxStatus.FAILED and "404" in row.last_error
+    engine.dispose()
+
+
+def test_backoff_grows_with_jitter_and_gives_up():
+    from random import Random
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    retry = DeliveryError("503", retryable=True)
+    delays = [(next_attempt_at(retry, n, now, Random(1)) - now).total_seconds()
+              for n in (1, 2, 3, 4)]
+    assert all(b > a for a, b in zip(delays, delays[1:], strict=False))
+    assert 5 <= delays[0] <= 10
+    assert next_attempt_at(retry, 12, now, Random(1)) is None
+    assert next_attempt_at(DeliveryError("400", retryable=False), 1, now, Random(1)) is None
