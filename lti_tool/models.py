@@ -156,6 +156,14 @@ class Course(Base):
     deployment: Mapped[Deployment] = relationship()
 
 
+class GradingPolicy(enum.StrEnum):
+    """Which of a student's attempts on a graded link the gradebook shows."""
+
+    BEST = "best"
+    LATEST = "latest"
+    AVERAGE = "average"
+
+
 class ResourceLink(Base):
     __tablename__ = "resource_link"
     __table_args__ = (UniqueConstraint("course_id", "link_id"),)
@@ -168,6 +176,10 @@ class ResourceLink(Base):
     ags_lineitems_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     ags_lineitem_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grading_policy: Mapped[GradingPolicy] = mapped_column(
+        Enum(GradingPolicy, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]),
+        default=GradingPolicy.BEST, server_default=GradingPolicy.BEST.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -88,8 +88,17 @@ def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
         label=f"{module.title}: {MODE_NAMES.get(mode, mode)}", score_given=given,
         score_maximum=maximum, timestamp=payload["timestamp"],
         submitted_at=payload.get("submitted_at") or payload["timestamp"],
-        comment=f"{int(given)} of {int(maximum)} correct on the {module.title} "
-                f"{MODE_NAMES.get(mode, mode)}.")
+        comment=_comment(given, maximum, module.title, MODE_NAMES.get(mode, mode),
+                         payload.get("policy", "best"), int(payload.get("attempts", 1))))
+
+
+def _comment(given: float, maximum: float, module: str, activity: str, policy: str,
+             attempts: int) -> str:
+    """The short note the student and instructor see beside the grade."""
+    text = f"{given:g} of {maximum:g} correct on the {module} {activity}."
+    if attempts > 1:
+        text = f"{policy.capitalize()} of {attempts} attempts: {text}"
+    return text
 
 
 class OutboxWorker:

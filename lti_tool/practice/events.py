@@ -26,10 +26,3 @@ def queue_event(session: Session, now: datetime, verb: str, **fields: Any) -> st
     session.add(Outbox(kind=OutboxKind.XAPI, dedupe_key=statement_id, payload=payload,
                        status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))
     return statement_id
-
-
-def queue_score(session: Session, now: datetime, attempt_id: str, **fields: Any) -> None:
-    """Queue the grade passback of a finished attempt (delivered by the AGS worker)."""
-    payload = {"attempt_id": attempt_id, "timestamp": _iso(now), **fields}
-    session.add(Outbox(kind=OutboxKind.AGS, dedupe_key=f"score:{attempt_id}", payload=payload,
-                       status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))

@@ -29,7 +29,7 @@ from lti_tool.models import (
     Mastery,
     Response,
 )
-from lti_tool.practice import catalog, events
+from lti_tool.practice import catalog, events, grading
 from lti_tool.practice.errors import (
     AttemptClosedError,
     ConflictError,
@@ -421,10 +421,8 @@ class PracticeService:
             events.queue_event(self.session, now, "passed" if passed else "failed", **common)
         events.queue_event(self.session, now, "terminated", **common)
         if attempt.resource_link_id is not None and attempt.mode != AttemptMode.DRILL:
-            events.queue_score(self.session, now, attempt.id, user_id=attempt.user_id,
-                               resource_link_id=attempt.resource_link_id, score_given=raw,
-                               score_maximum=total, submitted_at=finished_at.isoformat(),
-                               mode=attempt.mode.value)
+            grading.queue_link_score(self.session, now, attempt.resource_link_id,
+                                     attempt.user_id)
 
     @staticmethod
     def _pass_percent(module: CurriculumModule) -> float:

@@ -6,11 +6,12 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from lti_tool.web import api, errors, lti_views, pages, security, student
+    from lti_tool.web import api, errors, instructor, lti_views, pages, security, student
 
     security.register(app)
     app.register_blueprint(lti_views.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(instructor.bp)
     errors.register(app)

@@ -92,6 +92,7 @@ def launch():
                 # rides in the URL in case the iframe drops the cookie.
                 home = _landing_url(db, rt, ctx, record, tool_session.id)
             else:
+                g.viewer = viewer_for(tool_session, user, token_in_url=True)
                 html = render_template("instructor.html", user=user, course=course,
                                        platform=platform, role=record.role, ctx=ctx,
                                        modules=modules(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -182,3 +183,57 @@ def test_backoff_grows_with_jitter_and_gives_up():
     assert 5 <= delays[0] <= 10
     assert next_attempt_at(retry, 12, now, Random(1)) is None
     assert next_attempt_at(DeliveryError("400", retryable=False), 1, now, Random(1)) is None
+
+
+def _instructor_session(server, platform, placed_id):
+    s = requests.Session()
+    page = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
+                 params={"user": _instructor(platform).sub, "link": f"placed-{placed_id}"})
+    action, fields = parse_form(page.text)
+    r = s.post(action, data=fields)
+    action, fields = parse_form(r.text)
+    landing = s.post(action, data=fields)
+    assert "Grades for this activity" in landing.text
+    csrf = landing.text.split('name="csrf-token" content="')[1].split('"')[0]
+    href = re.search(r'href="([^"]*/instructor/grades[^"]*)"', landing.text).group(1)
+    return s, csrf, server.url + href.replace("&amp;", "&")
+
+
+def test_policy_change_republishes_and_the_newer_score_wins(live_server):
+    placed = _place(live_server, MOODLE)
+    student = MOODLE.people[0]
+    _take_practice(live_server, MOODLE, student, placed, right=20)
+    _take_practice(live_server, MOODLE, student, placed, right=10)
+    engine, worker = _worker(live_server)
+    assert worker.run_once().sent == 2
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as db:
+        item_id = db.get(SandboxPlacedLink, placed).line_item_id
+        result = db.scalars(select(SandboxResult).where(
+            SandboxResult.line_item_id == item_id)).one()
+        assert result.score_given == 20.0  # best of 20 and 10
+        assert "Best of 2 attempts" in result.comment
+    s, csrf, grades_url = _instructor_session(live_server, MOODLE, placed)
+    page = s.get(grades_url)
+    assert page.status_code == 200 and student.name in page.text
+    assert "20 of 25" in page.text and "sent" in page.text
+    policy_url = grades_url.replace("/instructor/grades", "/instructor/grades/policy")
+    r = s.post(policy_url, data={"csrf_token": csrf, "policy": "latest"})
+    assert r.status_code == 200 and "10 of 25" in r.text and "pending" in r.text
+    assert worker.run_once().sent == 1
+    with transaction(sessions) as db:
+        result = db.scalars(select(SandboxResult).where(
+            SandboxResult.line_item_id == item_id)).one()
+        assert result.score_given == 10.0 and "Latest of 2 attempts" in result.comment
+    r = s.post(policy_url, data={"csrf_token": "wrong", "policy": "average"})
+    assert r.status_code == 403
+    engine.dispose()
+
+
+def test_learners_cannot_open_the_grades_page(live_server):
+    from lti_helpers import full_launch
+
+    s = requests.Session()
+    full_launch(live_server, "moodle", MOODLE.people[0].sub, session=s)
+    r = s.get(f"{live_server.url}/instructor/grades")
+    assert r.status_code == 403

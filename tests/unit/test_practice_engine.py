@@ -320,3 +320,15 @@ def test_item_cache_follows_a_new_content_release(world, tmp_path, monkeypatch):
     with transaction(sessions) as db:
         assert catalog.items(db)["TST-001"].stem.startswith("A brand new wording")
         assert catalog.items(db)["TST-001"].revision == 2
+
+
+def test_grading_policies():
+    from lti_tool.models import GradingPolicy
+    from lti_tool.practice.grading import policy_score
+
+    attempts = [Attempt(score_raw=20, score_max=25), Attempt(score_raw=10, score_max=25),
+                Attempt(score_raw=15, score_max=25)]
+    assert policy_score(attempts, GradingPolicy.BEST) == (20.0, 25.0)
+    assert policy_score(attempts, GradingPolicy.LATEST) == (15.0, 25.0)
+    assert policy_score(attempts, GradingPolicy.AVERAGE) == (15.0, 25.0)
+    assert policy_score([], GradingPolicy.BEST) == (0.0, 0.0)

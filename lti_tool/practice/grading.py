@@ -1,0 +1,79 @@
+"""What the gradebook shows for a student on a graded link, under the link's policy.
+
+Every publish is a new outbox row stamped with the time the score changed, so a later
+publish (a new attempt, or a policy change) always wins at the LMS, while Canvas's
+``submitted_at`` stays the time of the student's own last submission.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import (
+    Attempt,
+    AttemptMode,
+    AttemptStatus,
+    GradingPolicy,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    ResourceLink,
+)
+
+GRADED_MODES = (AttemptMode.PRACTICE, AttemptMode.MOCK, AttemptMode.LESSON)
+
+
+def policy_score(attempts: list[Attempt], policy: GradingPolicy) -> tuple[float, float]:
+    """(score given, score maximum) of finished attempts, oldest first."""
+    scored = [(a.score_raw or 0, a.score_max or 0) for a in attempts if a.score_max]
+    if not scored:
+        return 0.0, 0.0
+    if policy == GradingPolicy.LATEST:
+        given, maximum = scored[-1]
+        return float(given), float(maximum)
+    maximum = float(scored[-1][1])
+    fractions = [g / m for g, m in scored]
+    if policy == GradingPolicy.AVERAGE:
+        return round(maximum * sum(fractions) / len(fractions), 2), maximum
+    return round(maximum * max(fractions), 2), maximum
+
+
+def score_key_prefix(link_id: int, user_id: int) -> str:
+    return f"score:{link_id}:{user_id}:"
+
+
+def queue_link_score(session: Session, now: datetime, link_id: int, user_id: int) -> bool:
+    """Queue the policy score of one student on one link; False if nothing to publish."""
+    link = session.get(ResourceLink, link_id)
+    if link is None:
+        return False
+    attempts = list(session.scalars(select(Attempt).where(
+        Attempt.user_id == user_id, Attempt.resource_link_id == link_id,
+        Attempt.status == AttemptStatus.SUBMITTED, Attempt.mode.in_(GRADED_MODES))
+        .order_by(Attempt.submitted_at, Attempt.id)))
+    if not attempts:
+        return False
+    given, maximum = policy_score(attempts, link.grading_policy)
+    latest = attempts[-1]
+    assert latest.submitted_at is not None
+    session.add(Outbox(
+        kind=OutboxKind.AGS, dedupe_key=score_key_prefix(link_id, user_id) + uuid.uuid4().hex,
+        payload={"attempt_id": latest.id, "resource_link_id": link_id, "user_id": user_id,
+                 "score_given": given, "score_maximum": maximum,
+                 "mode": latest.mode.value, "policy": link.grading_policy.value,
+                 "attempts": len(attempts),
+                 "submitted_at": latest.submitted_at.isoformat(timespec="milliseconds"),
+                 "timestamp": now.isoformat(timespec="milliseconds")},
+        status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))
+    return True
+
+
+def latest_sync(session: Session, link_id: int, user_id: int) -> Outbox | None:
+    return session.scalars(select(Outbox).where(
+        Outbox.kind == OutboxKind.AGS,
+        Outbox.dedupe_key.startswith(score_key_prefix(link_id, user_id)))
+        .order_by(Outbox.id.desc())).first()
