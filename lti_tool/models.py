@@ -450,3 +450,21 @@ class AccessToken(Base):
     scope_key: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RosterMember(Base):
+    """A course member as the LMS's roster (NRPS) lists them, launched or not."""
+
+    __tablename__ = "roster_member"
+    __table_args__ = (UniqueConstraint("course_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"),
+                                           index=True)
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]))
+    status: Mapped[str] = mapped_column(String(20), default="Active")
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)

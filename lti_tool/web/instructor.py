@@ -1,20 +1,28 @@
-"""The instructor's grade page for a graded link: policy, per-student sync, resend."""
+"""The instructor's door: class overview with the LMS roster, and the grade page of a
+graded link (policy, per-student sync status, resend)."""
 
 from __future__ import annotations
+
+from random import Random
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 from sqlalchemy import func, select
 
+from lti_tool.lti.ags import DeliveryError
+from lti_tool.lti.nrps import sync_roster
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
+    CurriculumModule,
     Enrollment,
     GradingPolicy,
     ResourceLink,
     Role,
+    RosterMember,
     User,
 )
 from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
+from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
 from lti_tool.web.auth import link, staff_required
 
@@ -88,3 +96,67 @@ def resend():
     with runtime().transaction() as db:
         _requeue(db, _link(db))
     return redirect(link("instructor.grades"), 303)
+
+
+@bp.get("/class")
+@staff_required
+def class_overview():
+    """Every student - from the LMS roster too, so those who never launched show up -
+    with attempts, best score per module and readiness."""
+    rt = runtime()
+    with rt.transaction() as db:
+        course_id = g.viewer.course_id
+        if course_id is None:
+            abort(404, description="Open this page from your course.")
+        enrolled = {user.sub: user for user, _ in db.execute(
+            select(User, Enrollment).join(Enrollment, Enrollment.user_id == User.id).where(
+                Enrollment.course_id == course_id, Enrollment.role == Role.LEARNER))}
+        roster = {m.sub: m for m in db.scalars(select(RosterMember).where(
+            RosterMember.course_id == course_id))}
+        synced = max((m.synced_at for m in roster.values()), default=None)
+        modules = list(db.scalars(select(CurriculumModule).order_by(CurriculumModule.position)))
+        service = PracticeService(db, rt.clock, Random())
+        rows = []
+        for sub in sorted(set(enrolled) | {s for s, m in roster.items()
+                                           if m.role == Role.LEARNER}):
+            user, member = enrolled.get(sub), roster.get(sub)
+            row = {"name": (user.name if user else None) or (member.name if member else None)
+                   or sub, "status": member.status if member else "Active",
+                   "launched": user is not None, "attempts": 0, "best": {}, "ready": {}}
+            if user is not None:
+                attempts = list(db.scalars(select(Attempt).where(
+                    Attempt.user_id == user.id, Attempt.course_id == course_id,
+                    Attempt.status == AttemptStatus.SUBMITTED)))
+                row["attempts"] = len(attempts)
+                for a in attempts:
+                    if a.mode.value in ("practice", "mock") and a.score_max:
+                        pct = 100.0 * (a.score_raw or 0) / a.score_max
+                        row["best"][a.module_id] = max(row["best"].get(a.module_id, 0), pct)
+                for r in service.mastery(user.id).readiness:
+                    if r.ready:
+                        row["ready"][r.module_id] = r.probability
+            rows.append(row)
+        return render_template("instructor_class.html", rows=rows, modules=modules,
+                               synced=synced, roster_error=request.args.get("roster_error"))
+
+
+@bp.post("/class/roster")
+@staff_required
+def refresh_roster():
+    """Fetch the roster from the LMS now (NRPS)."""
+    rt = runtime()
+    with rt.transaction() as db:
+        enrollment = db.scalars(select(Enrollment).where(
+            Enrollment.course_id == g.viewer.course_id,
+            Enrollment.user_id == g.viewer.user_id)).first()
+        url = enrollment.nrps_url if enrollment else None
+    if not url or g.viewer.course_id is None:
+        return redirect(link("instructor.class_overview",
+                             roster_error="The LMS did not offer a roster for this course."),
+                        303)
+    try:
+        sync_roster(rt.sessions, rt.clock, rt.settings.http_timeout_seconds,
+                    g.viewer.course_id, url)
+    except DeliveryError as exc:
+        return redirect(link("instructor.class_overview", roster_error=str(exc)), 303)
+    return redirect(link("instructor.class_overview"), 303)

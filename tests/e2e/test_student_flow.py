@@ -106,3 +106,19 @@ def test_every_page_type_passes_axe(page, cross_site_server, axe):
     results["launch error"] = axe.run(page)
     problems = {name: _serious(r) for name, r in results.items() if _serious(r)}
     assert problems == {}
+
+
+def test_instructor_pages_pass_axe(page, cross_site_server, axe):
+    tool = _launch(page, cross_site_server, INSTRUCTOR)
+    tool.get_by_role("heading", name="Instructor overview").wait_for(timeout=15000)
+    href = tool.get_by_role("link", name="Class overview").get_attribute("href")
+    sid = re.search(r"[?&]s=([^&]+)", href).group(1)
+    page.goto(f"{cross_site_server.url}/instructor/class?s={sid}")
+    page.get_by_role("button", name="Refresh roster").click()
+    page.get_by_text("last synced").wait_for()
+    assert _serious(axe.run(page)) == []
+    page.goto(f"{cross_site_server.lms_url}/sandbox/canvas/launch/frame?user="
+              f"{INSTRUCTOR.sub}&link=deep-link")
+    page.get_by_role("heading", name=re.compile("Add CPT Practice activities")).wait_for(
+        timeout=15000)
+    assert _serious(axe.run(page)) == []

@@ -1,0 +1,84 @@
+"""Course roster from the LMS (Names and Role Provisioning Services 2.0).
+
+The token comes from pylti1p3's signed client assertion (through our DB token cache); the
+pages are followed through ``Link: rel="next"`` as the server sent it - pylti1p3's own
+paging lower-cases the whole header and so breaks Moodle's ``/CourseSection/`` URLs.
+Members who left the course stay listed, marked, so their work is not orphaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.db import transaction
+from lti_tool.lti.ags import AgsClient, DeliveryError, classify
+from lti_tool.lti.roles import map_roles
+from lti_tool.models import Course, Deployment, RosterMember
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+MAX_PAGES = 200
+
+
+def fetch_members(sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                  timeout: float, platform_id: int, url: str) -> list[dict]:
+    """Every member on every page; raises DeliveryError with what went wrong."""
+    client = AgsClient(sessions, clock, timeout)
+    connector, _ = client.connector(platform_id)
+    token = connector.get_access_token([NRPS_SCOPE])
+    members: list[dict] = []
+    next_url: str | None = url
+    for _ in range(MAX_PAGES):
+        if not next_url:
+            return members
+        try:
+            resp = client.http.get(next_url, headers={"Authorization": f"Bearer {token}",
+                                                      "Accept": NRPS_MEDIA_TYPE})
+        except requests.RequestException as exc:
+            raise DeliveryError(f"roster unreachable: {exc.__class__.__name__}",
+                                retryable=True) from exc
+        if not resp.ok:
+            raise DeliveryError(f"roster refused: {resp.status_code}",
+                                retryable=classify(resp.status_code), status=resp.status_code)
+        members += resp.json().get("members", [])
+        next_url = resp.links.get("next", {}).get("url")
+    raise DeliveryError("the roster has too many pages", retryable=False)
+
+
+def sync_roster(sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                timeout: float, course_id: int, url: str) -> int:
+    """Fetch the roster of a course and store it; returns the number of members."""
+    with transaction(sessions) as db:
+        course = db.get(Course, course_id)
+        deployment = db.get(Deployment, course.deployment_id) if course else None
+        if deployment is None:
+            raise DeliveryError("the course is gone", retryable=False)
+        platform_id = deployment.platform_id
+    members = fetch_members(sessions, clock, timeout, platform_id, url)
+    now = clock()
+    with transaction(sessions) as db:
+        known = {m.sub: m for m in db.scalars(select(RosterMember).where(
+            RosterMember.course_id == course_id))}
+        seen = set()
+        for member in members:
+            sub = str(member.get("user_id") or "")
+            if not sub:
+                continue
+            seen.add(sub)
+            row = known.get(sub) or RosterMember(course_id=course_id, sub=sub)
+            row.name = member.get("name") or " ".join(
+                p for p in (member.get("given_name"), member.get("family_name")) if p) or None
+            row.email = member.get("email")
+            row.role = map_roles(member.get("roles") or [])
+            row.status = str(member.get("status") or "Active")
+            row.synced_at = now
+            db.add(row)
+        for sub, row in known.items():
+            if sub not in seen:
+                row.status, row.synced_at = "Deleted", now  # dropped: kept and marked
+    return len(seen)
