@@ -3,9 +3,11 @@ graded link (policy, per-student sync status, resend)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from random import Random
 
-from flask import Blueprint, abort, g, redirect, render_template, request
+from flask import Blueprint, Response, abort, g, redirect, render_template, request
 from sqlalchemy import func, select
 
 from lti_tool.lti.ags import DeliveryError
@@ -13,6 +15,7 @@ from lti_tool.lti.nrps import sync_roster
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
+    CurriculumKeyActivity,
     CurriculumModule,
     Enrollment,
     GradingPolicy,
@@ -21,6 +24,8 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
+from lti_tool.practice import catalog
+from lti_tool.practice.analytics import item_analysis
 from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
@@ -122,7 +127,8 @@ def class_overview():
             user, member = enrolled.get(sub), roster.get(sub)
             row = {"name": (user.name if user else None) or (member.name if member else None)
                    or sub, "status": member.status if member else "Active",
-                   "launched": user is not None, "attempts": 0, "best": {}, "ready": {}}
+                   "launched": user is not None, "attempts": 0, "best": {}, "ready": {},
+                   "user_id": user.id if user else None, "mastery": {}}
             if user is not None:
                 attempts = list(db.scalars(select(Attempt).where(
                     Attempt.user_id == user.id, Attempt.course_id == course_id,
@@ -132,12 +138,29 @@ def class_overview():
                     if a.mode.value in ("practice", "mock") and a.score_max:
                         pct = 100.0 * (a.score_raw or 0) / a.score_max
                         row["best"][a.module_id] = max(row["best"].get(a.module_id, 0), pct)
-                for r in service.mastery(user.id).readiness:
+                mastery = service.mastery(user.id)
+                for r in mastery.readiness:
                     if r.ready:
                         row["ready"][r.module_id] = r.probability
+                row["mastery"] = {a.key_activity_id: a for a in mastery.activities}
             rows.append(row)
+        heat_module = request.args.get("module") or (modules[0].id if modules else "")
+        activities = list(db.scalars(select(CurriculumKeyActivity).where(
+            CurriculumKeyActivity.module_id == heat_module,
+            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
+        if request.args.get("format") == "csv":
+            return _csv("class-overview.csv",
+                        ["student", "status", "launched", "attempts",
+                         *[f"best {m.id} %" for m in modules],
+                         *[f"pass chance {m.id}" for m in modules]],
+                        [[r["name"], r["status"], r["launched"], r["attempts"],
+                          *[round(r["best"][m.id], 1) if m.id in r["best"] else ""
+                            for m in modules],
+                          *[round(r["ready"][m.id], 3) if m.id in r["ready"] else ""
+                            for m in modules]] for r in rows])
         return render_template("instructor_class.html", rows=rows, modules=modules,
-                               synced=synced, roster_error=request.args.get("roster_error"))
+                               synced=synced, roster_error=request.args.get("roster_error"),
+                               heat_module=heat_module, activities=activities)
 
 
 @bp.post("/class/roster")
@@ -160,3 +183,66 @@ def refresh_roster():
     except DeliveryError as exc:
         return redirect(link("instructor.class_overview", roster_error=str(exc)), 303)
     return redirect(link("instructor.class_overview"), 303)
+
+
+def _csv(filename: str, header: list[str], rows: list[list]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        # A leading = + - @ would make a spreadsheet run the cell as a formula.
+        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v
+                         for v in row])
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/items")
+@staff_required
+def items():
+    """Item analysis for this course: facility, discrimination, distractor choice rates."""
+    rt = runtime()
+    with rt.transaction() as db:
+        if g.viewer.course_id is None:
+            abort(404, description="Open this page from your course.")
+        stats = item_analysis(db, g.viewer.course_id)
+        bank = catalog.items(db)
+    if request.args.get("format") == "csv":
+        return _csv("item-analysis.csv", ["item", "key activity", "responses", "facility",
+                                          "discrimination", "A", "B", "C", "D", "flag"],
+                    [[s.item_id, bank[s.item_id].key_activity_id, s.responses,
+                      round(s.facility, 3),
+                      None if s.discrimination is None else round(s.discrimination, 3),
+                      *[round(r, 3) for r in s.choice_rates], s.flag or ""] for s in stats])
+    return render_template("instructor_items.html", stats=stats, bank=bank)
+
+
+@bp.get("/students/<int:user_id>")
+@staff_required
+def student(user_id: int):
+    """One student's finished attempts in this course, each opening its review."""
+    rt = runtime()
+    with rt.transaction() as db:
+        enrolled = db.scalars(select(Enrollment).where(
+            Enrollment.course_id == g.viewer.course_id, Enrollment.user_id == user_id)).first()
+        if enrolled is None:
+            abort(404, description="That student is not in this course.")
+        user = db.get(User, user_id)
+        attempts = list(db.scalars(select(Attempt).where(
+            Attempt.user_id == user_id, Attempt.course_id == g.viewer.course_id)
+            .order_by(Attempt.started_at.desc())))
+        return render_template("instructor_student.html", user=user, attempts=attempts)
+
+
+@bp.get("/attempts/<attempt_id>")
+@staff_required
+def attempt_review(attempt_id: str):
+    rt = runtime()
+    with rt.transaction() as db:
+        attempt = db.get(Attempt, attempt_id)
+        if attempt is None or attempt.course_id != g.viewer.course_id:
+            abort(404, description="No such attempt in this course.")
+        result = PracticeService(db, rt.clock, Random()).results(attempt.id, attempt.user_id)
+        module = db.get(CurriculumModule, result.module_id)
+        return render_template("student_results.html", result=result, module=module,
+                               reviewer=True)

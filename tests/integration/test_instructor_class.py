@@ -44,3 +44,44 @@ def test_learners_cannot_see_the_class(live_server):
     full_launch(live_server, "canvas", CANVAS.people[0].sub, session=s)
     assert s.get(f"{live_server.url}/instructor/class").status_code == 403
     assert s.post(f"{live_server.url}/instructor/class/roster").status_code == 403
+
+
+def test_heat_map_item_analysis_csv_and_review(live_server):
+    import csv
+    import io
+    import uuid
+
+    ana = CANVAS.people[0]
+    student = requests.Session()
+    home = full_launch(live_server, "canvas", ana.sub, session=student)
+    student.headers["X-CSRF-Token"] = re.search(
+        r'name="csrf-token" content="([^"]+)"', home.text).group(1)
+    attempt = student.post(f"{live_server.url}/api/attempts",
+                           json={"mode": "practice", "module_id": "safety", "size": 6}).json()
+    for n in range(6):
+        item = student.get(f"{live_server.url}/api/attempts/{attempt['id']}/item").json()
+        student.post(f"{live_server.url}/api/attempts/{attempt['id']}/answers", json={
+            "item_id": item["item"]["id"], "choice": n % 4,
+            "idempotency_key": uuid.uuid4().hex})
+    student.post(f"{live_server.url}/api/attempts/{attempt['id']}/submit")
+    s, csrf, url = _staff(live_server, CANVAS)
+    page = s.get(url)
+    assert "<svg" in page.text and "Mastery heat map" in page.text
+    assert f"{ana.name}, " in page.text  # a heat-map cell title
+    exported = s.get(url + ("&" if "?" in url else "?") + "format=csv")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][:4] == ["student", "status", "launched", "attempts"]
+    assert any(r[0] == ana.name and r[3] == "1" for r in rows[1:])
+    items_url = url.replace("/instructor/class", "/instructor/items")
+    analysis = s.get(items_url)
+    assert analysis.status_code == 200 and "Facility" in analysis.text
+    item_rows = list(csv.reader(io.StringIO(s.get(
+        items_url + ("&" if "?" in items_url else "?") + "format=csv").text)))
+    assert len(item_rows) == 7 and all(r[2] == "1" for r in item_rows[1:])
+    student_href = re.search(r'href="([^"]*/instructor/students/\d+[^"]*)"', page.text)
+    review_page = s.get(live_server.url + student_href.group(1).replace("&amp;", "&"))
+    review_href = re.search(r'href="([^"]*/instructor/attempts/[^"]+)"', review_page.text)
+    review = s.get(live_server.url + review_href.group(1).replace("&amp;", "&"))
+    assert review.status_code == 200 and "Attempt review" in review.text
+    assert review.text.count("best answer") >= 6
