@@ -41,7 +41,8 @@ AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 ALLOWED_ALGORITHMS = ("RS256",)
-SUPPORTED_MESSAGES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
+SUPPORTED_MESSAGES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest",
+                      "LtiSubmissionReviewRequest")
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
                 "lti_deployment_id", "lti_storage_target")
 STORAGE_STATE_FIELD = "lti_storage_state"
@@ -78,6 +79,7 @@ class LaunchContext:
     locale: str | None = None
     platform_product: str | None = None
     deep_linking: dict[str, Any] | None = None
+    for_user_sub: str | None = None  # submission review: whose work to show
 
     @property
     def is_deep_linking(self) -> bool:
@@ -466,4 +468,6 @@ def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any
         platform_product=_str(platform.get("product_family_code"))
         if isinstance(platform, dict) else None,
         deep_linking=body.get(DL_CLAIM) if isinstance(body.get(DL_CLAIM), dict) else None,
+        for_user_sub=_str((body.get(CLAIM + "for_user") or {}).get("user_id"))
+        if isinstance(body.get(CLAIM + "for_user"), dict) else None,
     )

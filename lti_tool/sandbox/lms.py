@@ -82,9 +82,9 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def make_message_hint(settings: Settings, platform: SandboxPlatform, person: Person,
-                      link_id: str, message_type: str) -> str:
+                      link_id: str, message_type: str, for_user: str | None = None) -> str:
     return _serializer(settings).dumps(
-        {"p": platform.key, "u": person.sub, "l": link_id, "m": message_type})
+        {"p": platform.key, "u": person.sub, "l": link_id, "m": message_type, "f": for_user})
 
 
 def read_message_hint(settings: Settings, hint: str) -> dict[str, str] | None:
@@ -96,15 +96,15 @@ def read_message_hint(settings: Settings, hint: str) -> dict[str, str] | None:
 
 
 def login_initiation(settings: Settings, platform: SandboxPlatform, person: Person,
-                     link: DemoLink, message_type: str = "LtiResourceLinkRequest"
-                     ) -> dict[str, str]:
+                     link: DemoLink, message_type: str = "LtiResourceLinkRequest",
+                     for_user: str | None = None) -> dict[str, str]:
     """The parameters the LMS sends to the tool's OIDC login URL."""
     params = {
         "iss": platform.issuer(settings),
         "login_hint": person.sub,
         "target_link_uri": settings.url("/lti/launch"),
         "lti_message_hint": make_message_hint(settings, platform, person, link.id,
-                                              message_type),
+                                              message_type, for_user),
         "client_id": platform.client_id,
         "lti_deployment_id": platform.deployment_id,
     }
@@ -115,7 +115,7 @@ def login_initiation(settings: Settings, platform: SandboxPlatform, person: Pers
 
 def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Person,
                     link: DemoLink, message_type: str, nonce: str, target_link_uri: str,
-                    now: datetime) -> dict[str, Any]:
+                    now: datetime, for_user: str | None = None) -> dict[str, Any]:
     iat = int(now.timestamp())
     base = platform.base(settings)
     ctx = platform.context_id
@@ -152,7 +152,13 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
         "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
             "context_memberships_url": memberships, "service_versions": ["2.0"]},
     }
-    if message_type == "LtiResourceLinkRequest":
+    if message_type == "LtiSubmissionReviewRequest":
+        claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title}
+        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
+            "scope": list(AGS_SCOPES), "lineitems": lineitems,
+            "lineitem": link.line_item_url or ""}
+        claims[CLAIM + "for_user"] = {"user_id": for_user or person.sub}
+    elif message_type == "LtiResourceLinkRequest":
         claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title,
                                            "description": ""}
         ags: dict[str, Any] = {"scope": list(AGS_SCOPES), "lineitems": lineitems}

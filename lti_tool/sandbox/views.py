@@ -66,7 +66,8 @@ def start_launch(key: str):
     """The course page: the tool opens in an iframe, as Canvas and Moodle embed it."""
     platform = _platform(key)
     person, link = _launch_choice(platform)
-    frame = url_for("sandbox.launch_frame", key=key, user=person.sub, link=link.id)
+    frame = url_for("sandbox.launch_frame", key=key, user=person.sub, link=link.id,
+                    review_of=request.args.get("review_of") or None)
     return render_template("sandbox/course.html", platform=platform, person=person, link=link,
                            frame_url=frame)
 
@@ -77,9 +78,10 @@ def launch_frame(key: str):
     rt = runtime()
     platform = _platform(key)
     person, link = _launch_choice(platform)
+    review_of = request.args.get("review_of") or None
     message = ("LtiDeepLinkingRequest" if link is lms.DEEP_LINK
-               else "LtiResourceLinkRequest")
-    params = lms.login_initiation(rt.settings, platform, person, link, message)
+               else "LtiSubmissionReviewRequest" if review_of else "LtiResourceLinkRequest")
+    params = lms.login_initiation(rt.settings, platform, person, link, message, review_of)
     return render_template("sandbox/form_post.html", action=rt.settings.url("/lti/login"),
                            fields=params, title=f"Launching {link.title}")
 
@@ -139,7 +141,8 @@ def authorize(key: str):
         return render_template("sandbox/auth_error.html", message="unknown user or link"), 400
     with rt.transaction() as db:
         claims = lms.id_token_claims(rt.settings, platform, person, link, hint["m"],
-                                     params["nonce"], params["redirect_uri"], rt.clock())
+                                     params["nonce"], params["redirect_uri"], rt.clock(),
+                                     hint.get("f"))
         token = lms.sign(db, platform, claims)
     return render_template("sandbox/form_post.html", action=params["redirect_uri"],
                            fields={"id_token": token, "state": params["state"]},
@@ -168,8 +171,11 @@ def gradebook(key: str):
         results = {(r.line_item_id, r.user_id): r for r in db.scalars(
             select(SandboxResult).where(
                 SandboxResult.line_item_id.in_([i.id for i in items])))}
+        placed = {p.line_item_id: f"{lms.PLACED_PREFIX}{p.id}" for p in db.scalars(
+            select(SandboxPlacedLink).where(SandboxPlacedLink.platform_key == platform.key))}
+    teacher = next(p for p in platform.people if p.persona == "instructor")
     return render_template("sandbox/gradebook.html", platform=platform, items=items,
-                           results=results)
+                           results=results, placed=placed, teacher=teacher)
 
 
 def _tool_key(kid: str | None):

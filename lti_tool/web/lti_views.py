@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import select
 
 from lti_tool.curriculum.modules import blueprint, modules, technologies
 from lti_tool.lti import errors
@@ -23,7 +24,16 @@ from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
 from lti_tool.lti.storage import DbLaunchDataStorage
-from lti_tool.models import Course, CurriculumModule, Platform, Role, ToolSession, User
+from lti_tool.models import (
+    Attempt,
+    AttemptStatus,
+    Course,
+    CurriculumModule,
+    Platform,
+    Role,
+    ToolSession,
+    User,
+)
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
 from lti_tool.web.auth import staff_required, viewer_for
@@ -78,7 +88,9 @@ def launch():
             course = db.get(Course, record.course_id) if record.course_id else None
             platform = db.get(Platform, ctx.platform_id)
             html, home = None, None
-            if ctx.is_deep_linking:
+            if ctx.message_type == "LtiSubmissionReviewRequest":
+                home = _review_url(db, ctx, record, tool_session.id)
+            elif ctx.is_deep_linking:
                 if record.role == Role.LEARNER:
                     raise errors.UnsupportedMessageError(
                         "only instructors can add CPT Practice activities to a course")
@@ -128,6 +140,28 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
             resource_link_id=record.resource_link_id)
         return url_for("student.play", attempt_id=attempt.id, **token)
     return url_for("student.home", **token)
+
+
+def _review_url(db, ctx, record, session_id: str) -> str:
+    """Submission review (gradebook -> the work behind a grade): the latest finished
+    attempt of ``for_user`` on this link; students may only review their own."""
+    token = {TOKEN_PARAM: session_id}
+    sub = ctx.for_user_sub if record.role != Role.LEARNER else ctx.sub
+    if record.role == Role.LEARNER and ctx.for_user_sub not in (None, ctx.sub):
+        raise errors.UnsupportedMessageError("students can only review their own work")
+    student = db.scalars(select(User).where(User.platform_id == ctx.platform_id,
+                                            User.sub == sub)).first()
+    attempt = None
+    if student is not None and record.resource_link_id is not None:
+        attempt = db.scalars(select(Attempt).where(
+            Attempt.user_id == student.id, Attempt.resource_link_id == record.resource_link_id,
+            Attempt.status == AttemptStatus.SUBMITTED).order_by(
+            Attempt.submitted_at.desc())).first()
+    if attempt is None:
+        return url_for("pages.no_submission", **token)
+    if record.role == Role.LEARNER:
+        return url_for("student.results", attempt_id=attempt.id, **token)
+    return url_for("instructor.attempt_review", attempt_id=attempt.id, **token)
 
 
 @bp.post("/lti/deep-link")

@@ -22,6 +22,13 @@ def index():
     return render_template("index.html", urls=urls, sandbox=s.sandbox)
 
 
+@bp.route("/no-submission")
+def no_submission():
+    """Where a submission review lands when there is no finished attempt to show."""
+    return render_template("http_error.html", status=200, title="Nothing to review yet",
+                           message="This student has not finished this activity yet.")
+
+
 @bp.route("/ping")
 def ping():
     """No DB, no templates: the baseline the benchmarks compare real routes against."""

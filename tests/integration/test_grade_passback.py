@@ -237,3 +237,62 @@ def test_learners_cannot_open_the_grades_page(live_server):
     full_launch(live_server, "moodle", MOODLE.people[0].sub, session=s)
     r = s.get(f"{live_server.url}/instructor/grades")
     assert r.status_code == 403
+
+
+def test_worker_crash_between_send_and_mark_is_harmless(live_server, monkeypatch):
+    """The score reached the LMS but the worker died before recording it: after the lease
+    the row is delivered again, with the same timestamp, so the gradebook does not change
+    and nothing is counted twice."""
+    from lti_tool import outbox as outbox_module
+
+    placed = _place(live_server, MOODLE)
+    _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=18)
+    now = datetime.now(UTC)
+    engine, worker = _worker(live_server, clock=lambda: now)
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(worker, "_record", crash)
+    try:
+        worker.run_once()
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as db:
+        assert db.scalar(select(func.count()).select_from(SandboxScore)) == 1  # it was sent
+        row = db.scalars(select(Outbox).where(Outbox.kind == OutboxKind.AGS)).one()
+        assert row.status == OutboxStatus.PENDING  # but not recorded
+    assert worker.run_once().handled == 0  # leased: another worker would skip it
+    later = now + outbox_module.LEASE + timedelta(seconds=1)
+    _, worker = _worker(live_server, clock=lambda: later)
+    assert worker.run_once().sent == 1
+    with transaction(sessions) as db:
+        bodies = [s.body for s in db.scalars(select(SandboxScore))]
+        assert len(bodies) == 2 and bodies[0] == bodies[1]  # identical resend
+        results = list(db.scalars(select(SandboxResult)))
+        assert [r.score_given for r in results] == [18.0]
+    engine.dispose()
+
+
+def test_submission_review_from_the_gradebook(live_server):
+    """Gradebook -> LtiSubmissionReviewRequest -> the student's attempt review."""
+    placed = _place(live_server, MOODLE)
+    student = MOODLE.people[0]
+    _take_practice(live_server, MOODLE, student, placed, right=15)
+    engine, worker = _worker(live_server)
+    assert worker.run_once().sent == 1
+    book = requests.get(f"{live_server.url}/sandbox/moodle/gradebook")
+    href = re.search(r'href="([^"]*review_of=[^"]+)"', book.text).group(1)
+    s = requests.Session()
+    course_page = s.get(live_server.url + href.replace("&amp;", "&"))
+    frame = re.search(r'<iframe name="tool_frame"[^>]*src="([^"]+)"', course_page.text)
+    page = s.get(live_server.url + frame.group(1).replace("&amp;", "&"))
+    action, fields = parse_form(page.text)
+    r = s.post(action, data=fields)
+    action, fields = parse_form(r.text)
+    review = s.post(action, data=fields)
+    assert review.status_code == 200, review.text[:500]
+    assert "Attempt review" in review.text and "15 of 25 correct" in review.text
+    engine.dispose()
