@@ -110,18 +110,23 @@ class OutboxWorker:
         self.rng = rng or Random()
 
     def run_once(self, limit: int = 50) -> WorkerReport:
-        """Claim due rows, deliver each with no DB lock held, record each outcome."""
+        """Claim due rows, deliver each with no DB lock held, then record every outcome in
+        one short transaction (on SQLite each write transaction competes with the web
+        processes for the single writer lock)."""
         report = WorkerReport()
         client = AgsClient(self.sessions, self.clock, self.timeout)
+        outcomes: list[tuple[int, int, DeliveryError | None]] = []
         for row_id, payload, attempts in self._claim(limit):
             try:
                 with transaction(self.sessions) as session:
                     score = _score(session, payload)
                 client.publish(score)
             except DeliveryError as exc:
-                self._record(row_id, attempts, exc, report)
+                outcomes.append((row_id, attempts, exc))
             else:
-                self._record(row_id, attempts, None, report)
+                outcomes.append((row_id, attempts, None))
+        if outcomes:
+            self._record(outcomes, report)
         return report
 
     def _claim(self, limit: int) -> list[tuple[int, dict[str, Any], int]]:
@@ -143,26 +148,27 @@ class OutboxWorker:
                 claimed.append((row.id, dict(row.payload), row.attempts))
         return claimed
 
-    def _record(self, row_id: int, attempts: int, error: DeliveryError | None,
+    def _record(self, outcomes: list[tuple[int, int, DeliveryError | None]],
                 report: WorkerReport) -> None:
         with transaction(self.sessions) as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
             now = self.clock()
-            if error is None:
-                row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
-                report.sent += 1
-                return
-            row.last_error = str(error)[:500]
-            report.errors.append(f"{row_id}: {error}")
-            when = next_attempt_at(error, attempts, now, self.rng)
-            if when is None:
-                row.status = OutboxStatus.FAILED
-                report.failed += 1
-                log.warning("outbox %s failed for good: %s", row_id, error)
-            else:
-                row.next_attempt_at = when
-                report.retried += 1
+            for row_id, attempts, error in outcomes:
+                row = session.get(Outbox, row_id)
+                assert row is not None
+                if error is None:
+                    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
+                    report.sent += 1
+                    continue
+                row.last_error = str(error)[:500]
+                report.errors.append(f"{row_id}: {error}")
+                when = next_attempt_at(error, attempts, now, self.rng)
+                if when is None:
+                    row.status = OutboxStatus.FAILED
+                    report.failed += 1
+                    log.warning("outbox %s failed for good: %s", row_id, error)
+                else:
+                    row.next_attempt_at = when
+                    report.retried += 1
 
 
 def outbox_status(session: Session, now: datetime) -> dict[str, Any]:
