@@ -69,6 +69,15 @@ def grades():
                          "sync": latest_sync(db, link_row.id, user.id)})
         pending = db.scalar(select(func.count()).select_from(Attempt).where(
             Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.OPEN))
+        if request.args.get("format") == "csv":
+            return _csv("grades.csv", ["student", "attempts", "grade", "out of", "policy",
+                                       "sync status", "sync error"],
+                        [[r["user"].name or r["user"].sub, r["attempts"],
+                          r["score"][0] if r["score"] else "",
+                          r["score"][1] if r["score"] else "",
+                          link_row.grading_policy.value,
+                          r["sync"].status.value if r["sync"] else "",
+                          (r["sync"].last_error or "") if r["sync"] else ""] for r in rows])
         return render_template("instructor_grades.html", link_row=link_row, rows=rows,
                                policies=list(GradingPolicy), open_attempts=pending)
 

@@ -296,3 +296,58 @@ def test_submission_review_from_the_gradebook(live_server):
     assert review.status_code == 200, review.text[:500]
     assert "Attempt review" in review.text and "15 of 25 correct" in review.text
     engine.dispose()
+
+
+def test_ags_503_is_retried_and_the_assertion_is_well_formed(live_server):
+    """The LMS answers 503 once: the score is retried and lands. The client assertion the
+    tool sent is checked here too: aud = token URL, iss = sub = client id, exp, jti."""
+    import jwt as pyjwt
+    from flask import Response as FlaskResponse
+    from flask import request as flask_request
+
+    placed = _place(live_server, MOODLE)
+    _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=9)
+    app = live_server.app
+    scores_view = app.view_functions["sandbox_services.moodle_scores"]
+    token_view = app.view_functions["sandbox_services.moodle_token"]
+    failures, assertions = [1], []
+
+    def flaky_scores(**kwargs):
+        if failures:
+            failures.pop()
+            return FlaskResponse("busy", status=503)
+        return scores_view(**kwargs)
+
+    def spying_token(**kwargs):
+        assertions.append(flask_request.form["client_assertion"])
+        return token_view(**kwargs)
+
+    app.view_functions["sandbox_services.moodle_scores"] = flaky_scores
+    app.view_functions["sandbox_services.moodle_token"] = spying_token
+    now = datetime.now(UTC)
+    engine, worker = _worker(live_server, clock=lambda: now)
+    report = worker.run_once()
+    assert report.retried == 1 and "503" in report.errors[0]
+    later = now + timedelta(minutes=2)
+    _, worker = _worker(live_server, clock=lambda: later)
+    assert worker.run_once().sent == 1
+    claims = pyjwt.decode(assertions[0], options={"verify_signature": False})
+    token_url = MOODLE.endpoint(live_server.settings, MOODLE.token_path)
+    assert claims["aud"] == token_url
+    assert claims["iss"] == claims["sub"] == MOODLE.client_id
+    assert claims["exp"] > claims["iat"] and claims["jti"]
+    header = pyjwt.get_unverified_header(assertions[0])
+    published = requests.get(f"{live_server.url}/lti/jwks").json()["keys"]
+    assert header["alg"] == "RS256" and header["kid"] in {k["kid"] for k in published}
+    engine.dispose()
+
+
+def test_grades_page_exports_csv(live_server):
+    placed = _place(live_server, MOODLE)
+    _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=7)
+    s, _, grades_url = _instructor_session(live_server, MOODLE, placed)
+    r = s.get(grades_url + ("&" if "?" in grades_url else "?") + "format=csv")
+    assert r.headers["Content-Type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert lines[0].startswith("student,attempts,grade")
+    assert any(line.startswith(f"{MOODLE.people[0].name},1,7") for line in lines[1:])
