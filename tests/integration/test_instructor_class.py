@@ -67,6 +67,7 @@ def test_heat_map_item_analysis_csv_and_review(live_server):
     s, csrf, url = _staff(live_server, CANVAS)
     page = s.get(url)
     assert "<svg" in page.text and "Mastery heat map" in page.text
+    assert "<title>Class overview · CPT Practice</title>" in page.text
     assert f"{ana.name}, " in page.text  # a heat-map cell title
     exported = s.get(url + ("&" if "?" in url else "?") + "format=csv")
     assert exported.headers["Content-Type"].startswith("text/csv")
