@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,18 +35,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import free_port, gunicorn  # noqa: E402
+
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
 from lti_tool.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.models import Platform, Role, ToolSession, User  # noqa: E402
 from lti_tool.practice.service import PracticeService  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(url: str, students: int) -> list[tuple[str, str, str]]:
@@ -150,27 +144,12 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_SANDBOX": "false",
                "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}", "CPT_LTI_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" /
-                                                             "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "lti_tool:create_app()"], env=env, cwd=ROOT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    if requests.get(f"{base}/ping", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.1)
+        with gunicorn(port, args.workers, env) as base:
             latencies, errors, seconds = run_students(base, classroom, args.answers,
                                                       args.think_ms)
             burst, burst_errors, burst_seconds = run_students(base, saturating,
                                                               args.answers * 10, 0.0)
             ping_rate = run_ping(base, args.connections, args.answers * 10)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     rate = len(latencies) / seconds
     burst_rate = len(burst) / burst_seconds
     print(f"gunicorn workers={args.workers}, SQLite, {os.cpu_count()} CPUs")

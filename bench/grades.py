@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import free_port, gunicorn  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
@@ -53,12 +52,6 @@ from lti_tool.sandbox.models import SandboxLineItem, SandboxToken  # noqa: E402
 from lti_tool.sandbox.platforms import AGS_SCOPES, MOODLE  # noqa: E402
 from lti_tool.sandbox.setup import ensure_sandbox_platforms  # noqa: E402
 from lti_tool.settings import load_settings  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(url: str, base: str, scores: int) -> str:
@@ -127,20 +120,9 @@ def main() -> int:
         env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": base,
                "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_LOG_LEVEL": "WARNING",
                "CPT_LTI_GUNICORN_THREADS": "4"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "config" /
-                                                             "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "lti_tool:create_app()"], env=env, cwd=ROOT)
         engine = make_engine(url)
         sessions = make_session_factory(engine)
-        try:
-            for _ in range(100):
-                try:
-                    if requests.get(f"{base}/ping", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.1)
+        with gunicorn(port, args.workers, env):
             worker = OutboxWorker(sessions, lambda: datetime.now(UTC), 10.0)
             began = time.perf_counter()
             sent = 0
@@ -169,10 +151,7 @@ def main() -> int:
                     "activityProgress": "Completed", "gradingProgress": "FullyGraded",
                     "timestamp": datetime.now(UTC).isoformat()})
             baseline = time.perf_counter() - began
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            engine.dispose()
+        engine.dispose()
     rate, base_rate = sent / drain, len(bodies) / baseline
     print(f"gunicorn workers={args.workers}, SQLite, {os.cpu_count()} CPUs")
     print(f"outbox: {sent} scores drained in {drain:.1f}s = {rate:.0f}/s; not sent: {left}")
