@@ -197,6 +197,9 @@ class Enrollment(Base):
     )
     lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     nrps_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Accommodation set by the instructor (1.5x or 2x time on timed exams), kept across
+    # launches and applied by the server, never by the browser.
+    time_multiplier: Mapped[float] = mapped_column(default=1.0, server_default="1.0")
     last_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

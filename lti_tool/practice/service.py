@@ -26,6 +26,7 @@ from lti_tool.models import (
     CurriculumKeyActivity,
     CurriculumLesson,
     CurriculumModule,
+    Enrollment,
     Mastery,
     Response,
 )
@@ -184,8 +185,12 @@ class PracticeService:
     def start(self, user_id: int, mode: AttemptMode | str, module_id: str, *,
               course_id: int | None = None, resource_link_id: int | None = None,
               key_activity_id: str | None = None, lesson_id: str | None = None,
-              size: int | None = None, time_multiplier: float = 1.0) -> Attempt:
-        """Start an attempt, or resume the open one for the same activity (a relaunch)."""
+              size: int | None = None, time_multiplier: float | None = None) -> Attempt:
+        """Start an attempt, or resume the open one for the same activity (a relaunch).
+
+        Timed exams get the student's extra time (set by the instructor for the course)
+        unless a multiplier is given.
+        """
         mode = AttemptMode(mode)
         module = self._module(module_id)
         if key_activity_id is not None:
@@ -206,6 +211,11 @@ class PracticeService:
                 return existing
             self.session.flush()
         now = self.clock()
+        if time_multiplier is None:
+            enrollment = self.session.scalars(select(Enrollment).where(
+                Enrollment.course_id == course_id, Enrollment.user_id == user_id)).first() \
+                if course_id is not None else None
+            time_multiplier = enrollment.time_multiplier if enrollment else 1.0
         activities = [a.id for a in self._activities(module_id)]
         if key_activity_id:
             activities = [key_activity_id]

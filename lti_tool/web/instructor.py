@@ -240,7 +240,27 @@ def student(user_id: int):
         attempts = list(db.scalars(select(Attempt).where(
             Attempt.user_id == user_id, Attempt.course_id == g.viewer.course_id)
             .order_by(Attempt.started_at.desc())))
-        return render_template("instructor_student.html", user=user, attempts=attempts)
+        return render_template("instructor_student.html", user=user, attempts=attempts,
+                               enrollment=enrolled, choices=EXTRA_TIME)
+
+
+EXTRA_TIME = (1.0, 1.25, 1.5, 2.0)
+
+
+@bp.post("/students/<int:user_id>/time")
+@staff_required
+def set_extra_time(user_id: int):
+    """Extra time on timed exams for one student in this course (an accommodation)."""
+    multiplier = request.form.get("multiplier", type=float)
+    if multiplier not in EXTRA_TIME:
+        abort(400, description="Choose standard time, 1.25x, 1.5x or 2x.")
+    with runtime().transaction() as db:
+        enrollment = db.scalars(select(Enrollment).where(
+            Enrollment.course_id == g.viewer.course_id, Enrollment.user_id == user_id)).first()
+        if enrollment is None:
+            abort(404, description="That student is not in this course.")
+        enrollment.time_multiplier = multiplier
+    return redirect(link("instructor.student", user_id=user_id), 303)
 
 
 @bp.get("/attempts/<attempt_id>")

@@ -26,7 +26,7 @@ def _tool_frame(page):
 
 def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
     tool = _launch(page, cross_site_server)
-    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=15000)
+    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
     tool.get_by_role("link", name="Maintenance Awareness").click()
     tool.get_by_role("button", name="Drill: Recognize hydraulic system problems").click()
     tool.get_by_role("group", name=re.compile("Question 1")).wait_for()
@@ -47,7 +47,7 @@ def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
 
     page.reload()  # the whole LMS page: the tool relaunches and must resume the exam
     tool = page.frame_locator("iframe[name=tool_frame]")
-    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=15000)
+    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
     tool.get_by_role("link", name="Maintenance Awareness").click()
     tool.get_by_role("button", name=re.compile("Timed mock exam")).click()
     tool.get_by_role("group", name=re.compile("Question 2 of 80")).wait_for()
@@ -74,7 +74,7 @@ def _serious(results) -> list[str]:
 
 def test_every_page_type_passes_axe(page, cross_site_server, axe):
     tool = _launch(page, cross_site_server)
-    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=15000)
+    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
     home_url = _tool_frame(page).url
     sid = re.search(r"[?&]s=([^&]+)", home_url).group(1)
     base = cross_site_server.url
@@ -110,7 +110,7 @@ def test_every_page_type_passes_axe(page, cross_site_server, axe):
 
 def test_instructor_pages_pass_axe(page, cross_site_server, axe):
     tool = _launch(page, cross_site_server, INSTRUCTOR)
-    tool.get_by_role("heading", name="Instructor overview").wait_for(timeout=15000)
+    tool.get_by_role("heading", name="Instructor overview").wait_for(timeout=30000)
     href = tool.get_by_role("link", name="Class overview").get_attribute("href")
     sid = re.search(r"[?&]s=([^&]+)", href).group(1)
     page.goto(f"{cross_site_server.url}/instructor/class?s={sid}")
@@ -120,5 +120,5 @@ def test_instructor_pages_pass_axe(page, cross_site_server, axe):
     page.goto(f"{cross_site_server.lms_url}/sandbox/canvas/launch/frame?user="
               f"{INSTRUCTOR.sub}&link=deep-link")
     page.get_by_role("heading", name=re.compile("Add CPT Practice activities")).wait_for(
-        timeout=15000)
+        timeout=30000)
     assert _serious(axe.run(page)) == []

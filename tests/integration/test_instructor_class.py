@@ -86,3 +86,31 @@ def test_heat_map_item_analysis_csv_and_review(live_server):
     review = s.get(live_server.url + review_href.group(1).replace("&amp;", "&"))
     assert review.status_code == 200 and "Attempt review" in review.text
     assert review.text.count("best answer") >= 6
+
+
+def test_instructor_grants_extra_time_and_the_server_applies_it(live_server):
+    ana = CANVAS.people[0]
+    student = requests.Session()
+    home = full_launch(live_server, "canvas", ana.sub, session=student)
+    csrf_student = re.search(r'name="csrf-token" content="([^"]+)"', home.text).group(1)
+    s, csrf, url = _staff(live_server, CANVAS)
+    page = s.get(url)
+    student_href = re.search(r'href="([^"]*/instructor/students/(\d+)[^"]*)"', page.text)
+    user_id = student_href.group(2)
+    base_q = student_href.group(1).split("?", 1)
+    time_url = f"{live_server.url}/instructor/students/{user_id}/time" + (
+        "?" + base_q[1].replace("&amp;", "&") if len(base_q) > 1 else "")
+    assert s.post(time_url, data={"csrf_token": csrf, "multiplier": "3"}).status_code == 400
+    saved = s.post(time_url, data={"csrf_token": csrf, "multiplier": "1.5"})
+    assert saved.status_code == 200 and 'value="1.5" selected' in saved.text
+    student.headers["X-CSRF-Token"] = csrf_student
+    attempt = student.post(f"{live_server.url}/api/attempts",
+                           json={"mode": "mock", "module_id": "quality"}).json()
+    assert attempt["time_multiplier"] == 1.5
+    assert 135 * 60 - 30 <= attempt["seconds_left"] <= 135 * 60
+    player = student.get(f"{live_server.url}/attempts/{attempt['id']}")
+    assert "135 minutes, extended from 90" in player.text
+    # Only staff can change it.
+    r = student.post(time_url.split("?")[0], data={"csrf_token": csrf_student,
+                                                   "multiplier": "2"})
+    assert r.status_code == 403

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("lti-storage").textContent);
-  var TIMEOUT_MS = 2000;
+  var TIMEOUT_MS = 1000;  // per try; the platform's frame may still be loading
+  var TRIES = 4;
 
   function storageWindow() {
     if (window.parent === window) { return null; }  // not framed: nothing to talk to
@@ -13,6 +14,18 @@
   }
 
   function send(message) {
+    var tries = 0;
+    function attempt() {
+      tries += 1;
+      return sendOnce(message).catch(function (error) {
+        if (tries >= TRIES || error.message !== "timeout") { throw error; }
+        return attempt();
+      });
+    }
+    return attempt();
+  }
+
+  function sendOnce(message) {
     return new Promise(function (resolve, reject) {
       var target = storageWindow();
       if (!target) { reject(new Error("no platform storage frame")); return; }
