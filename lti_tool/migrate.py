@@ -58,11 +58,6 @@ def current_revision(database_url: str) -> str | None:
         engine.dispose()
 
 
-def is_up_to_date(database_url: str) -> bool:
-    """True when the database schema is at head, i.e. ``cpt-lti init`` has nothing to do."""
-    return current_revision(database_url) == head_revision()
-
-
 def upgrade_to_head(database_url: str) -> None:
     """Bring the schema to the newest revision; a database already at head is left alone."""
     command.upgrade(alembic_config(database_url), "head")

@@ -61,7 +61,6 @@ class CachingConnector(ServiceConnector):
         self.sessions = sessions
         self.clock = clock
         self.platform_id = registration.platform_id
-        self.token_requests = 0
 
     def get_access_token(self, scopes) -> str:  # type: ignore[override]
         # Short transactions only: no DB lock may be held while the LMS is called.
@@ -97,7 +96,6 @@ class CachingConnector(ServiceConnector):
              "iat": now - 5, "exp": now + 60, "jti": "cpt-" + str(uuid.uuid4())},
             registration.get_tool_private_key() or "",
             {"kid": registration.get_kid()} if registration.get_kid() else {})
-        self.token_requests += 1
         try:
             resp = self._requests_session.post(auth_url, data={
                 "grant_type": "client_credentials",

@@ -82,7 +82,3 @@ def refs(session: Session, module_id: str, key_activity_id: str | None) -> list[
             if i.module_id == module_id and not i.retired
             and (key_activity_id is None or i.key_activity_id == key_activity_id)]
 
-
-def forget(engine: Engine) -> None:
-    """Drop an engine's snapshot (tests that change content in place)."""
-    _SNAPSHOTS.pop(engine, None)

@@ -5,7 +5,6 @@ a 4xx status; every write needs ``X-CSRF-Token``; a student reaches only their o
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import datetime
 from pathlib import Path
 from random import Random
@@ -154,6 +153,3 @@ def mastery():
 def openapi():
     return Response(OPENAPI_FILE.read_text(encoding="utf-8"), mimetype="application/json")
 
-
-def openapi_document() -> dict[str, Any]:
-    return json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
