@@ -52,6 +52,20 @@ def classify(status: int) -> bool:
     return status >= 500 or status in (401, 403, 408, 429)
 
 
+def call_lms(what: str, send: Callable[[], requests.Response]) -> requests.Response:
+    """Make one HTTP call to an LMS; a network error or a non-2xx answer becomes a
+    DeliveryError that says whether retrying can help."""
+    try:
+        resp = send()
+    except requests.RequestException as exc:
+        raise DeliveryError(f"{what} unreachable: {exc.__class__.__name__}",
+                            retryable=True) from exc
+    if not resp.ok:
+        raise DeliveryError(f"{what} refused: {resp.status_code} {resp.text[:200]}",
+                            retryable=classify(resp.status_code), status=resp.status_code)
+    return resp
+
+
 class CachingConnector(ServiceConnector):
     """pylti1p3's connector with tokens kept in our DB until shortly before expiry."""
 
@@ -96,18 +110,10 @@ class CachingConnector(ServiceConnector):
              "iat": now - 5, "exp": now + 60, "jti": "cpt-" + str(uuid.uuid4())},
             registration.get_tool_private_key() or "",
             {"kid": registration.get_kid()} if registration.get_kid() else {})
-        try:
-            resp = self._requests_session.post(auth_url, data={
-                "grant_type": "client_credentials",
-                "client_assertion_type":
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": assertion, "scope": " ".join(scopes)})
-        except requests.RequestException as exc:
-            raise DeliveryError(f"token endpoint unreachable: {exc.__class__.__name__}",
-                                retryable=True) from exc
-        if not resp.ok:
-            raise DeliveryError(f"token request refused: {resp.status_code} {resp.text[:200]}",
-                                retryable=classify(resp.status_code), status=resp.status_code)
+        resp = call_lms("token endpoint", lambda: self._requests_session.post(auth_url, data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion, "scope": " ".join(scopes)}))
         body = resp.json()
         return body["access_token"], int(body.get("expires_in") or DEFAULT_TOKEN_SECONDS)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
-from lti_tool.lti.ags import AgsClient, DeliveryError, classify
+from lti_tool.lti.ags import AgsClient, DeliveryError, call_lms
 from lti_tool.lti.roles import map_roles
 from lti_tool.models import Course, Deployment, RosterMember
 
@@ -36,15 +35,8 @@ def fetch_members(sessions: sessionmaker[Session], clock: Callable[[], datetime]
     for _ in range(MAX_PAGES):
         if not next_url:
             return members
-        try:
-            resp = client.http.get(next_url, headers={"Authorization": f"Bearer {token}",
-                                                      "Accept": NRPS_MEDIA_TYPE})
-        except requests.RequestException as exc:
-            raise DeliveryError(f"roster unreachable: {exc.__class__.__name__}",
-                                retryable=True) from exc
-        if not resp.ok:
-            raise DeliveryError(f"roster refused: {resp.status_code}",
-                                retryable=classify(resp.status_code), status=resp.status_code)
+        resp = call_lms("roster", lambda page=next_url: client.http.get(page, headers={
+            "Authorization": f"Bearer {token}", "Accept": NRPS_MEDIA_TYPE}))
         members += resp.json().get("members", [])
         next_url = resp.links.get("next", {}).get("url")
     raise DeliveryError("the roster has too many pages", retryable=False)
