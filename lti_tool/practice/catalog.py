@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -41,6 +41,7 @@ class _Snapshot:
     release: tuple[int, Any] | None
     checked_at: float
     items: dict[str, CachedItem]
+    refs: dict[tuple[str, str | None], list[ItemRef]] = field(default_factory=dict)
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[Engine, _Snapshot] = weakref.WeakKeyDictionary()
@@ -76,9 +77,23 @@ def items(session: Session) -> dict[str, CachedItem]:
         return snapshot.items
 
 
-def refs(session: Session, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
-    return [ItemRef(i.id, i.key_activity_id, i.difficulty)
-            for i in sorted(items(session).values(), key=lambda i: i.id)
-            if i.module_id == module_id and not i.retired
-            and (key_activity_id is None or i.key_activity_id == key_activity_id)]
+def _snapshot(session: Session) -> _Snapshot:
+    items(session)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    return _SNAPSHOTS[engine]
 
+
+def refs(session: Session, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
+    """The live items of a module (or one key activity), by id; kept with the snapshot
+    because every drill question asks for them."""
+    snapshot = _snapshot(session)
+    key = (module_id, key_activity_id)
+    found = snapshot.refs.get(key)
+    if found is None:
+        found = [ItemRef(i.id, i.key_activity_id, i.difficulty)
+                 for i in sorted(snapshot.items.values(), key=lambda i: i.id)
+                 if i.module_id == module_id and not i.retired
+                 and (key_activity_id is None or i.key_activity_id == key_activity_id)]
+        snapshot.refs[key] = found
+    return list(found)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -44,7 +44,13 @@ from lti_tool.practice.mastery import (
     standard_error,
     update_theta,
 )
-from lti_tool.practice.selection import ItemRef, Seen, next_drill_item, plan_test
+from lti_tool.practice.selection import (
+    REVIEW_GAP,
+    ItemRef,
+    Seen,
+    next_drill_item,
+    plan_test,
+)
 
 DEFAULT_PRACTICE_SIZE = 25
 FEEDBACK_NOW = {AttemptMode.DRILL, AttemptMode.LESSON}
@@ -85,6 +91,7 @@ class AnswerResult:
     recorded: bool  # False when this was a repeat of an answer already recorded
     feedback: Feedback | None  # immediate only in drills and lesson checks
     attempt_closed: bool = False
+    next_item: ItemView | None = None  # only when asked for (``with_next``)
 
 
 @dataclass(frozen=True)
@@ -130,15 +137,42 @@ class MasteryMap:
     readiness: list[Readiness]
 
 
+# The answer path runs these on every question. Built once: composing a select costs
+# more than SQLite takes to run it (bench/answers.py measures the path).
+_RECENT_IN_ATTEMPT = (select(Response.item_id, Response.position)
+                      .where(Response.attempt_id == bindparam("attempt_id"))
+                      .order_by(Response.position.desc()).limit(bindparam("n")))
+_LAST_PER_ITEM = (select(Response.item_id, func.max(Response.id).label("last_id"),
+                         func.count().label("times"))
+                  .join(Attempt, Attempt.id == Response.attempt_id)
+                  .where(Attempt.user_id == bindparam("user_id"),
+                         Attempt.module_id == bindparam("module_id"))
+                  .group_by(Response.item_id).subquery())
+_HISTORY = (select(Response.item_id, Response.correct, Response.answered_at,
+                   _LAST_PER_ITEM.c.times)
+            .join(_LAST_PER_ITEM, Response.id == _LAST_PER_ITEM.c.last_id))
+_REPEAT = select(Response.id).where(Response.attempt_id == bindparam("attempt_id"),
+                                 Response.idempotency_key == bindparam("key"))
+_LAST_POSITION = select(func.max(Response.position)).where(
+    Response.attempt_id == bindparam("attempt_id"))
+_MASTERY_ROW = select(Mastery).where(Mastery.user_id == bindparam("user_id"),
+                                     Mastery.key_activity_id == bindparam("key_activity_id"))
+
+
 class PracticeService:
     def __init__(self, session: Session, clock: Callable[[], datetime], rng: Random) -> None:
         self.session = session
         self.clock = clock
         self.rng = rng
+        # The session's identity map holds rows weakly: an answer followed by "what next"
+        # in one transaction would load the attempt twice. Keep what this unit of work read.
+        self._loaded: dict[str, Attempt] = {}
 
     # -- reading helpers ----------------------------------------------------------------
     def _attempt(self, attempt_id: str, user_id: int) -> Attempt:
-        attempt = self.session.get(Attempt, attempt_id)
+        attempt = self._loaded.get(attempt_id) or self.session.get(Attempt, attempt_id)
+        if attempt is not None:
+            self._loaded[attempt_id] = attempt
         # Someone else's attempt is "not found": never confirm that an id exists.
         if attempt is None or attempt.user_id != user_id:
             raise NotFoundError("No such attempt.")
@@ -268,16 +302,13 @@ class PracticeService:
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished.")
         if attempt.mode == AttemptMode.DRILL:
-            answered = list(self.session.scalars(select(Response.item_id).where(
-                Response.attempt_id == attempt.id).order_by(Response.position)))
-            refs = self._item_refs(attempt.module_id, attempt.key_activity_id)
-            item_id = next_drill_item(refs, self._history(user_id), answered, self.rng)
-            if item_id is None:
-                return None
-            item = self._get_item(item_id)
-            assert item is not None
-            return self._item_view(item, len(answered) + 1, None, None)
-        final = self._final_answers(attempt)
+            answered, count = self._recent(attempt)
+            return self._drill_view(attempt, self._history(user_id, attempt.module_id),
+                                    answered, count)
+        return self._plan_view(attempt, self._final_answers(attempt), position)
+
+    def _plan_view(self, attempt: Attempt, final: dict[str, Response],
+                   position: int | None) -> ItemView | None:
         plan = attempt.item_ids
         if position is None:
             position = next((n for n, item_id in enumerate(plan, 1) if item_id not in final),
@@ -291,24 +322,42 @@ class PracticeService:
         answered = final.get(item.id)
         return self._item_view(item, position, len(plan), answered.choice if answered else None)
 
-    def _history(self, user_id: int) -> dict[str, Seen]:
-        rows = self.session.execute(
-            select(Response.item_id, Response.correct, Response.answered_at)
-            .join(Attempt, Attempt.id == Response.attempt_id)
-            .where(Attempt.user_id == user_id).order_by(Response.answered_at, Response.id))
-        history: dict[str, Seen] = {}
-        for item_id, correct, at in rows:
-            times = history[item_id].times + 1 if item_id in history else 1
-            history[item_id] = Seen(last_correct=correct, last_at=at, times=times)
-        return history
+    def _recent(self, attempt: Attempt) -> tuple[list[str], int]:
+        """The drill's last few items, oldest first, and how many it has had in all."""
+        recent = self.session.execute(_RECENT_IN_ATTEMPT, {
+            "attempt_id": attempt.id, "n": REVIEW_GAP}).all()
+        return [item_id for item_id, _ in reversed(recent)], (
+            recent[0].position if recent else 0)
+
+    def _drill_view(self, attempt: Attempt, history: dict[str, Seen], answered: list[str],
+                    count: int) -> ItemView | None:
+        refs = self._item_refs(attempt.module_id, attempt.key_activity_id)
+        item_id = next_drill_item(refs, history, answered, self.rng)
+        if item_id is None:
+            return None
+        item = self._get_item(item_id)
+        assert item is not None
+        return self._item_view(item, count + 1, None, None)
+
+    def _history(self, user_id: int, module_id: str) -> dict[str, Seen]:
+        """The person's last answer to each item of the module, aggregated by the database:
+        one row per item seen rather than one per answer ever given (a busy student's
+        history is thousands of rows, read on every drill question)."""
+        rows = self.session.execute(_HISTORY, {"user_id": user_id, "module_id": module_id})
+        return {item_id: Seen(last_correct=correct, last_at=at, times=times)
+                for item_id, correct, at, times in rows}
 
     def answer(self, attempt_id: str, user_id: int, item_id: str, choice: int,
-               idempotency_key: str, duration_ms: int | None = None) -> AnswerResult:
+               idempotency_key: str, duration_ms: int | None = None, *,
+               with_next: bool = False) -> AnswerResult:
+        """Record one answer. ``with_next`` also works out the item to show next (the
+        page's one round trip per question), for a first recording only."""
         attempt = self._attempt(attempt_id, user_id)
-        repeat = self.session.scalars(select(Response).where(
-            Response.attempt_id == attempt.id,
-            Response.idempotency_key == idempotency_key)).first()
-        if repeat is not None:
+        repeat_id = self.session.scalar(_REPEAT, {"attempt_id": attempt.id,
+                                                  "key": idempotency_key})
+        if repeat_id is not None:
+            repeat = self.session.get(Response, repeat_id)
+            assert repeat is not None
             return self._answer_result(attempt, repeat, recorded=False)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished; it takes no more answers.")
@@ -323,12 +372,30 @@ class PracticeService:
             raise InvalidRequestError("That item is not part of this attempt.")
         if not 0 <= choice < len(item.options):
             raise InvalidRequestError("Choose one of the four options.")
-        if attempt.mode == AttemptMode.LESSON and item_id in self._final_answers(attempt):
+        final = (self._final_answers(attempt) if attempt.mode != AttemptMode.DRILL
+                 else {})
+        if attempt.mode == AttemptMode.LESSON and item_id in final:
             raise InvalidRequestError("You already answered this check.")
         now = self.clock()
         correct = bool(item.options[choice].get("correct"))
-        position = (self.session.scalar(select(func.max(Response.position)).where(
-            Response.attempt_id == attempt.id)) or 0) + 1
+        upcoming: ItemView | None = None
+        if attempt.mode == AttemptMode.DRILL:
+            answered, position = self._recent(attempt)
+            position += 1
+            if with_next:
+                # Worked out before the writes, with this answer folded in, so SQLite's
+                # single write lock is held only for the inserts below.
+                history = self._history(user_id, attempt.module_id)
+                before = history.get(item.id)
+                history[item.id] = Seen(last_correct=correct, last_at=now,
+                                        times=(before.times if before else 0) + 1)
+                upcoming = self._drill_view(attempt, history,
+                                            (answered + [item.id])[-REVIEW_GAP:], position)
+        else:
+            position = (self.session.scalar(_LAST_POSITION, {"attempt_id": attempt.id})
+                        or 0) + 1
+        mastery = (self._mastery_row(user_id, item.key_activity_id, now)
+                   if attempt.mode in FEEDBACK_NOW else None)
         response = Response(attempt_id=attempt.id, item_id=item.id, item_revision=item.revision,
                             position=position, choice=choice, correct=correct,
                             idempotency_key=idempotency_key, answered_at=now,
@@ -339,19 +406,23 @@ class PracticeService:
             self.session.flush()
         except (IntegrityError, StaleDataError) as exc:
             raise ConflictError("This attempt changed in another window; reload it.") from exc
-        if attempt.mode in FEEDBACK_NOW:
-            self._update_mastery(user_id, item, correct, now)
+        if mastery is not None:
+            self._apply_mastery(mastery, item, correct, now)
         events.queue_event(self.session, now, "answered", user_id=user_id,
                            attempt_id=attempt.id, item_id=item.id, choice=choice,
                            correct=correct, duration_ms=duration_ms, mode=attempt.mode.value,
                            module_id=attempt.module_id, key_activity_id=item.key_activity_id,
                            course_id=attempt.course_id)
         closed = False
-        if attempt.mode == AttemptMode.LESSON and set(attempt.item_ids) <= set(
-                self._final_answers(attempt)):
-            self._finish(attempt, auto=False)
-            closed = True
-        return self._answer_result(attempt, response, recorded=True, closed=closed)
+        if attempt.mode != AttemptMode.DRILL:
+            final[item.id] = response
+            if attempt.mode == AttemptMode.LESSON and set(attempt.item_ids) <= set(final):
+                self._finish(attempt, auto=False)
+                closed = True
+            elif with_next:
+                upcoming = self._plan_view(attempt, final, None)
+        return replace(self._answer_result(attempt, response, recorded=True, closed=closed),
+                       next_item=upcoming)
 
     def _answer_result(self, attempt: Attempt, response: Response, *, recorded: bool,
                        closed: bool = False) -> AnswerResult:
@@ -368,13 +439,21 @@ class PracticeService:
 
     def _update_mastery(self, user_id: int, item: catalog.CachedItem, correct: bool,
                         now: datetime) -> None:
-        row = self.session.scalars(select(Mastery).where(
-            Mastery.user_id == user_id,
-            Mastery.key_activity_id == item.key_activity_id)).first()
+        self._apply_mastery(self._mastery_row(user_id, item.key_activity_id, now), item,
+                            correct, now)
+
+    def _mastery_row(self, user_id: int, key_activity_id: str, now: datetime) -> Mastery:
+        row = self.session.scalars(_MASTERY_ROW, {
+            "user_id": user_id, "key_activity_id": key_activity_id}).first()
         if row is None:
-            row = Mastery(user_id=user_id, key_activity_id=item.key_activity_id, theta=0.0,
+            row = Mastery(user_id=user_id, key_activity_id=key_activity_id, theta=0.0,
                           evidence=0, correct=0, updated_at=now)
             self.session.add(row)
+        return row
+
+    @staticmethod
+    def _apply_mastery(row: Mastery, item: catalog.CachedItem, correct: bool,
+                       now: datetime) -> None:
         row.theta = update_theta(row.theta, row.evidence, item.difficulty, correct)
         row.evidence += 1
         row.correct += int(correct)

@@ -23,7 +23,9 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+        # Field by field: dataclasses.asdict deep-copies everything first, then we would
+        # walk it again (this runs on every answer).
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -111,12 +113,15 @@ def answer(attempt_id: str):
     duration = data.get("duration_ms")
     if duration is not None and (not isinstance(duration, int) or duration < 0):
         abort(400, description="duration_ms must be a whole number of milliseconds.")
+    # The next item rides along: one round trip per question on a slow campus network.
     with runtime().transaction() as db:
-        svc = service(db)
-        result = svc.answer(attempt_id, g.viewer.user_id, item_id, choice, key, duration)
-        # The next item rides along: one round trip per question on a slow campus network.
-        upcoming = None if result.attempt_closed else svc.item(attempt_id, g.viewer.user_id)
-    body = _plain(result)
+        result = service(db).answer(attempt_id, g.viewer.user_id, item_id, choice, key,
+                                    duration, with_next=True)
+    upcoming = result.next_item
+    if not result.recorded and not result.attempt_closed:  # a repeat: show where they are
+        with runtime().transaction() as db:
+            upcoming = service(db).item(attempt_id, g.viewer.user_id)
+    body = _plain(dataclasses.replace(result, next_item=None))
     body["next_item"] = _plain(upcoming)
     return jsonify(body), 201 if result.recorded else 200
 

@@ -225,6 +225,31 @@ def test_drill_feedback_and_missed_items_come_back(world):
         assert db.scalars(select(Mastery)).one().evidence == 4
 
 
+def test_next_item_given_with_an_answer_is_the_one_item_would_show(world):
+    """The answer call works the next item out before writing (one round trip, short
+    write lock); it must agree with asking afterwards, in drills and in planned tests."""
+    sessions, clock, (ana, ben) = world
+    for user, mode in ((ana, "drill"), (ben, "practice")):
+        with transaction(sessions) as db:
+            attempt_id = _svc(db, clock).start(user, mode, "mod", size=6).id
+        shown = None
+        for n in range(6):
+            clock.advance(seconds=20)
+            with transaction(sessions) as db:
+                item = _svc(db, clock).item(attempt_id, user)
+                if shown is not None:  # same seed: the same tie-breaks as the answer call
+                    assert (item.id, item.position) == (shown.id, shown.position)
+            with transaction(sessions) as db:
+                result = _svc(db, clock).answer(attempt_id, user, item.id, n % 4, f"k-{n}",
+                                                with_next=True)
+                shown = result.next_item
+            if mode == "practice" and n == 5:
+                assert shown is None  # every planned item answered
+            else:
+                assert shown is not None and shown.position == n + 2
+                assert shown.id != item.id
+
+
 def test_lesson_completes_when_its_checks_are_answered(world):
     sessions, clock, (ana, _) = world
     with transaction(sessions) as db:
