@@ -212,9 +212,9 @@ def serve(host: str, port: int, workers: int) -> None:
             from lti_tool.outbox import start_background_worker
 
             rt = app.extensions["cpt_lti"]
-            start_background_worker(rt.sessions, rt.clock, settings.http_timeout_seconds,
-                                    settings.worker_interval_seconds)
-            click.echo("outbox: delivering grades from an in-process worker thread")
+            start_background_worker(rt.sessions, rt.clock, settings)
+            click.echo("outbox: delivering grades and xAPI statements from an in-process "
+                       "worker thread")
         run_simple(host, port, app, threaded=True, use_reloader=False)
         return
     _exec_gunicorn(host, port, workers)
@@ -379,7 +379,8 @@ def keys_list(as_json: bool) -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000),
               help="Rows claimed per pass.")
 def worker(once: bool, limit: int) -> None:
-    """Deliver the outbox: grades to the LMS (AGS). Run any number of these processes."""
+    """Deliver the outbox: grades to the LMS (AGS), statements to the LRSs (xAPI). Run any
+    number of these processes."""
     import time
 
     from lti_tool.outbox import OutboxWorker
@@ -388,7 +389,7 @@ def worker(once: bool, limit: int) -> None:
     _require_schema(settings)
     engine = make_engine(settings.database_url)
     runner = OutboxWorker(make_session_factory(engine), system_clock,
-                          settings.http_timeout_seconds)
+                          settings.http_timeout_seconds, settings=settings)
     try:
         while True:
             report = runner.run_once(limit)
@@ -426,8 +427,13 @@ def outbox_status_command(as_json: bool) -> None:
         click.echo(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if status["oldest_pending_seconds"] is not None:
         click.echo(f"oldest waiting: {status['oldest_pending_seconds']} s")
+    for dest in status["xapi_destinations"]:
+        click.echo(f"xapi -> {dest['destination']}: {dest['pending']} waiting, oldest "
+                   f"{dest['oldest_pending_seconds']} s"
+                   + (f", last error: {dest['last_error']}" if dest["last_error"] else ""))
     for row in status["failed"]:
-        click.echo(f"failed #{row['id']} ({row['kind']}, {row['attempts']} tries): "
+        where = f" -> {row['destination']}" if row["destination"] else ""
+        click.echo(f"failed #{row['id']} ({row['kind']}{where}, {row['attempts']} tries): "
                    f"{row['last_error']}")
 
 
@@ -441,6 +447,91 @@ def outbox_retry(ids: tuple[int, ...]) -> None:
     with _database(settings) as session:
         count = retry_failed(session, system_clock(), list(ids) or None)
     click.echo(f"{count} deliveries queued again")
+
+
+# --- LRS ---------------------------------------------------------------------------------------
+
+@cli.group(short_help="Register and list the LRSs a platform's xAPI statements go to.")
+def lrs() -> None:
+    """Learning Record Stores per platform. A platform with none uses the default LRS from
+    CPT_LTI_XAPI_ENDPOINT / _USERNAME / _PASSWORD, if set."""
+
+
+@lrs.command("add")
+@click.option("--platform", "issuer", required=True, metavar="ISSUER",
+              help="Issuer of the platform whose statements go to this LRS.")
+@click.option("--client-id", default=None,
+              help="Client id, when several platforms share the issuer (Canvas cloud).")
+@click.option("--endpoint", required=True,
+              help="The LRS's xAPI base URL (statements are POSTed to <endpoint>statements).")
+@click.option("--username", required=True, help="Basic-auth user name (LRS key).")
+@click.option("--password", default=None,
+              help="Basic-auth password (LRS secret). Better: leave it out and type it at "
+                   "the prompt, or set CPT_LTI_LRS_PASSWORD, so it stays out of shell "
+                   "history and the process list.")
+@click.option("--name", default="lrs", show_default=True,
+              help="A name for this LRS, unique per platform; adding the same name updates it.")
+@click.option("--actor-identity", default="account", show_default=True,
+              type=click.Choice(["account", "mbox_sha1sum", "mbox"]),
+              help="How learners are named: platform account (no personal data), hashed or "
+                   "plain e-mail.")
+def lrs_add(issuer: str, client_id: str | None, endpoint: str, username: str,
+            password: str | None, name: str, actor_identity: str) -> None:
+    """Send a platform's statements to an LRS (several per platform allowed)."""
+    from lti_tool.lrs import LrsConfigError, add_lrs, destination_key, find_platform
+
+    settings = _settings()
+    if password is None:
+        password = os.environ.get("CPT_LTI_LRS_PASSWORD") or click.prompt(
+            "LRS password", hide_input=True, err=True)
+    with _database(settings) as session:
+        try:
+            platform_row = find_platform(session, issuer, client_id)
+            row, created = add_lrs(session, settings, platform_row, name=name, url=endpoint,
+                                   username=username, password=password,
+                                   actor_identity=actor_identity)
+        except LrsConfigError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        click.echo(f"{'added' if created else 'updated'} LRS {row.id} ({destination_key(row)}) "
+                   f"{row.url} for {platform_row.issuer} client {platform_row.client_id}")
+
+
+@lrs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+def lrs_list(as_json: bool) -> None:
+    """List registered LRSs (passwords are never shown) and the default one."""
+    from lti_tool.lrs import default_destination, list_lrs
+
+    settings = _settings()
+    with _database(settings) as session:
+        rows = list_lrs(session)
+    default = default_destination(settings)
+    if as_json:
+        _echo_json({"default": {"endpoint": default.url, "username": default.username,
+                                "actor_identity": default.actor_identity.value}
+                    if default else None, "platforms": rows})
+        return
+    click.echo(f"default: {default.url} (user {default.username})" if default
+               else "default: none (CPT_LTI_XAPI_ENDPOINT is not set)")
+    for row in rows:
+        state = "enabled" if row["enabled"] else "disabled"
+        click.echo(f"{row['id']}  {row['name']}  {row['platform_issuer']} "
+                   f"client={row['platform_client_id']}  {row['endpoint']}  "
+                   f"user={row['username']}  actor={row['actor_identity']}  {state}")
+
+
+@lrs.command("remove")
+@click.argument("lrs_id", type=int)
+def lrs_remove(lrs_id: int) -> None:
+    """Stop sending to an LRS (statements waiting for it stay in the outbox)."""
+    from lti_tool.lrs import LrsConfigError, remove_lrs
+
+    with _database(_settings()) as session:
+        try:
+            row = remove_lrs(session, lrs_id)
+        except LrsConfigError as exc:
+            raise CliError(str(exc)) from exc
+        click.echo(f"disabled LRS {row.id} ({row.url})")
 
 
 # --- content ----------------------------------------------------------------------------------

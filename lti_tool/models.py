@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     MetaData,
     String,
     Text,
@@ -439,6 +440,47 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # xAPI only. An event is queued with no destination; the worker fans it out, one row
+    # per LRS ("default" or "lrs:<id>"), and freezes the statement JSON in ``body`` before
+    # the first POST, so every retry resends the very same bytes with the same id.
+    destination: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Index("ix_outbox_delivery", Outbox.kind, Outbox.status, Outbox.destination, Outbox.id)
+
+
+class ActorIdentity(enum.StrEnum):
+    """How a learner is named in statements. ``account`` (the platform's issuer and the
+    LTI ``sub``) lets no personal data leave the tool; the e-mail forms need the platform
+    to send e-mail and a college that chose them."""
+
+    ACCOUNT = "account"
+    MBOX_SHA1SUM = "mbox_sha1sum"
+    MBOX = "mbox"
+
+
+class LrsEndpoint(Base):
+    """A college's Learning Record Store. A platform may have several (each gets every
+    statement, delivered independently); a platform with none uses the default LRS from
+    the settings, if there is one."""
+
+    __tablename__ = "lrs_endpoint"
+    __table_args__ = (UniqueConstraint("platform_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"),
+                                             index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(1024))
+    username: Mapped[str] = mapped_column(String(255))
+    # Fernet-sealed with a key derived from the tool's secret key: a copy of the database
+    # alone does not give away the college's LRS credentials.
+    password_sealed: Mapped[str] = mapped_column(Text)
+    actor_identity: Mapped[ActorIdentity] = mapped_column(_enum(ActorIdentity),
+                                                          default=ActorIdentity.ACCOUNT)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AccessToken(Base):

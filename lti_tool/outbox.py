@@ -4,7 +4,7 @@ Rows are written in the same transaction as the event they report (practice/even
 The worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers
 never take the same row), delivers each, and records the outcome: sent, retry later
 (exponential backoff with jitter), or failed with the reason for an operator. Nothing is
-ever deleted. Grade passback is delivered here; xAPI rows wait for the LRS deliverer.
+ever deleted. Grade passback is delivered here; xAPI statements in xapi_delivery.py.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
+from lti_tool.settings import Settings
+from lti_tool.xapi_delivery import XapiDelivery, XapiReport
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +60,12 @@ class WorkerReport:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    xapi: XapiReport | None = None
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + (
+            self.xapi.rendered if self.xapi else 0)
 
 
 def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
@@ -102,14 +106,30 @@ def _comment(given: float, maximum: float, module: str, activity: str, policy: s
 
 
 class OutboxWorker:
+    """Delivers both kinds of rows: grades to the LMS and, when ``settings`` are given,
+    xAPI statements to the LRSs (xapi_delivery.py)."""
+
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 timeout: float, rng: Random | None = None) -> None:
+                 timeout: float, rng: Random | None = None,
+                 settings: Settings | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
         self.timeout = timeout
         self.rng = rng or Random()
+        self.xapi = XapiDelivery(sessions, settings, clock, self.rng) if settings else None
 
     def run_once(self, limit: int = 50) -> WorkerReport:
+        report = self._run_ags(limit)
+        if self.xapi is not None:
+            xapi = self.xapi.run_once()
+            report.sent += xapi.sent
+            report.retried += xapi.retried
+            report.failed += xapi.parked
+            report.errors += xapi.errors
+            report.xapi = xapi
+        return report
+
+    def _run_ags(self, limit: int) -> WorkerReport:
         """Claim due rows, deliver each with no DB lock held, then record every outcome in
         one short transaction (on SQLite each write transaction competes with the web
         processes for the single writer lock)."""
@@ -179,13 +199,24 @@ def outbox_status(session: Session, now: datetime) -> dict[str, Any]:
         counts.setdefault(kind.value, {})[status.value] = count
     oldest = session.scalar(select(func.min(Outbox.created_at)).where(
         Outbox.status == OutboxStatus.PENDING))
+    destinations = []
+    for key, waiting, first, last_error in session.execute(
+            select(Outbox.destination, func.count(), func.min(Outbox.created_at),
+                   func.max(Outbox.last_error))
+            .where(Outbox.kind == OutboxKind.XAPI, Outbox.status == OutboxStatus.PENDING)
+            .group_by(Outbox.destination).order_by(Outbox.destination)):
+        destinations.append({
+            "destination": key or "(not yet routed to an LRS)", "pending": waiting,
+            "oldest_pending_seconds": int((now - first).total_seconds()),
+            "last_error": last_error})
     failed = [{"id": r.id, "kind": r.kind.value, "attempts": r.attempts,
+               "destination": r.destination,
                "last_error": r.last_error, "created_at": r.created_at.isoformat()}
               for r in session.scalars(select(Outbox).where(
                   Outbox.status == OutboxStatus.FAILED).order_by(Outbox.id).limit(50))]
     return {"counts": counts,
             "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
-            "failed": failed}
+            "xapi_destinations": destinations, "failed": failed}
 
 
 def retry_failed(session: Session, now: datetime, ids: list[int] | None = None) -> int:
@@ -199,10 +230,11 @@ def retry_failed(session: Session, now: datetime, ids: list[int] | None = None) 
 
 
 def start_background_worker(sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                            timeout: float, interval: float = 5.0) -> threading.Event:
+                            settings: Settings) -> threading.Event:
     """The embedded default's in-process worker; returns the event that stops it."""
     stop = threading.Event()
-    worker = OutboxWorker(sessions, clock, timeout)
+    worker = OutboxWorker(sessions, clock, settings.http_timeout_seconds, settings=settings)
+    interval = settings.worker_interval_seconds
 
     def loop() -> None:
         while not stop.is_set():

@@ -42,6 +42,9 @@ class Settings:
     xapi_endpoint: str = ""
     xapi_username: str = ""
     xapi_password: str = field(default="", repr=False)
+    xapi_actor_identity: str = "account"
+    xapi_batch_size: int = 50
+    xapi_timeout_seconds: float = 15.0
     log_level: str = "INFO"
 
     @property
@@ -68,6 +71,12 @@ class Settings:
         if self.sandbox_base_url and not self.sandbox_base_url.startswith(
                 ("http://", "https://")):
             raise SettingsError("sandbox_base_url must start with http:// or https://")
+        if self.xapi_actor_identity not in {"account", "mbox_sha1sum", "mbox"}:
+            raise SettingsError("xapi actor_identity must be account, mbox_sha1sum or mbox")
+        if not 1 <= self.xapi_batch_size <= 500:
+            raise SettingsError("xapi batch_size must be between 1 and 500")
+        if self.xapi_endpoint and not self.xapi_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("xapi endpoint must start with http:// or https://")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("base_url must start with http:// or https://")
         return self
@@ -94,6 +103,9 @@ _TOML_SECTIONS = {
     ("xapi", "endpoint"): "xapi_endpoint",
     ("xapi", "username"): "xapi_username",
     ("xapi", "password"): "xapi_password",
+    ("xapi", "actor_identity"): "xapi_actor_identity",
+    ("xapi", "batch_size"): "xapi_batch_size",
+    ("xapi", "timeout_seconds"): "xapi_timeout_seconds",
 }
 
 

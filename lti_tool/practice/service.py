@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from lti_tool.models import (
@@ -40,6 +41,7 @@ from lti_tool.practice.errors import (
 from lti_tool.practice.mastery import (
     ActivityMastery,
     Readiness,
+    p_correct,
     readiness,
     standard_error,
     update_theta,
@@ -401,7 +403,10 @@ class PracticeService:
                             idempotency_key=idempotency_key, answered_at=now,
                             duration_ms=duration_ms)
         self.session.add(response)
-        attempt.updated_at = now  # bumps the version: a racing tab gets a conflict
+        attempt.updated_at = now
+        # Always an UPDATE (even when the clock has not moved), so the version is bumped
+        # and a tab that read the attempt before this write gets a conflict.
+        flag_modified(attempt, "updated_at")
         try:
             self.session.flush()
         except (IntegrityError, StaleDataError) as exc:
@@ -508,10 +513,31 @@ class PracticeService:
         events.queue_event(self.session, now, "completed", **common)
         if passed is not None:
             events.queue_event(self.session, now, "passed" if passed else "failed", **common)
+        self._queue_progress(attempt, now)
         events.queue_event(self.session, now, "terminated", **common)
         if attempt.resource_link_id is not None and attempt.mode != AttemptMode.DRILL:
             grading.queue_link_score(self.session, now, attempt.resource_link_id,
                                      attempt.user_id)
+
+    def _queue_progress(self, attempt: Attempt, now: datetime) -> None:
+        """One "progressed" event per key activity the attempt gave evidence on, carrying
+        the mastery estimate as it stands after the attempt (for analytics dashboards)."""
+        touched = set()
+        for response in self._responses(attempt):
+            item = self._get_item(response.item_id)
+            if item is not None:
+                touched.add(item.key_activity_id)
+        if not touched:
+            return
+        rows = self.session.scalars(select(Mastery).where(
+            Mastery.user_id == attempt.user_id, Mastery.key_activity_id.in_(sorted(touched)))
+            .order_by(Mastery.key_activity_id))
+        for row in rows:
+            events.queue_event(
+                self.session, now, "progressed", user_id=attempt.user_id,
+                attempt_id=attempt.id, mode=attempt.mode.value, module_id=attempt.module_id,
+                key_activity_id=row.key_activity_id, course_id=attempt.course_id,
+                estimate=round(p_correct(row.theta, 2), 4), evidence=row.evidence)
 
     @staticmethod
     def _pass_percent(module: CurriculumModule) -> float:

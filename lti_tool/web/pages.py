@@ -45,3 +45,15 @@ def health():
     except Exception:  # noqa: BLE001 - any DB failure means "not healthy"
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
+
+
+@bp.route("/xapi/profile")
+def xapi_profile():
+    """The xAPI Profile (JSON-LD) that documents every statement the tool sends; analytics
+    teams read it to know what the verbs, activity types and extensions mean."""
+    from xapi.profile import load_profile
+
+    response = jsonify(load_profile())
+    response.mimetype = "application/ld+json"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

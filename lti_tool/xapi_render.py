@@ -1,0 +1,144 @@
+"""Turn a queued learning event (an outbox payload) into the xAPI statement JSON.
+
+The practice engine queues only ids and facts (cheap, in the answer's transaction); the
+names a statement needs - the platform's issuer, the LTI ``sub``, the course's context id,
+the item's stem and choices - are looked up here, once, by the worker. The resulting JSON
+is frozen on the outbox row, so a retry never re-renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lti_tool.models import (
+    ActorIdentity,
+    Attempt,
+    Course,
+    CurriculumItem,
+    CurriculumKeyActivity,
+    CurriculumLesson,
+    CurriculumModule,
+    Deployment,
+    Platform,
+    ResourceLink,
+    User,
+)
+from xapi import events as ev
+from xapi.statements import statement_bytes
+
+MODE_TITLES = {"drill": "drill", "practice": "practice test", "mock": "mock exam",
+               "lesson": "lesson"}
+
+
+class RenderError(ValueError):
+    """The event refers to rows that are gone, or is malformed: it cannot become a
+    statement (parked for an operator, never silently dropped)."""
+
+
+def _actor(user: User, platform: Platform, identity: ActorIdentity) -> ev.Actor:
+    email = (user.email or "").strip().lower()
+    if identity == ActorIdentity.MBOX and email:
+        return ev.Actor(homepage=platform.issuer, name=user.sub, mbox=f"mailto:{email}")
+    if identity == ActorIdentity.MBOX_SHA1SUM and email:
+        digest = hashlib.sha1(f"mailto:{email}".encode()).hexdigest()  # noqa: S324 - xAPI IFI
+        return ev.Actor(homepage=platform.issuer, name=user.sub, mbox_sha1sum=digest)
+    return ev.Actor(homepage=platform.issuer, name=user.sub)
+
+
+def render_statement(session: Session, payload: dict[str, Any]
+                     ) -> tuple[int, Callable[[ActorIdentity], str]]:
+    """(platform id, build) where ``build(identity)`` gives the statement's JSON text for
+    an LRS that names learners that way."""
+    try:
+        verb = payload["verb"]
+        attempt = session.get(Attempt, payload["attempt_id"])
+        user = session.get(User, payload["user_id"])
+    except KeyError as exc:
+        raise RenderError(f"the event has no {exc.args[0]}") from exc
+    if attempt is None or user is None:
+        raise RenderError("the attempt or the learner no longer exists")
+    platform = session.get(Platform, user.platform_id)
+    module = session.get(CurriculumModule, attempt.module_id)
+    if platform is None or module is None:
+        raise RenderError("the platform or the module no longer exists")
+    course = session.get(Course, attempt.course_id) if attempt.course_id else None
+    deployment = session.get(Deployment, course.deployment_id) if course else None
+    link = (session.get(ResourceLink, attempt.resource_link_id)
+            if attempt.resource_link_id else None)
+    lms = ev.LmsContext(issuer=platform.issuer,
+                        deployment_id=deployment.deployment_id if deployment else None,
+                        context_id=course.context_id if course else None,
+                        context_title=course.title if course else None,
+                        resource_link_id=link.link_id if link else None)
+    ka_id = payload.get("key_activity_id")
+    common = dict(statement_id=payload["statement_id"],
+                  timestamp=datetime.fromisoformat(payload["timestamp"]),
+                  lms=lms, registration=attempt.id, mode=attempt.mode.value,
+                  module_id=module.id, module_title=module.title, key_activity_id=ka_id)
+    lesson = (session.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id
+              else None)
+    factory = _factory(session, verb, payload, common, lesson)
+
+    def build(identity: ActorIdentity) -> str:
+        event = factory(_actor(user, platform, identity))
+        return statement_bytes(event).decode()
+
+    return platform.id, build
+
+
+def _factory(session: Session, verb: str, payload: dict[str, Any], common: dict[str, Any],
+             lesson: CurriculumLesson | None) -> Callable[[ev.Actor], Any]:
+    """Validate the event now (so a bad one is parked before any LRS sees it)."""
+    duration = payload.get("duration_seconds")
+    if verb == "initialized":
+        return lambda actor: ev.SessionInitialized(actor=actor, **common)
+    if verb == "terminated":
+        return lambda actor: ev.SessionTerminated(actor=actor, duration_seconds=duration or 0.0,
+                                                  **common)
+    if verb in ("experienced", "completed") and lesson is not None:
+        if verb == "experienced":
+            return lambda actor: ev.LessonExperienced(
+                actor=actor, lesson_id=lesson.id, lesson_title=lesson.title, **common)
+        return lambda actor: ev.LessonCompleted(
+            actor=actor, lesson_id=lesson.id, lesson_title=lesson.title,
+            duration_seconds=duration or 0.0, **common)
+    if verb == "answered":
+        item = session.get(CurriculumItem, payload["item_id"])
+        if item is None:
+            raise RenderError(f"item {payload['item_id']} no longer exists")
+        options = list(item.options)
+        correct_index = next((n for n, o in enumerate(options) if o.get("correct")), None)
+        if correct_index is None:
+            raise RenderError(f"item {item.id} has no correct option")
+        ms = payload.get("duration_ms")
+        return lambda actor: ev.ItemAnswered(
+            actor=actor, item_id=item.id, stem=item.stem,
+            choices=tuple(o["text"] for o in options), correct_index=correct_index,
+            chosen_index=int(payload["choice"]), success=bool(payload["correct"]),
+            duration_seconds=(ms / 1000.0) if ms is not None else None,
+            lesson_id=lesson.id if lesson else None,
+            lesson_title=lesson.title if lesson else None, **common)
+    if verb in ("completed", "passed", "failed"):
+        raw, maximum = payload.get("score_raw"), payload.get("score_max")
+        if raw is None or not maximum:
+            raise RenderError("the attempt's score is missing")
+        if verb == "completed":
+            return lambda actor: ev.AttemptCompleted(
+                actor=actor, score_raw=raw, score_max=maximum,
+                duration_seconds=duration or 0.0, **common)
+        return lambda actor: ev.AttemptJudged(
+            actor=actor, passed=verb == "passed", score_raw=raw, score_max=maximum,
+            duration_seconds=duration or 0.0, **common)
+    if verb == "progressed":
+        ka = session.get(CurriculumKeyActivity, payload["key_activity_id"])
+        if ka is None:
+            raise RenderError(f"key activity {payload['key_activity_id']} no longer exists")
+        return lambda actor: ev.MasteryProgressed(
+            actor=actor, key_activity_title=ka.title, estimate=float(payload["estimate"]),
+            **common)
+    raise RenderError(f"unknown learning event {verb!r}")

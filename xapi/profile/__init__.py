@@ -1,0 +1,196 @@
+"""The xAPI Profile (JSON-LD) documenting every statement the tool sends.
+
+The published document is ``cpt-practice.jsonld`` beside this file (served by the tool at
+``/xapi/profile``). It is generated from vocabulary.py by ``python -m xapi.profile`` and a
+test checks the two agree, so the documentation cannot drift from the statements.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from xapi import vocabulary as v
+
+PROFILE_FILE = Path(__file__).with_name("cpt-practice.jsonld")
+_AUTHOR = {"type": "Organization", "name": "CPT Practice"}
+
+
+def _template(name: str, verb: v.Concept, object_type: v.Concept, definition: str,
+              rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": f"{v.PROFILE_ID}/templates/{name}", "type": "StatementTemplate",
+            "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": name.replace("-", " ")},
+            "definition": {"en": definition}, "verb": verb.iri,
+            "objectActivityType": object_type.iri, "rules": rules}
+
+
+def _common_rules() -> list[dict[str, Any]]:
+    return [
+        {"location": "$.id", "presence": "included"},
+        {"location": "$.timestamp", "presence": "included"},
+        {"location": "$.version", "presence": "excluded"},
+        {"location": "$.actor.account.homePage", "presence": "recommended",
+         "scopeNote": {"en": "The platform's LTI issuer; the account name is the LTI sub. "
+                             "mbox or mbox_sha1sum only where a college chose it."}},
+        {"location": "$.context.registration", "presence": "included",
+         "scopeNote": {"en": "The attempt's UUID: one session's statements share it."}},
+        {"location": "$.context.contextActivities.category[*].id", "presence": "included",
+         "all": [v.PROFILE_VERSION]},
+        {"location": "$.context.contextActivities.grouping[*].id", "presence": "included",
+         "any": [v.CPT_COURSE_ID]},
+        {"location": f"$.context.extensions['{v.LTI_ISSUER.iri}']", "presence": "included"},
+        {"location": f"$.context.extensions['{v.ATTEMPT_MODE.iri}']", "presence": "included",
+         "any": ["lesson", "drill", "practice", "mock"]},
+    ]
+
+
+TEMPLATES = {
+    # statement kind (as the tests name it) -> (template name, verb, object type, words)
+    "SessionInitialized": ("session-initialized", v.INITIALIZED, v.ASSESSMENT,
+                           "An attempt starts: the first statement of its session."),
+    "SessionTerminated": ("session-terminated", v.TERMINATED, v.ASSESSMENT,
+                          "An attempt ends: the last statement, with result.duration."),
+    "LessonExperienced": ("lesson-experienced", v.EXPERIENCED, v.LESSON,
+                          "A lesson is opened."),
+    "LessonCompleted": ("lesson-completed", v.COMPLETED, v.LESSON,
+                        "A lesson is read and its checks answered."),
+    "ItemAnswered": ("item-answered", v.ANSWERED, v.INTERACTION,
+                     "One item answered: choice interaction with choices and "
+                     "correctResponsesPattern; result.response is the chosen choice id, "
+                     "result.success whether it was right; parent is the assessment or "
+                     "lesson."),
+    "AttemptCompleted": ("attempt-completed", v.COMPLETED, v.ASSESSMENT,
+                         "A drill, practice test or mock exam is submitted: result.score "
+                         "(scaled, raw, min 0, max) and duration."),
+    "AttemptPassed": ("attempt-passed", v.PASSED, v.ASSESSMENT,
+                      "A mock exam at or above the module's pass mark."),
+    "AttemptFailed": ("attempt-failed", v.FAILED, v.ASSESSMENT,
+                      "A mock exam below the module's pass mark."),
+    "MasteryProgressed": ("mastery-progressed", v.PROGRESSED, v.MODULE,
+                          "The mastery estimate for one key work activity after an attempt "
+                          "(result extension mastery-estimate, 0 to 1)."),
+}
+
+
+def _extra_rules(kind: str) -> list[dict[str, Any]]:
+    if kind == "ItemAnswered":
+        return [{"location": "$.result.response", "presence": "included"},
+                {"location": "$.result.success", "presence": "included"},
+                {"location": "$.object.definition.interactionType", "presence": "included",
+                 "all": ["choice"]},
+                {"location": "$.context.contextActivities.parent[*].definition.type",
+                 "presence": "included", "any": [v.ASSESSMENT.iri, v.LESSON.iri]}]
+    if kind in ("AttemptCompleted", "AttemptPassed", "AttemptFailed"):
+        return [{"location": "$.result.score.scaled", "presence": "included"},
+                {"location": "$.result.score.raw", "presence": "included"},
+                {"location": "$.result.duration", "presence": "included"}]
+    if kind in ("SessionTerminated", "LessonCompleted"):
+        return [{"location": "$.result.duration", "presence": "included"}]
+    if kind == "MasteryProgressed":
+        return [{"location": f"$.result.extensions['{v.MASTERY.iri}']",
+                 "presence": "included"}]
+    return []
+
+
+def template_id(kind: str) -> str:
+    return f"{v.PROFILE_ID}/templates/{TEMPLATES[kind][0]}"
+
+
+def build_profile() -> dict[str, Any]:
+    concepts: list[dict[str, Any]] = []
+    for verb in v.VERBS:
+        concepts.append({"id": verb.iri, "type": "Verb", "inScheme": v.PROFILE_VERSION,
+                         "prefLabel": {"en": verb.label}, "definition": {"en": verb.definition}})
+    for kind in v.ACTIVITY_TYPES:
+        concepts.append({"id": kind.iri, "type": "ActivityType", "inScheme": v.PROFILE_VERSION,
+                         "prefLabel": {"en": kind.label}, "definition": {"en": kind.definition}})
+    for ext in v.CONTEXT_EXTENSIONS:
+        concepts.append({"id": ext.iri, "type": "ContextExtension",
+                         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": ext.label},
+                         "definition": {"en": ext.definition},
+                         "inlineSchema": '{"type": "string"}'})
+    for ext in v.RESULT_EXTENSIONS:
+        concepts.append({"id": ext.iri, "type": "ResultExtension",
+                         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": ext.label},
+                         "definition": {"en": ext.definition},
+                         "inlineSchema": '{"type": "number", "minimum": 0, "maximum": 1}'})
+    templates = [_template(name, verb, kind_type, words, _common_rules() + _extra_rules(kind))
+                 for kind, (name, verb, kind_type, words) in TEMPLATES.items()]
+    t = template_id
+    patterns = [
+        {"id": f"{v.PROFILE_ID}/patterns/activity", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "activity"},
+         "definition": {"en": "What happens inside an attempt: lessons opened and "
+                              "completed, items answered, in any order."},
+         "zeroOrMore": f"{v.PROFILE_ID}/patterns/activity-step"},
+        {"id": f"{v.PROFILE_ID}/patterns/activity-step", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "activity step"},
+         "definition": {"en": "One step of an attempt."},
+         "alternates": [t("LessonExperienced"), t("ItemAnswered"), t("LessonCompleted")]},
+        {"id": f"{v.PROFILE_ID}/patterns/verdict", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "verdict"},
+         "definition": {"en": "A mock exam's pass or fail."},
+         "alternates": [t("AttemptPassed"), t("AttemptFailed")]},
+        {"id": f"{v.PROFILE_ID}/patterns/finish", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "finish"},
+         "definition": {"en": "A submitted attempt: completed, then for mock exams the "
+                              "verdict, then mastery progress per key activity touched."},
+         "sequence": [t("AttemptCompleted"), f"{v.PROFILE_ID}/patterns/optional-verdict",
+                      f"{v.PROFILE_ID}/patterns/progress"]},
+        {"id": f"{v.PROFILE_ID}/patterns/optional-verdict", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "optional verdict"},
+         "definition": {"en": "Only mock exams have one."},
+         "optional": f"{v.PROFILE_ID}/patterns/verdict"},
+        {"id": f"{v.PROFILE_ID}/patterns/progress", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "progress"},
+         "definition": {"en": "Mastery estimates after the attempt."},
+         "zeroOrMore": t("MasteryProgressed")},
+        {"id": f"{v.PROFILE_ID}/patterns/optional-finish", "type": "Pattern",
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "optional finish"},
+         "definition": {"en": "An attempt abandoned before submission has no finish."},
+         "optional": f"{v.PROFILE_ID}/patterns/finish"},
+        {"id": f"{v.PROFILE_ID}/patterns/session", "type": "Pattern", "primary": True,
+         "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "session"},
+         "definition": {"en": "All statements with one registration (one attempt): "
+                              "initialized first, terminated last."},
+         "sequence": [t("SessionInitialized"), f"{v.PROFILE_ID}/patterns/activity",
+                      f"{v.PROFILE_ID}/patterns/optional-finish", t("SessionTerminated")]},
+    ]
+    return {
+        "@context": "https://w3id.org/xapi/profiles/context",
+        "id": v.PROFILE_ID,
+        "type": "Profile",
+        "conformsTo": "https://w3id.org/xapi/profiles#1.0",
+        "prefLabel": {"en": "CPT Practice statements"},
+        "definition": {"en": "Statements sent by CPT Practice, an LTI 1.3 tool where "
+                             "students prepare for the MSSC Certified Production Technician "
+                             "(CPT 4.0) modules: lessons, drills, practice tests and mock "
+                             "exams. Learners are named by their LMS account (platform "
+                             "issuer + LTI sub) unless a college chose e-mail."},
+        "author": _AUTHOR,
+        "versions": [{"id": v.PROFILE_VERSION, "generatedAtTime": v.PROFILE_GENERATED}],
+        "concepts": concepts,
+        "templates": templates,
+        "patterns": patterns,
+    }
+
+
+def render() -> str:
+    return json.dumps(build_profile(), indent=2, ensure_ascii=False) + "\n"
+
+
+@lru_cache(maxsize=1)
+def load_profile() -> dict[str, Any]:
+    """The published document (as served at /xapi/profile)."""
+    return json.loads(PROFILE_FILE.read_text(encoding="utf-8"))
+
+
+def profile_path() -> Path:
+    return PROFILE_FILE
+
+
+if __name__ == "__main__":
+    PROFILE_FILE.write_text(render(), encoding="utf-8")
+    print(f"wrote {PROFILE_FILE}")

@@ -1,0 +1,119 @@
+"""Every IRI our statements use, in one place, with the words analytics teams see.
+
+ADL verbs and activity types are reused where they exist (dashboards already know them).
+Our own concepts - extensions and activity ids - live under one product namespace, so the
+Safety module is the same activity at every college and statements can be compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+NAMESPACE = "https://cpt-practice.org/xapi"
+PROFILE_ID = f"{NAMESPACE}/profile"
+PROFILE_VERSION = f"{PROFILE_ID}/v1.0"
+PROFILE_GENERATED = "2026-11-25T00:00:00Z"
+
+ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
+ADL_ACTIVITIES = "http://adlnet.gov/expapi/activities/"
+
+
+@dataclass(frozen=True)
+class Concept:
+    iri: str
+    label: str
+    definition: str
+
+
+def _verb(name: str, definition: str) -> Concept:
+    return Concept(ADL_VERBS + name, name, definition)
+
+
+# --- verbs -----------------------------------------------------------------------------
+INITIALIZED = _verb("initialized", "The learner started an attempt (the session's first "
+                    "statement).")
+TERMINATED = _verb("terminated", "The attempt's session ended (its last statement), with "
+                   "its duration.")
+EXPERIENCED = _verb("experienced", "The learner opened a lesson to read it.")
+ANSWERED = _verb("answered", "The learner answered one multiple-choice item.")
+COMPLETED = _verb("completed", "The learner finished an attempt or a lesson; the result "
+                  "carries the score.")
+PASSED = _verb("passed", "A mock exam scored at or above the module's pass mark.")
+FAILED = _verb("failed", "A mock exam scored below the module's pass mark.")
+PROGRESSED = _verb("progressed", "The learner's mastery estimate for a key work activity "
+                   "after an attempt.")
+LAUNCHED = _verb("launched", "Reserved: the LMS launched the tool (not sent in v1.0).")
+
+VERBS = (INITIALIZED, TERMINATED, EXPERIENCED, ANSWERED, COMPLETED, PASSED, FAILED,
+         PROGRESSED, LAUNCHED)
+
+# --- activity types --------------------------------------------------------------------
+COURSE = Concept(ADL_ACTIVITIES + "course", "course",
+                 "CPT 4.0 as a whole, or the LMS course the tool is placed in.")
+MODULE = Concept(ADL_ACTIVITIES + "module", "module",
+                 "One CPT 4.0 module (Safety, Quality, Processes, Maintenance, Green), or "
+                 "one key work activity of it.")
+LESSON = Concept(ADL_ACTIVITIES + "lesson", "lesson", "A short lesson with check items.")
+ASSESSMENT = Concept(ADL_ACTIVITIES + "assessment", "assessment",
+                     "A drill, practice test or mock exam attempt's activity.")
+INTERACTION = Concept(ADL_ACTIVITIES + "cmi.interaction", "cmi.interaction",
+                      "One multiple-choice item.")
+PROFILE_TYPE = Concept(ADL_ACTIVITIES + "profile", "profile",
+                       "The xAPI Profile a statement follows (in context category).")
+
+ACTIVITY_TYPES = (COURSE, MODULE, LESSON, ASSESSMENT, INTERACTION, PROFILE_TYPE)
+
+# --- extensions --------------------------------------------------------------------------
+_EXT = f"{NAMESPACE}/extensions/"
+LTI_ISSUER = Concept(_EXT + "lti-issuer", "LTI platform issuer",
+                     "The LMS's LTI 1.3 issuer (iss): which platform the learner came from.")
+LTI_DEPLOYMENT = Concept(_EXT + "lti-deployment-id", "LTI deployment id",
+                         "The LTI deployment id the launch named.")
+LTI_CONTEXT = Concept(_EXT + "lti-context-id", "LTI context id",
+                      "The LMS course (LTI context) id.")
+LTI_RESOURCE_LINK = Concept(_EXT + "lti-resource-link-id", "LTI resource link id",
+                            "The placed link (assignment) the attempt was launched from.")
+KEY_ACTIVITY = Concept(_EXT + "key-activity", "CPT 4.0 key work activity",
+                       "The blueprint key work activity id the statement is about.")
+ATTEMPT_MODE = Concept(_EXT + "attempt-mode", "attempt mode",
+                       "lesson, drill, practice or mock.")
+MASTERY = Concept(_EXT + "mastery-estimate", "mastery estimate",
+                  "Estimated chance (0 to 1) that the learner answers a medium item of the "
+                  "key activity correctly.")
+
+CONTEXT_EXTENSIONS = (LTI_ISSUER, LTI_DEPLOYMENT, LTI_CONTEXT, LTI_RESOURCE_LINK, KEY_ACTIVITY,
+                      ATTEMPT_MODE)
+RESULT_EXTENSIONS = (MASTERY,)
+
+# --- activity ids ----------------------------------------------------------------------
+CPT_COURSE_ID = f"{NAMESPACE}/activities/course/cpt-4.0"
+PLATFORM_NAME = "CPT Practice"
+
+
+def module_activity_id(module_id: str) -> str:
+    return f"{NAMESPACE}/activities/module/{module_id}"
+
+
+def key_activity_activity_id(key_activity_id: str) -> str:
+    return f"{NAMESPACE}/activities/key-activity/{key_activity_id}"
+
+
+def lesson_activity_id(lesson_id: str) -> str:
+    return f"{NAMESPACE}/activities/lesson/{lesson_id}"
+
+
+def item_activity_id(item_id: str) -> str:
+    return f"{NAMESPACE}/activities/item/{item_id}"
+
+
+def assessment_activity_id(mode: str, module_id: str, key_activity_id: str | None) -> str:
+    """The same drill/test of the same module is one activity everywhere; the attempt is
+    told apart by the statement's ``registration``."""
+    scope = key_activity_id or module_id
+    return f"{NAMESPACE}/activities/assessment/{mode}/{scope}"
+
+
+def lms_course_activity_id(issuer: str, context_id: str) -> str:
+    """The LMS course as an activity: unique per platform without us inventing ids."""
+    return f"{issuer.rstrip('/')}/lti/context/{quote(context_id, safe='')}"
