@@ -189,8 +189,3 @@ def load_profile() -> dict[str, Any]:
 
 def profile_path() -> Path:
     return PROFILE_FILE
-
-
-if __name__ == "__main__":
-    PROFILE_FILE.write_text(render(), encoding="utf-8")
-    print(f"wrote {PROFILE_FILE}")
