@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from lrs_support import Ralph
 from sqlalchemy import create_engine, text
 from support import LiveServer, make_settings, prepare
 
@@ -78,3 +79,11 @@ def live_server(database_url) -> Iterator[LiveServer]:
     server = LiveServer(database_url).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ralph(tmp_path) -> Iterator[Ralph]:
+    """A real Ralph LRS with a fresh data directory (it rereads its whole file per write)."""
+    lrs = Ralph(tmp_path / "ralph").start()
+    yield lrs
+    lrs.stop()
