@@ -57,6 +57,19 @@ DELIVERED = Outcome("delivered")
 
 
 def _reason(response: requests.Response) -> str:
+    """The LRS's reason, short enough for an operator's screen. Validation errors in the
+    common FastAPI/pydantic shape (Ralph) become "where: what" instead of an echo of the
+    whole statement."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
+        parts = [f"{'.'.join(str(p) for p in d.get('loc', [])[2:]) or 'statement'}: "
+                 f"{d.get('msg', '?')}" for d in detail[:3]]
+        return f"HTTP {response.status_code}: {'; '.join(parts)}"
+    if isinstance(detail, str):
+        return f"HTTP {response.status_code}: {detail[:400]}"
     text = (response.text or "").strip().replace("\n", " ")
     return f"HTTP {response.status_code}: {text[:400]}" if text else \
         f"HTTP {response.status_code}"
