@@ -296,3 +296,53 @@ def test_outbox_status_retry_and_worker_once(initialised, tmp_path) -> None:
     assert "failed 1" in result.stdout
     assert _json(initialised("outbox", "status", "--json"))["counts"] == {
         "ags": {"failed": 1}}
+
+
+def test_lrs_add_list_remove_and_the_password_never_shows(initialised, tmp_path) -> None:
+    run = initialised
+    assert _add(run, "1000", "d-1").exit_code == 0
+    secret = "lrs-secret-do-not-print"
+    result = run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.college.edu/xapi",
+                 "--username", "key", "--password", secret, "--name", "district")
+    assert result.exit_code == 0, result.stderr
+    assert "added LRS 1 (lrs:1)" in result.stdout and secret not in result.output
+    # The password comes from the environment too, keeping it out of shell history.
+    again = run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs2.college.edu/",
+                "--username", "key2", "--name", "state", "--actor-identity", "mbox_sha1sum",
+                env={"CPT_LTI_LRS_PASSWORD": secret})
+    assert again.exit_code == 0, again.stderr
+    listing = _json(run("lrs", "list", "--json"))
+    assert listing["default"] is None
+    assert [(r["name"], r["endpoint"], r["actor_identity"]) for r in listing["platforms"]] == [
+        ("district", "https://lrs.college.edu/xapi/", "account"),
+        ("state", "https://lrs2.college.edu/", "mbox_sha1sum")]
+    assert secret not in run("lrs", "list", "--json").stdout
+    assert secret not in run("lrs", "list").stdout
+    # Sealed at rest: the database file does not hold the password.
+    assert secret.encode() not in (tmp_path / "cli.db").read_bytes()
+    assert "disabled LRS 1" in run("lrs", "remove", "1").stdout
+    assert [r["enabled"] for r in _json(run("lrs", "list", "--json"))["platforms"]] == [
+        False, True]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--endpoint", "ftp://lrs.test/"), "http:// or https://"),
+    (("--endpoint", "https://user:pw@lrs.test/"), "not in the URL"),
+])
+def test_lrs_add_refuses_bad_input_with_exit_2(initialised, args, message) -> None:
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    result = initialised("lrs", "add", "--platform", CANVAS, "--username", "k",
+                         "--password", "p", *args)
+    assert result.exit_code == 2
+    assert message in _one_error_line(result)
+
+
+def test_lrs_add_for_an_unknown_or_ambiguous_platform_exits_2(initialised) -> None:
+    args = ("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/",
+            "--username", "k", "--password", "p")
+    assert "no platform is registered" in _one_error_line(initialised(*args))
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    assert _add(initialised, "2000", "d-2").exit_code == 0
+    result = initialised(*args)
+    assert result.exit_code == 2 and "--client-id" in _one_error_line(result)
+    assert initialised(*args, "--client-id", "2000").exit_code == 0
