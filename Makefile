@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/cpt-lti init
-	$(BIN)/cpt-lti serve --host 127.0.0.1 --port 5000
+	$(BIN)/cpt-lti serve --host 127.0.0.1 --port 5000 --local-lrs
 
 test: install
 	$(BIN)/python -m pytest -q

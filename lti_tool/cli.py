@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,15 +199,22 @@ def _gunicorn_bind(host: str, port: int) -> str:
               help="TCP port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="1 runs the built-in threaded server; more runs gunicorn with N processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--local-lrs", is_flag=True,
+              help="Development: also start a local Ralph LRS (data in var/ralph) and send "
+                   "statements to it when no default LRS is configured. With --workers 1.")
+def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
     """Serve the tool over HTTP (run `cpt-lti init` first)."""
     settings = _settings()
     _require_schema(settings)
+    if local_lrs and workers != 1:
+        raise CliError("--local-lrs runs with --workers 1 (it is for development)", EXIT_USAGE)
     if workers == 1:
         from werkzeug.serving import run_simple
 
         from lti_tool import create_app
 
+        if local_lrs:
+            settings = _start_local_lrs(settings)
         app = create_app(settings)
         if settings.embedded_worker:
             from lti_tool.outbox import start_background_worker
@@ -218,6 +226,38 @@ def serve(host: str, port: int, workers: int) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False)
         return
     _exec_gunicorn(host, port, workers)
+
+
+def _start_local_lrs(settings: Settings) -> Settings:
+    """Start Ralph for `make run`; it stops when this process exits."""
+    import atexit
+    import dataclasses
+    import secrets
+
+    from lti_tool.sandbox.ralph_lrs import RalphServer, free_port
+
+    if settings.xapi_endpoint:
+        click.echo(f"xAPI: a default LRS is configured ({settings.xapi_endpoint}); "
+                   "not starting a local one")
+        return settings
+    data = Path("var/ralph").resolve()
+    port = int(os.environ.get("CPT_LTI_LOCAL_LRS_PORT", "8100"))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            port = free_port()  # 8100 is taken
+    except OSError:
+        pass
+    ralph = RalphServer(data, username="cpt-lti", password=secrets.token_urlsafe(18),
+                        port=port).start()
+    atexit.register(ralph.stop)
+    credentials = data / "credentials.json"
+    credentials.write_text(json.dumps({"endpoint": ralph.endpoint_url,
+                                       "username": ralph.username,
+                                       "password": ralph.password}, indent=2))
+    credentials.chmod(0o600)
+    click.echo(f"xAPI: local Ralph LRS at {ralph.endpoint_url} (credentials in {credentials})")
+    return dataclasses.replace(settings, xapi_endpoint=ralph.endpoint_url,
+                               xapi_username=ralph.username, xapi_password=ralph.password)
 
 
 def _gunicorn_available() -> bool:

@@ -346,3 +346,38 @@ def test_lrs_add_for_an_unknown_or_ambiguous_platform_exits_2(initialised) -> No
     result = initialised(*args)
     assert result.exit_code == 2 and "--client-id" in _one_error_line(result)
     assert initialised(*args, "--client-id", "2000").exit_code == 0
+
+
+def test_serve_local_lrs_starts_ralph_and_points_the_worker_at_it(
+        initialised, monkeypatch, tmp_path) -> None:
+    """What `make run` does: a real Ralph on loopback, statements routed to it."""
+    import requests
+
+    from lti_tool.sandbox.ralph_lrs import free_port
+
+    seen: dict[str, Any] = {}
+    stops: list[Any] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CPT_LTI_LOCAL_LRS_PORT", str(free_port()))
+    monkeypatch.setattr("atexit.register", stops.append)
+
+    def fake_run_simple(host: str, port: int, app: Any, **kwargs: Any) -> None:
+        settings = app.extensions["cpt_lti"].settings
+        seen["endpoint"] = settings.xapi_endpoint
+        seen["answer"] = requests.get(settings.xapi_endpoint + "statements",
+                                      auth=(settings.xapi_username, settings.xapi_password),
+                                      headers={"X-Experience-API-Version": "1.0.3"},
+                                      timeout=5).status_code
+
+    monkeypatch.setattr("werkzeug.serving.run_simple", fake_run_simple)
+    try:
+        result = initialised("serve", "--local-lrs")
+    finally:
+        for stop in stops:
+            stop()
+    assert result.exit_code == 0, result.stderr
+    assert seen["endpoint"].startswith("http://127.0.0.1:") and seen["answer"] == 200
+    assert "local Ralph LRS" in result.stdout and "password" not in result.stdout
+    credentials = tmp_path / "var" / "ralph" / "credentials.json"
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    assert initialised("serve", "--local-lrs", "--workers", "2").exit_code == 2
