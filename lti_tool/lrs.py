@@ -13,7 +13,7 @@ same whichever door is used. Passwords are sealed at rest and never listed.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,14 +33,23 @@ class LrsConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Destination:
-    """One LRS as the worker needs it. ``key`` is stored on each outbox row."""
+    """One LRS as the worker needs it. ``key`` is stored on each outbox row. The password
+    is unsealed only when a POST needs it (routing statements does not)."""
 
     key: str
     name: str
     url: str
     username: str
-    password: str
     actor_identity: ActorIdentity
+    _plain: str | None = field(default=None, repr=False)
+    _sealed: str | None = field(default=None, repr=False)
+    _secret_key: str = field(default="", repr=False)
+
+    @property
+    def password(self) -> str:
+        if self._plain is not None:
+            return self._plain
+        return unseal(self._secret_key, self._sealed or "")
 
     def __repr__(self) -> str:  # the password must never reach a log line
         return f"Destination({self.key!r}, {self.url!r})"
@@ -54,12 +63,14 @@ def default_destination(settings: Settings) -> Destination | None:
     if not settings.xapi_endpoint:
         return None
     return Destination(DEFAULT_KEY, "default", settings.xapi_endpoint, settings.xapi_username,
-                       settings.xapi_password, ActorIdentity(settings.xapi_actor_identity))
+                       ActorIdentity(settings.xapi_actor_identity),
+                       _plain=settings.xapi_password)
 
 
 def _destination(settings: Settings, row: LrsEndpoint) -> Destination:
     return Destination(destination_key(row), row.name, row.url, row.username,
-                       unseal(settings.secret_key, row.password_sealed), row.actor_identity)
+                       row.actor_identity, _sealed=row.password_sealed,
+                       _secret_key=settings.secret_key)
 
 
 def destinations_for(session: Session, settings: Settings,

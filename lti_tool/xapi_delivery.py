@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.db import transaction
 from lti_tool.lrs import Destination, destination_by_key, destinations_for
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
+from lti_tool.sealed import UnsealError
 from lti_tool.settings import Settings
-from lti_tool.xapi_render import RenderError, render_statement
+from lti_tool.xapi_render import RenderError, RowCache, render_statement
 from xapi.lrs import LrsClient, LrsEndpoint
 
 log = logging.getLogger(__name__)
@@ -82,23 +83,28 @@ class XapiDelivery:
         self.after_post: Callable[[], None] | None = None
 
     # -- pass 1: fan out ------------------------------------------------------------------
-    def fan_out(self, limit: int = 500) -> tuple[int, int]:
-        """Render due events without a destination; returns (rendered, still waiting)."""
+    def fan_out(self, limit: int = 200) -> tuple[int, int]:
+        """Render due events without a destination; returns (rendered, still waiting).
+
+        The rows are first leased with one guarded UPDATE (so two workers never render the
+        same event, on SQLite as on PostgreSQL), then rendered in a second transaction.
+        """
+        ids = self._claim_events(limit)
+        if not ids:
+            return 0, 0
         rendered = waiting = 0
         with transaction(self.sessions) as session:
             now = self.clock()
-            query = (select(Outbox).where(Outbox.kind == OutboxKind.XAPI,
-                                          Outbox.status == OutboxStatus.PENDING,
-                                          Outbox.destination.is_(None),
-                                          Outbox.next_attempt_at <= now)
-                     .order_by(Outbox.id).limit(limit))
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
             by_platform: dict[int, list[Destination]] = {}
-            for row in list(session.scalars(query)):
+            rows = session.scalars(select(Outbox).where(Outbox.id.in_(ids))
+                                   .order_by(Outbox.id))
+            cache = RowCache(session)
+            extra: list[Outbox] = []
+            for row in list(rows):
                 try:
-                    platform_id, build = render_statement(session, row.payload)
-                except RenderError as exc:
+                    with session.no_autoflush:
+                        platform_id, build = render_statement(session, row.payload, cache)
+                except (RenderError, KeyError, ValueError, TypeError) as exc:
                     row.status, row.last_error = OutboxStatus.FAILED, f"render: {exc}"[:500]
                     log.warning("xAPI event %s cannot be rendered: %s", row.id, exc)
                     continue
@@ -119,21 +125,48 @@ class XapiDelivery:
                         row.destination, row.body, row.dedupe_key = target.key, body, key
                         row.next_attempt_at, row.last_error = now, None
                     else:
-                        session.add(Outbox(kind=OutboxKind.XAPI, dedupe_key=key,
-                                           payload=row.payload, status=OutboxStatus.PENDING,
-                                           next_attempt_at=now, created_at=row.created_at,
-                                           destination=target.key, body=body))
-                        session.flush()  # ids in render order: per-LRS order is queue order
+                        extra.append(Outbox(kind=OutboxKind.XAPI, dedupe_key=key,
+                                            payload=row.payload, status=OutboxStatus.PENDING,
+                                            next_attempt_at=now, created_at=row.created_at,
+                                            destination=target.key, body=body))
                 rendered += 1
+            for copy in extra:  # one at a time, in render order: ids keep the queue order
+                session.add(copy)
+                session.flush()
         return rendered, waiting
 
+    def _claim_events(self, limit: int) -> list[int]:
+        with transaction(self.sessions) as session:
+            now = self.clock()
+            candidates = list(session.scalars(
+                select(Outbox.id).where(Outbox.kind == OutboxKind.XAPI,
+                                        Outbox.status == OutboxStatus.PENDING,
+                                        Outbox.destination.is_(None),
+                                        Outbox.next_attempt_at <= now)
+                .order_by(Outbox.id).limit(limit)))
+            if not candidates:
+                return []
+            claimed = session.scalars(
+                update(Outbox).where(Outbox.id.in_(candidates),
+                                     Outbox.status == OutboxStatus.PENDING,
+                                     Outbox.destination.is_(None),
+                                     Outbox.next_attempt_at <= now)
+                .values(next_attempt_at=now + LEASE).returning(Outbox.id)
+                .execution_options(synchronize_session=False))
+            return sorted(claimed)
+
     # -- pass 2: deliver ------------------------------------------------------------------
-    def deliver(self, report: XapiReport) -> None:
+    def deliver(self, report: XapiReport, max_batches: int = 20) -> None:
+        """Up to ``max_batches`` batches per due destination, in queue order."""
         for key in self._due_destinations():
-            claimed = self._claim(key)
-            if not claimed:
-                continue
-            self._send(key, claimed, report)
+            for _ in range(max_batches):
+                claimed = self._claim(key)
+                if not claimed:
+                    break
+                sent_before = report.sent
+                self._send(key, claimed, report)
+                if report.sent - sent_before < len(claimed):
+                    break  # something is wrong there: leave it to its backoff
 
     def _due_destinations(self) -> list[str]:
         with transaction(self.sessions) as session:
@@ -182,18 +215,22 @@ class XapiDelivery:
             self.clients.pop(key, None)
             return None
         client = self.clients.get(key)
-        if client is None or client.endpoint.url != target.url \
-                or client.endpoint.username != target.username:
-            client = LrsClient(LrsEndpoint(target.name, target.url, target.username,
-                                           target.password),
-                               timeout=(3.05, self.settings.xapi_timeout_seconds))
+        endpoint = LrsEndpoint(target.name, target.url, target.username, target.password)
+        if client is None or client.endpoint != endpoint:  # new, or changed by `lrs add`
+            if client is not None:
+                client.close()
+            client = LrsClient(endpoint, timeout=(3.05, self.settings.xapi_timeout_seconds))
             self.clients[key] = client
         return client
 
     def _send(self, key: str, claimed: list[tuple[int, str, int]],
               report: XapiReport) -> None:
-        with transaction(self.sessions) as session:
-            client = self._client(session, key)
+        try:
+            with transaction(self.sessions) as session:
+                client = self._client(session, key)
+        except UnsealError as exc:
+            self._record_all(claimed, "retry", str(exc), None, report)
+            return
         if client is None:
             self._record_all(claimed, "retry", "this LRS was removed or disabled; the "
                              "statements wait in case it is added back", None, report)
@@ -223,12 +260,16 @@ class XapiDelivery:
             retry_ids: list[int] = []
             retry_after: float | None = None
             message = ""
+            delivered = [row_id for row_id, outcome in outcomes
+                         if outcome.kind == "delivered"]
+            if delivered:  # one statement for the whole batch, not one per row
+                session.execute(update(Outbox).where(Outbox.id.in_(delivered)).values(
+                    status=OutboxStatus.SENT, sent_at=now, last_error=None))
+                report.sent += len(delivered)
             for row_id, outcome in outcomes:
                 if outcome.kind == "delivered":
-                    session.execute(update(Outbox).where(Outbox.id == row_id).values(
-                        status=OutboxStatus.SENT, sent_at=now, last_error=None))
-                    report.sent += 1
-                elif outcome.kind == "retry":
+                    continue
+                if outcome.kind == "retry":
                     retry_ids.append(row_id)
                     retry_after = outcome.retry_after or retry_after
                     message = outcome.message

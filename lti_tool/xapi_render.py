@@ -50,25 +50,46 @@ def _actor(user: User, platform: Platform, identity: ActorIdentity) -> ev.Actor:
     return ev.Actor(homepage=platform.issuer, name=user.sub)
 
 
-def render_statement(session: Session, payload: dict[str, Any]
+class RowCache:
+    """Rows a rendering pass reads again and again (the same attempt, learner, course and
+    items for hundreds of events). The session's identity map holds rows only weakly, so
+    without this each event reloaded them."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: dict[tuple[type, Any], Any] = {}
+
+    def get(self, kind: type, key: Any) -> Any:
+        if key is None:
+            return None
+        found = self.rows.get((kind, key))
+        if found is None:
+            found = self.session.get(kind, key)
+            self.rows[(kind, key)] = found
+        return found
+
+
+def render_statement(session: Session, payload: dict[str, Any],
+                     cache: RowCache | None = None
                      ) -> tuple[int, Callable[[ActorIdentity], str]]:
     """(platform id, build) where ``build(identity)`` gives the statement's JSON text for
     an LRS that names learners that way."""
+    rows = cache or RowCache(session)
     try:
         verb = payload["verb"]
-        attempt = session.get(Attempt, payload["attempt_id"])
-        user = session.get(User, payload["user_id"])
+        attempt = rows.get(Attempt, payload["attempt_id"])
+        user = rows.get(User, payload["user_id"])
     except KeyError as exc:
         raise RenderError(f"the event has no {exc.args[0]}") from exc
     if attempt is None or user is None:
         raise RenderError("the attempt or the learner no longer exists")
-    platform = session.get(Platform, user.platform_id)
-    module = session.get(CurriculumModule, attempt.module_id)
+    platform = rows.get(Platform, user.platform_id)
+    module = rows.get(CurriculumModule, attempt.module_id)
     if platform is None or module is None:
         raise RenderError("the platform or the module no longer exists")
-    course = session.get(Course, attempt.course_id) if attempt.course_id else None
-    deployment = session.get(Deployment, course.deployment_id) if course else None
-    link = (session.get(ResourceLink, attempt.resource_link_id)
+    course = rows.get(Course, attempt.course_id) if attempt.course_id else None
+    deployment = rows.get(Deployment, course.deployment_id) if course else None
+    link = (rows.get(ResourceLink, attempt.resource_link_id)
             if attempt.resource_link_id else None)
     lms = ev.LmsContext(issuer=platform.issuer,
                         deployment_id=deployment.deployment_id if deployment else None,
@@ -80,9 +101,9 @@ def render_statement(session: Session, payload: dict[str, Any]
                   timestamp=datetime.fromisoformat(payload["timestamp"]),
                   lms=lms, registration=attempt.id, mode=attempt.mode.value,
                   module_id=module.id, module_title=module.title, key_activity_id=ka_id)
-    lesson = (session.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id
+    lesson = (rows.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id
               else None)
-    factory = _factory(session, verb, payload, common, lesson)
+    factory = _factory(rows, verb, payload, common, lesson)
 
     def build(identity: ActorIdentity) -> str:
         event = factory(_actor(user, platform, identity))
@@ -91,7 +112,7 @@ def render_statement(session: Session, payload: dict[str, Any]
     return platform.id, build
 
 
-def _factory(session: Session, verb: str, payload: dict[str, Any], common: dict[str, Any],
+def _factory(rows: RowCache, verb: str, payload: dict[str, Any], common: dict[str, Any],
              lesson: CurriculumLesson | None) -> Callable[[ev.Actor], Any]:
     """Validate the event now (so a bad one is parked before any LRS sees it)."""
     duration = payload.get("duration_seconds")
@@ -108,7 +129,7 @@ def _factory(session: Session, verb: str, payload: dict[str, Any], common: dict[
             actor=actor, lesson_id=lesson.id, lesson_title=lesson.title,
             duration_seconds=duration or 0.0, **common)
     if verb == "answered":
-        item = session.get(CurriculumItem, payload["item_id"])
+        item = rows.get(CurriculumItem, payload["item_id"])
         if item is None:
             raise RenderError(f"item {payload['item_id']} no longer exists")
         options = list(item.options)
@@ -135,7 +156,7 @@ def _factory(session: Session, verb: str, payload: dict[str, Any], common: dict[
             actor=actor, passed=verb == "passed", score_raw=raw, score_max=maximum,
             duration_seconds=duration or 0.0, **common)
     if verb == "progressed":
-        ka = session.get(CurriculumKeyActivity, payload["key_activity_id"])
+        ka = rows.get(CurriculumKeyActivity, payload["key_activity_id"])
         if ka is None:
             raise RenderError(f"key activity {payload['key_activity_id']} no longer exists")
         return lambda actor: ev.MasteryProgressed(

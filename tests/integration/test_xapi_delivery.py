@@ -324,3 +324,23 @@ def test_the_default_lrs_takes_platforms_without_their_own(database_url, ralph):
                 Outbox.status != OutboxStatus.SENT)) == 0
     finally:
         w.close()
+
+
+def test_a_changed_secret_key_keeps_statements_waiting_with_a_clear_reason(database_url):
+    w = World(database_url)
+    try:
+        with transaction(w.sessions) as db:
+            add_lrs(db, w.settings, db.get(Platform, w.platforms["a"]), name="lrs",
+                    url="http://127.0.0.1:9/xAPI/", username="u", password="p")
+        w.session("a", "drill", answers=1)
+        import dataclasses
+
+        rekeyed = XapiDelivery(w.sessions, dataclasses.replace(
+            w.settings, secret_key="another-secret-key-" + "x" * 20), w.clock, Random(1))
+        report = rekeyed.run_once()
+        assert report.sent == 0 and report.retried == 5
+        waiting = w.rows(status=OutboxStatus.PENDING)
+        assert len(waiting) == 5
+        assert all("add the LRS again" in r.last_error for r in waiting)
+    finally:
+        w.close()

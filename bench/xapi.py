@@ -1,0 +1,232 @@
+"""Benchmark: xAPI statements from practice sessions, through the outbox, into Ralph.
+
+    .venv/bin/python bench/xapi.py [--statements 20000] [--workers 2] [--batch 50]
+
+1. Enqueue (timed per call): simulated students run drill sessions through the practice
+   engine (start, answers, submit) until ``--statements`` learning events wait in the
+   outbox. Prints the enqueue cost per statement: the time inside ``queue_event``, which
+   runs in the answer's own transaction (target: under 1 ms).
+2. Drain (timed): ``--workers`` outbox workers (threads here, processes in production)
+   render every event into its statement and deliver them to a fresh Ralph LRS in
+   batches of ``--batch``. Prints statements/s, checks Ralph holds each id exactly once.
+3. Baseline (timed, same run): the same statement bytes POSTed in the same batches to a
+   second fresh Ralph with one bare ``requests.Session``: Ralph's own ingest rate.
+   Prints both rates and their ratio (target: at least 0.9).
+
+Ralph's filesystem backend rereads its whole file on every POST, so both runs slow down
+as the file grows; each gets its own empty Ralph so they are compared like for like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from random import Random
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from lti_tool.curriculum.checks import load_bank  # noqa: E402
+from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
+from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
+from lti_tool.migrate import upgrade_to_head  # noqa: E402
+from lti_tool.models import (  # noqa: E402
+    Course,
+    Deployment,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Platform,
+    User,
+)
+from lti_tool.practice import events  # noqa: E402
+from lti_tool.practice.service import PracticeService  # noqa: E402
+from lti_tool.sandbox.ralph_lrs import RalphServer  # noqa: E402
+from lti_tool.settings import load_settings  # noqa: E402
+from lti_tool.xapi_delivery import XapiDelivery  # noqa: E402
+
+MODULES = ("safety", "quality", "processes", "maintenance")
+
+
+def enqueue(sessions, statements: int, answers_per_session: int) -> tuple[float, int]:
+    """Run drill sessions until enough events are queued; returns (seconds inside
+    queue_event, events queued)."""
+    spent = [0.0]
+    calls = [0]
+    original = events.queue_event
+
+    def timed(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - began
+            calls[0] += 1
+
+    events.queue_event = timed
+    try:
+        with transaction(sessions) as db:
+            platform = Platform(issuer="https://lms.bench.test", client_id="bench", name="b",
+                                auth_login_url="https://x/a", auth_token_url="https://x/t",
+                                key_set_url="https://x/k")
+            db.add(platform)
+            db.flush()
+            deployment = Deployment(platform_id=platform.id, deployment_id="dep")
+            db.add(deployment)
+            db.flush()
+            course = Course(deployment_id=deployment.id, context_id="bench-course",
+                            title="Bench course")
+            db.add(course)
+            db.flush()
+            platform_id, course_id = platform.id, course.id
+        rng = Random(1)
+        n = 0
+        while calls[0] < statements:
+            with transaction(sessions) as db:
+                user = User(platform_id=platform_id, sub=f"student-{n}")
+                db.add(user)
+                db.flush()
+                user_id = user.id
+                svc = PracticeService(db, lambda: datetime.now(UTC), rng)
+                attempt_id = svc.start(user_id, "drill", MODULES[n % 4], course_id=course_id).id
+            for _ in range(answers_per_session):
+                with transaction(sessions) as db:
+                    svc = PracticeService(db, lambda: datetime.now(UTC), rng)
+                    item = svc.item(attempt_id, user_id)
+                    svc.answer(attempt_id, user_id, item.id, rng.randrange(4),
+                               secrets.token_hex(8), duration_ms=rng.randrange(3000, 40000))
+            with transaction(sessions) as db:
+                PracticeService(db, lambda: datetime.now(UTC), rng).submit(attempt_id, user_id)
+            n += 1
+    finally:
+        events.queue_event = original
+    return spent[0], calls[0]
+
+
+def drain(sessions, settings, workers: int) -> float:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        delivery = XapiDelivery(sessions, settings, lambda: datetime.now(UTC))
+        try:
+            while not stop.is_set():
+                if not delivery.run_once().handled:
+                    if _pending(sessions) == 0:
+                        return
+                    time.sleep(0.05)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=loop) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - began
+
+
+def _pending(sessions) -> int:
+    from sqlalchemy import func
+
+    with transaction(sessions) as db:
+        return db.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.kind == OutboxKind.XAPI, Outbox.status == OutboxStatus.PENDING)) or 0
+
+
+def baseline(bodies: list[bytes], ralph: RalphServer, batch: int) -> float:
+    http = requests.Session()
+    http.auth = (ralph.username, ralph.password)
+    http.headers.update({"X-Experience-API-Version": "1.0.3",
+                         "Content-Type": "application/json"})
+    began = time.perf_counter()
+    for start in range(0, len(bodies), batch):
+        answer = http.post(ralph.endpoint_url + "statements",
+                           data=b"[" + b",".join(bodies[start:start + batch]) + b"]",
+                           timeout=60)
+        answer.raise_for_status()
+    return time.perf_counter() - began
+
+
+def count_in_ralph(ralph: RalphServer) -> tuple[int, int]:
+    """(statements, distinct ids) stored, read back over HTTP."""
+    ids: list[str] = []
+    url: str | None = ralph.endpoint_url + "statements?limit=1000"
+    while url:
+        answer = requests.get(url, auth=(ralph.username, ralph.password),
+                              headers={"X-Experience-API-Version": "1.0.3"}, timeout=120)
+        answer.raise_for_status()
+        data = answer.json()
+        ids += [s["id"] for s in data["statements"]]
+        url = ralph.base_url + data["more"] if data.get("more") else None
+    return len(ids), len(set(ids))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--statements", type=int, default=20000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--answers", type=int, default=40, help="answers per session")
+    args = parser.parse_args()
+    if min(args.statements, args.workers, args.batch, args.answers) < 1:
+        parser.error("counts must be at least 1")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        with transaction(sessions) as db:
+            sync_curriculum(db, load_bank(), lambda: datetime.now(UTC))
+        enqueue_seconds, queued = enqueue(sessions, args.statements, args.answers)
+        print(f"enqueue: {queued} statements, {enqueue_seconds * 1000 / queued:.3f} ms each "
+              f"inside queue_event (in the answer's transaction)")
+
+        ours = RalphServer(Path(tmp) / "ralph-ours").start()
+        bare = RalphServer(Path(tmp) / "ralph-bare").start()
+        try:
+            settings = dataclasses.replace(
+                load_settings(env={"CPT_LTI_DATABASE_URL": url}),
+                xapi_endpoint=ours.endpoint_url, xapi_username=ours.username,
+                xapi_password=ours.password, xapi_batch_size=args.batch)
+            seconds = drain(sessions, settings, args.workers)
+            with transaction(sessions) as db:
+                bodies = [b.encode() for b in db.scalars(
+                    select(Outbox.body).where(Outbox.kind == OutboxKind.XAPI)
+                    .order_by(Outbox.id))]
+                not_sent = db.query(Outbox).filter(
+                    Outbox.status != OutboxStatus.SENT).count()
+            stored, distinct = count_in_ralph(ours)
+            rate = len(bodies) / seconds
+            print(f"outbox -> Ralph: {len(bodies)} statements in {seconds:.1f}s = {rate:.0f}/s "
+                  f"with {args.workers} workers, batch {args.batch}; not sent {not_sent}; "
+                  f"in Ralph {stored} ({distinct} distinct ids)")
+            base_seconds = baseline(bodies, bare, args.batch)
+            base_rate = len(bodies) / base_seconds
+            print(f"baseline (bare session, pre-built batches): {base_rate:.0f}/s; "
+                  f"outbox : baseline = {rate / base_rate:.2f}")
+        finally:
+            ours.stop()
+            bare.stop()
+            engine.dispose()
+    return 0 if not_sent == 0 and stored == distinct == len(bodies) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("CPT_LTI_LOG_LEVEL", "WARNING")
+    raise SystemExit(main())
