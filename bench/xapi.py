@@ -6,7 +6,7 @@
    engine (start, answers, submit) until ``--statements`` learning events wait in the
    outbox. Prints the enqueue cost per statement: the time inside ``queue_event``, which
    runs in the answer's own transaction (target: under 1 ms).
-2. Drain (timed): ``--workers`` outbox workers (threads here, processes in production)
+2. Drain (timed): ``--workers`` outbox worker processes (as `cpt-lti worker` runs)
    render every event into its statement and deliver them to a fresh Ralph LRS in
    batches of ``--batch``. Prints statements/s, checks Ralph holds each id exactly once.
 3. Baseline (timed, same run): the same statement bytes POSTed in the same batches to a
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,29 +115,30 @@ def enqueue(sessions, statements: int, answers_per_session: int) -> tuple[float,
     return spent[0], calls[0]
 
 
-def drain(sessions, settings, workers: int) -> float:
-    stop = threading.Event()
-    errors: list[BaseException] = []
+def _worker_process(settings) -> None:
+    """One `cpt-lti worker`, as deployed: its own process, engine and LRS connection."""
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    delivery = XapiDelivery(sessions, settings, lambda: datetime.now(UTC))
+    while True:
+        if not delivery.run_once().handled:
+            if _pending(sessions) == 0:
+                break
+            time.sleep(0.05)
+    engine.dispose()
 
-    def loop() -> None:
-        delivery = XapiDelivery(sessions, settings, lambda: datetime.now(UTC))
-        try:
-            while not stop.is_set():
-                if not delivery.run_once().handled:
-                    if _pending(sessions) == 0:
-                        return
-                    time.sleep(0.05)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
 
+def drain(settings, workers: int) -> float:
+    context = multiprocessing.get_context("fork")
     began = time.perf_counter()
-    threads = [threading.Thread(target=loop) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    processes = [context.Process(target=_worker_process, args=(settings,))
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    if any(p.exitcode for p in processes):
+        raise RuntimeError(f"a worker failed: {[p.exitcode for p in processes]}")
     return time.perf_counter() - began
 
 
@@ -204,7 +205,8 @@ def main() -> int:
                 load_settings(env={"CPT_LTI_DATABASE_URL": url}),
                 xapi_endpoint=ours.endpoint_url, xapi_username=ours.username,
                 xapi_password=ours.password, xapi_batch_size=args.batch)
-            seconds = drain(sessions, settings, args.workers)
+            engine.dispose()  # the worker processes open their own
+            seconds = drain(settings, args.workers)
             with transaction(sessions) as db:
                 bodies = [b.encode() for b in db.scalars(
                     select(Outbox.body).where(Outbox.kind == OutboxKind.XAPI)

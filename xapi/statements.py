@@ -151,7 +151,7 @@ def build_statement(event: ev.Event) -> Statement:
     elif isinstance(event, ev.MasteryProgressed):
         verb = v.PROGRESSED
         obj = _activity(event, v.key_activity_activity_id(str(event.key_activity_id)),
-                        v.MODULE, event.key_activity_title)
+                        v.OBJECTIVE, event.key_activity_title)
         parent = [_module(event)]
         result = Result(extensions=Extensions({v.MASTERY.iri: round(event.estimate, 4)}))
     else:

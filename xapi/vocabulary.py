@@ -52,17 +52,18 @@ VERBS = (INITIALIZED, TERMINATED, EXPERIENCED, ANSWERED, COMPLETED, PASSED, FAIL
 COURSE = Concept(ADL_ACTIVITIES + "course", "course",
                  "CPT 4.0 as a whole, or the LMS course the tool is placed in.")
 MODULE = Concept(ADL_ACTIVITIES + "module", "module",
-                 "One CPT 4.0 module (Safety, Quality, Processes, Maintenance, Green), or "
-                 "one key work activity of it.")
+                 "One CPT 4.0 module (Safety, Quality, Processes, Maintenance, Green).")
 LESSON = Concept(ADL_ACTIVITIES + "lesson", "lesson", "A short lesson with check items.")
 ASSESSMENT = Concept(ADL_ACTIVITIES + "assessment", "assessment",
                      "A drill, practice test or mock exam attempt's activity.")
 INTERACTION = Concept(ADL_ACTIVITIES + "cmi.interaction", "cmi.interaction",
                       "One multiple-choice item.")
+OBJECTIVE = Concept(ADL_ACTIVITIES + "objective", "objective",
+                    "One CPT 4.0 key work activity, as something to master.")
 PROFILE_TYPE = Concept(ADL_ACTIVITIES + "profile", "profile",
                        "The xAPI Profile a statement follows (in context category).")
 
-ACTIVITY_TYPES = (COURSE, MODULE, LESSON, ASSESSMENT, INTERACTION, PROFILE_TYPE)
+ACTIVITY_TYPES = (COURSE, MODULE, LESSON, ASSESSMENT, INTERACTION, OBJECTIVE, PROFILE_TYPE)
 
 # --- extensions --------------------------------------------------------------------------
 _EXT = f"{NAMESPACE}/extensions/"

@@ -344,3 +344,38 @@ def test_a_changed_secret_key_keeps_statements_waiting_with_a_clear_reason(datab
         assert all("add the LRS again" in r.last_error for r in waiting)
     finally:
         w.close()
+
+
+def test_every_statement_kind_round_trips_through_ralph(ralph):
+    """POST each kind, then GET it back by registration: Ralph stores what we sent."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from test_xapi_statements import every_event
+
+    from xapi.lrs import LrsClient, LrsEndpoint, same_statement
+    from xapi.statements import statement_bytes, statement_json
+
+    client = LrsClient(LrsEndpoint("ralph", ralph.endpoint, *ralph.auth))
+    events = every_event()
+    outcomes = client.deliver([(n, statement_bytes(e)) for n, e in enumerate(events)])
+    assert {o.kind for _, o in outcomes} == {"delivered"}
+    for event in events:
+        found = [s for s in ralph.statements(registration=event.registration)
+                 if s["id"] == event.statement_id]
+        assert len(found) == 1, type(event).__name__
+        stored = found[0]
+        BaseXapiStatement.model_validate(stored)
+        assert same_statement(statement_json(event), stored)
+
+
+def test_a_mock_exam_session_follows_the_pattern_with_its_verdict(world, ralph):
+    world.add_lrs("a", ralph)
+    registration = world.session("a", "mock", answers=3)  # 3 of 80 answered: failed
+    world.drain(world.delivery())
+    verbs = _verbs(ralph.statements(registration=registration))
+    assert verbs[0] == "initialized" and verbs[-1] == "terminated"
+    assert verbs[1:4] == ["answered"] * 3
+    assert verbs[4:6] == ["completed", "failed"]
+    assert set(verbs[6:-1]) == {"progressed"}

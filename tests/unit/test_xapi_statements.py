@@ -31,19 +31,25 @@ def common(**over):
 
 
 def every_event() -> list[ev.Event]:
-    lesson = common(mode="lesson")
+    lesson_session = common(mode="lesson")
+
+    def lesson_fields():  # one lesson session: same registration, its own statement ids
+        return {**lesson_session, "statement_id": str(uuid.uuid4())}
+
     return [
         ev.SessionInitialized(**common()),
         ev.SessionTerminated(duration_seconds=61.237, **common()),
-        ev.LessonExperienced(lesson_id="LES-safety-ppe", lesson_title="PPE basics", **lesson),
+        ev.LessonExperienced(lesson_id="LES-safety-ppe", lesson_title="PPE basics",
+                             **lesson_fields()),
         ev.LessonCompleted(lesson_id="LES-safety-ppe", lesson_title="PPE basics",
-                           duration_seconds=300, **lesson),
+                           duration_seconds=300, **lesson_fields()),
         ev.ItemAnswered(item_id="SAF-001", stem="Which glove resists cuts?",
                         choices=("Latex", "Kevlar", "Cotton", "Vinyl"), correct_index=1,
                         chosen_index=2, success=False, duration_seconds=12.345, **common()),
         ev.ItemAnswered(item_id="SAF-002", stem="A lesson check", choices=("Yes", "No"),
                         correct_index=0, chosen_index=0, success=True,
-                        lesson_id="LES-safety-ppe", lesson_title="PPE basics", **lesson),
+                        lesson_id="LES-safety-ppe", lesson_title="PPE basics",
+                        **lesson_fields()),
         ev.AttemptCompleted(score_raw=18, score_max=25, duration_seconds=900.5,
                             **common(mode="practice", key_activity_id=None)),
         ev.AttemptJudged(passed=False, score_raw=30, score_max=50, duration_seconds=3600,

@@ -68,7 +68,7 @@ TEMPLATES = {
                       "A mock exam at or above the module's pass mark."),
     "AttemptFailed": ("attempt-failed", v.FAILED, v.ASSESSMENT,
                       "A mock exam below the module's pass mark."),
-    "MasteryProgressed": ("mastery-progressed", v.PROGRESSED, v.MODULE,
+    "MasteryProgressed": ("mastery-progressed", v.PROGRESSED, v.OBJECTIVE,
                           "The mastery estimate for one key work activity after an attempt "
                           "(result extension mastery-estimate, 0 to 1)."),
 }
