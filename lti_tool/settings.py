@@ -32,6 +32,7 @@ class Settings:
     sandbox: bool = True
     sandbox_base_url: str = ""
     deployment_policy: str = "strict"
+    registration_require_approval: bool = False
     http_timeout_seconds: float = 10.0
     jwks_cache_seconds: int = 600
     launch_state_seconds: int = 600
@@ -94,6 +95,7 @@ _TOML_SECTIONS = {
     ("tool", "log_level"): "log_level",
     ("tool", "trusted_proxies"): "trusted_proxies",
     ("lti", "deployment_policy"): "deployment_policy",
+    ("lti", "registration_require_approval"): "registration_require_approval",
     ("lti", "http_timeout_seconds"): "http_timeout_seconds",
     ("lti", "jwks_cache_seconds"): "jwks_cache_seconds",
     ("lti", "launch_state_seconds"): "launch_state_seconds",

@@ -9,7 +9,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from lti_tool.sandbox import services, views
+    from lti_tool.sandbox import registration, services, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(services.bp)
+    app.register_blueprint(registration.bp)

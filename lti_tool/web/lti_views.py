@@ -7,6 +7,7 @@ from random import Random
 from flask import (
     Blueprint,
     abort,
+    current_app,
     g,
     jsonify,
     make_response,
@@ -196,3 +197,46 @@ def jwks():
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.route("/lti/canvas.json")
+def canvas_json():
+    """Canvas developer-key configuration (Admin > Developer Keys > + LTI Key > Paste JSON)."""
+    from lti_tool.lti.registration import canvas_configuration
+
+    response = jsonify(canvas_configuration(runtime().settings))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/lti/register")
+def dynamic_registration():
+    """1EdTech Dynamic Registration: the LMS opens this with its openid_configuration URL
+    and a one-time registration token; we register and ask the LMS to close the window."""
+    from lti_tool.lti.http import TimeoutSession
+    from lti_tool.lti.registration import RegistrationError, register
+
+    rt = runtime()
+    config_url = request.args.get("openid_configuration", "")
+    token = request.args.get("registration_token") or None
+    if not config_url:
+        return render_template(
+            "http_error.html", status=400, title="Registration needs the LMS's address",
+            message="Open this page from your LMS's \"add a tool by registration URL\" "
+                    "screen: it adds the openid_configuration parameter."), 400
+    http = TimeoutSession(rt.settings.http_timeout_seconds)
+    try:
+        with rt.transaction() as db:
+            platform, deployment = register(
+                db, rt.settings, http, config_url, token,
+                require_approval=rt.settings.registration_require_approval)
+            done = {"issuer": platform.issuer, "client_id": platform.client_id,
+                    "deployment_id": deployment.deployment_id if deployment else None,
+                    "pending": not platform.enabled}
+    except RegistrationError as exc:
+        current_app.logger.warning("dynamic registration from %s failed: %s", config_url, exc)
+        return render_template("registration_failed.html", message=str(exc),
+                               config_url=config_url), 400
+    current_app.logger.info("dynamic registration: %s client %s", done["issuer"],
+                            done["client_id"])
+    return render_template("registration_done.html", **done)
