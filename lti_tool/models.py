@@ -122,6 +122,9 @@ class ToolKey(Base):
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A rotated-in key is published at once but signs only from this moment: platforms
+    # that cached the JWKS before it existed refetch in the meantime (null: from creation).
+    activates_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class User(Base):

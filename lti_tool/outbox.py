@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
 from lti_tool.lti.ags import AgsClient, DeliveryError, ScoreToSend
+from lti_tool.lti.keys import KeyService
 from lti_tool.models import (
     Attempt,
     Course,
@@ -116,9 +117,24 @@ class OutboxWorker:
         self.clock = clock
         self.timeout = timeout
         self.rng = rng or Random()
+        self.settings = settings
         self.xapi = XapiDelivery(sessions, settings, clock, self.rng) if settings else None
 
+    def _rotate_keys_if_due(self) -> None:
+        """Scheduled key rotation rides on the worker: every instance runs one, and the
+        rotation is a no-op unless the newest key is old enough (two workers racing would
+        at worst publish two staged keys; the newer one wins)."""
+        assert self.settings is not None
+        with transaction(self.sessions) as session:
+            key = KeyService(session, self.clock).rotate_if_due(
+                timedelta(days=self.settings.key_rotation_days),
+                timedelta(hours=self.settings.key_overlap_hours))
+            if key is not None:
+                log.info("scheduled key rotation: %s signs from %s", key.kid, key.activates_at)
+
     def run_once(self, limit: int = 50) -> WorkerReport:
+        if self.settings is not None and self.settings.key_rotation_days > 0:
+            self._rotate_keys_if_due()
         report = self._run_ags(limit)
         if self.xapi is not None:
             xapi = self.xapi.run_once()

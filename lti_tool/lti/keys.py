@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -45,45 +47,89 @@ def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
 
 
 class KeyService:
-    """Keys live in the DB so every process signs with, and publishes, the same set."""
+    """Keys live in the DB so every process signs with, and publishes, the same set.
 
-    def __init__(self, session: Session) -> None:
+    Rotation is staged: a new key is published in the JWKS at once and starts signing
+    after an overlap window, so a platform that cached the JWKS just before the rotation
+    has refetched it (we send ``max-age=300``) by the time it sees the new ``kid``. The old
+    key stays published until it is retired.
+    """
+
+    def __init__(self, session: Session, clock: Callable[[], datetime] | None = None) -> None:
         self.session = session
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def all(self) -> list[ToolKey]:
         return list(self.session.scalars(select(ToolKey).order_by(ToolKey.created_at,
                                                                     ToolKey.id)))
 
+    def _signs_now(self, key: ToolKey, now: datetime) -> bool:
+        return key.active and (key.activates_at is None or key.activates_at <= now)
+
     def active(self) -> ToolKey | None:
-        return self.session.scalars(
-            select(ToolKey).where(ToolKey.active.is_(True))
-            .order_by(ToolKey.created_at.desc(), ToolKey.id.desc())
-        ).first()
+        """The key that signs now: the newest one whose overlap window has passed."""
+        now = self.clock()
+        for key in reversed(self.all()):
+            if self._signs_now(key, now):
+                return key
+        return None
+
+    def pending(self) -> ToolKey | None:
+        """A rotated-in key still waiting for its overlap window, if any."""
+        now = self.clock()
+        return next((k for k in reversed(self.all())
+                     if k.active and k.activates_at is not None and k.activates_at > now), None)
 
     def ensure_key(self) -> ToolKey:
         """Used by ``cpt-lti init``: create the first key only if there is none."""
         return self.active() or self.rotate()
 
-    def rotate(self) -> ToolKey:
-        """Add a new active key; older keys stay published (platforms cache JWKS)."""
+    def rotate(self, overlap: timedelta = timedelta(0)) -> ToolKey:
+        """Publish a new key that signs after ``overlap`` (at once for the first key or
+        with no overlap, e.g. after a key was exposed); older keys stay published."""
+        now = self.clock()
         pem = generate_rsa_pem()
         jwk = public_jwk_from_pem(pem)
-        for old in self.all():
-            old.active = False
-        key = ToolKey(kid=jwk["kid"], private_key_pem=pem, public_jwk=jwk, active=True)
+        has_signer = self.active() is not None
+        key = ToolKey(kid=jwk["kid"], private_key_pem=pem, public_jwk=jwk, active=True,
+                      created_at=now,
+                      activates_at=now + overlap if overlap and has_signer else None)
         self.session.add(key)
         self.session.flush()
         return key
 
+    def rotate_if_due(self, every: timedelta, overlap: timedelta) -> ToolKey | None:
+        """Scheduled rotation: a new key when the newest one is older than ``every``."""
+        keys = self.all()
+        if not keys or self.pending() is not None:
+            return None
+        if self.clock() - keys[-1].created_at < every:
+            return None
+        return self.rotate(overlap)
+
     def retire(self, kid: str) -> None:
-        """Remove a key from JWKS for good; the active key cannot be retired."""
+        """Remove a key from JWKS for good; never the key that signs now, nor an old key
+        while its successor is still waiting to take over."""
         key = self.session.scalars(select(ToolKey).where(ToolKey.kid == kid)).first()
         if key is None:
             raise ToolKeyError(f"no key with kid {kid!r}")
-        if key.active:
-            raise ToolKeyError(f"key {kid} is the active signing key; rotate first")
+        signer = self.active()
+        if signer is not None and key.id == signer.id:
+            waiting = self.pending()
+            hint = (f"; the next key signs from {waiting.activates_at.isoformat()}"
+                    if waiting else "; rotate first")
+            raise ToolKeyError(f"key {kid} is the signing key{hint}")
         self.session.delete(key)
         self.session.flush()
+
+    def status(self, key: ToolKey) -> str:
+        now = self.clock()
+        signer = self.active()
+        if signer is not None and key.id == signer.id:
+            return "signing"
+        if key.active and key.activates_at is not None and key.activates_at > now:
+            return "next"
+        return "published"
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         return {"keys": [dict(k.public_jwk) for k in self.all()]}

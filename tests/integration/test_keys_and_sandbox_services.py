@@ -3,7 +3,7 @@ pylti1p3 itself with the tool's real key - the path grade passback will take."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -39,7 +39,7 @@ def test_rotation_keeps_old_key_published_until_retired(live_server):
     engine, sessions = _sessions(live_server)
     old_kid = requests.get(live_server.url + "/lti/jwks").json()["keys"][0]["kid"]
     with transaction(sessions) as db:
-        new_kid = KeyService(db).rotate().kid
+        new_kid = KeyService(db).rotate().kid  # no overlap: signs at once
     kids = [k["kid"] for k in requests.get(live_server.url + "/lti/jwks").json()["keys"]]
     assert set(kids) == {old_kid, new_kid}
     with transaction(sessions) as db:
@@ -47,6 +47,61 @@ def test_rotation_keeps_old_key_published_until_retired(live_server):
         KeyService(db).retire(old_kid)
     kids = [k["kid"] for k in requests.get(live_server.url + "/lti/jwks").json()["keys"]]
     assert kids == [new_kid]
+    engine.dispose()
+
+
+def test_staged_rotation_never_signs_with_a_key_a_platform_has_not_seen(live_server):
+    """A platform caches the JWKS, then the tool rotates: until the overlap window has
+    passed the tool keeps signing with the old key, which the cached copy verifies; after
+    it, the platform has refetched (max-age 300 s) and verifies the new key."""
+    import jwt
+    from jwt import PyJWKSet
+
+    class Clock:
+        now = datetime.now(UTC)
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    engine, sessions = _sessions(live_server)
+    cached = PyJWKSet.from_dict(requests.get(live_server.url + "/lti/jwks").json())
+
+    def verifies(jwks: PyJWKSet, token: str) -> bool:
+        kid = jwt.get_unverified_header(token)["kid"]
+        try:
+            key = jwks[kid]
+        except KeyError:
+            return False
+        return jwt.decode(token, key.key, algorithms=["RS256"], audience="lms")["n"] == 1
+
+    def tool_signs() -> str:
+        with transaction(sessions) as db:
+            signing = KeyService(db, clock).signing_key()
+        return jwt.encode({"n": 1, "aud": "lms"}, signing.private_key_pem, algorithm="RS256",
+                          headers={"kid": signing.kid})
+
+    with transaction(sessions) as db:
+        new_kid = KeyService(db, clock).rotate(timedelta(hours=1)).kid
+    published = [k["kid"] for k in requests.get(live_server.url + "/lti/jwks").json()["keys"]]
+    assert new_kid in published  # announced at once
+    assert verifies(cached, tool_signs())  # the stale cache still works during overlap
+    clock.now += timedelta(minutes=59)
+    assert verifies(cached, tool_signs())
+    clock.now += timedelta(minutes=2)  # overlap over: the new key signs
+    token = tool_signs()
+    assert jwt.get_unverified_header(token)["kid"] == new_kid
+    assert not verifies(cached, token)  # only a platform that never refetched would fail
+    fresh = PyJWKSet.from_dict(requests.get(live_server.url + "/lti/jwks").json())
+    assert verifies(fresh, token)
+    with transaction(sessions) as db:
+        # Scheduled rotation: nothing while the newest key is young, a staged key after.
+        service = KeyService(db, clock)
+        assert service.rotate_if_due(timedelta(days=90), timedelta(hours=24)) is None
+        clock.now += timedelta(days=91)
+        staged = service.rotate_if_due(timedelta(days=90), timedelta(hours=24))
+        assert staged is not None and service.status(staged) == "next"
+        assert service.rotate_if_due(timedelta(days=90), timedelta(hours=24)) is None
     engine.dispose()
 
 

@@ -81,7 +81,7 @@ def test_init_creates_one_key_and_is_idempotent(run) -> None:
     first = run("init")
     assert first.exit_code == 0, first.stderr
     keys = _json(run("keys", "list", "--json"))
-    assert len(keys) == 1 and keys[0]["active"] is True
+    assert len(keys) == 1 and keys[0]["status"] == "signing"
     assert keys[0]["kid"] in first.stdout
 
     second = run("init")
@@ -177,7 +177,8 @@ def test_a_non_http_url_exits_2_with_one_line(initialised, option: str, bad: str
 
 def test_unknown_option_and_unknown_policy_exit_2(initialised) -> None:
     assert initialised("platform", "list", "--colour").exit_code == 2
-    assert initialised("keys", "rotate", "--now").exit_code == 2
+    assert initialised("keys", "rotate", "--overlap-hours", "-1").exit_code == 2
+    assert initialised("keys", "rotate", "--soon").exit_code == 2
     result = _add(initialised, "1000", extra=("--deployment-policy", "lenient"))
     assert result.exit_code == 2
 
@@ -192,17 +193,26 @@ def test_rotate_keeps_old_key_published_and_retire_rules(initialised) -> None:
     run = initialised
     [original] = _json(run("keys", "list", "--json"))
 
-    rotated = run("keys", "rotate")
+    # Staged (the default): published now, signs after the overlap window.
+    staged = run("keys", "rotate", "--overlap-hours", "2")
+    assert staged.exit_code == 0, staged.stderr
+    next_kid = staged.stdout.strip()
+    keys = {k["kid"]: k["status"] for k in _json(run("keys", "list", "--json"))}
+    assert keys == {original["kid"]: "signing", next_kid: "next"}
+    refused = run("keys", "retire", original["kid"])  # still the signer
+    assert refused.exit_code == 1
+    assert "the next key signs from" in _one_error_line(refused)
+
+    rotated = run("keys", "rotate", "--now")  # after an exposure: signs at once
     assert rotated.exit_code == 0, rotated.stderr
     new_kid = rotated.stdout.strip()
-    assert new_kid and new_kid != original["kid"]
-
-    keys = {k["kid"]: k["active"] for k in _json(run("keys", "list", "--json"))}
-    assert keys == {original["kid"]: False, new_kid: True}
+    assert new_kid and new_kid not in (original["kid"], next_kid)
+    keys = {k["kid"]: k["status"] for k in _json(run("keys", "list", "--json"))}
+    assert keys[new_kid] == "signing" and keys[original["kid"]] == "published"
 
     refused = run("keys", "retire", new_kid)
     assert refused.exit_code == 1
-    assert "active" in _one_error_line(refused)
+    assert "signing key" in _one_error_line(refused)
 
     unknown = run("keys", "retire", "no-such-kid")
     assert unknown.exit_code == 1
@@ -210,7 +220,7 @@ def test_rotate_keeps_old_key_published_and_retire_rules(initialised) -> None:
 
     retired = run("keys", "retire", original["kid"])
     assert retired.exit_code == 0, retired.stderr
-    assert [k["kid"] for k in _json(run("keys", "list", "--json"))] == [new_kid]
+    assert original["kid"] not in [k["kid"] for k in _json(run("keys", "list", "--json"))]
 
 
 def test_serve_with_one_worker_runs_the_threaded_dev_server(initialised, monkeypatch) -> None:
