@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -363,6 +363,85 @@ def platform_remove(issuer: str, client_id: str) -> None:
         except PlatformNotFoundError as exc:
             raise CliError(str(exc.args[0])) from exc
         click.echo(f"removed platform {row.id}: {row.issuer} client {row.client_id}")
+
+
+def _set_platform(issuer: str, client_id: str, deployment_id: str | None,
+                  enabled: bool) -> None:
+    from sqlalchemy import select
+
+    from lti_tool.models import Deployment, Platform
+
+    with _database(_settings()) as session:
+        row = session.scalars(select(Platform).where(Platform.issuer == issuer,
+                                                     Platform.client_id == client_id)).first()
+        if row is None:
+            raise CliError(f"no platform with issuer {issuer} and client id {client_id}")
+        state = "enabled" if enabled else "disabled"
+        if deployment_id is None:
+            row.enabled = enabled
+            click.echo(f"{state} platform {row.id}: {row.issuer} client {row.client_id}")
+            return
+        deployment = session.scalars(select(Deployment).where(
+            Deployment.platform_id == row.id, Deployment.deployment_id == deployment_id)).first()
+        if deployment is None:
+            raise CliError(f"platform {row.id} has no deployment {deployment_id}")
+        deployment.enabled = enabled
+        click.echo(f"{state} deployment {deployment_id} of platform {row.id}")
+
+
+_PLATFORM_KEYS = [
+    click.option("--issuer", required=True, help="Issuer of the platform."),
+    click.option("--client-id", required=True, help="Client id of the platform."),
+    click.option("--deployment-id", default=None,
+                 help="Only this deployment (otherwise the whole platform)."),
+]
+
+
+def _platform_keys(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_PLATFORM_KEYS):
+        command = option(command)
+    return command
+
+
+@platform.command("enable")
+@_platform_keys
+def platform_enable(issuer: str, client_id: str, deployment_id: str | None) -> None:
+    """Allow launches (e.g. approve a Dynamic Registration)."""
+    _set_platform(issuer, client_id, deployment_id, True)
+
+
+@platform.command("disable")
+@_platform_keys
+def platform_disable(issuer: str, client_id: str, deployment_id: str | None) -> None:
+    """Refuse launches from a platform or one deployment (its data stays)."""
+    _set_platform(issuer, client_id, deployment_id, False)
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+@cli.group(short_help="Tool administrators for the web console at /admin.")
+def admin() -> None:
+    """Accounts for the admin console (separate from LMS launches)."""
+
+
+@admin.command("create")
+@click.argument("username")
+@click.option("--password", default=None,
+              help="Better: leave it out and type it at the prompt, or set "
+                   "CPT_LTI_ADMIN_PASSWORD.")
+def admin_create(username: str, password: str | None) -> None:
+    """Create an admin (or set a new password, which signs them out everywhere)."""
+    from lti_tool.admin import AdminError, AdminService
+
+    if password is None:
+        password = os.environ.get("CPT_LTI_ADMIN_PASSWORD") or click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, err=True)
+    with _database(_settings()) as session:
+        try:
+            row, created = AdminService(session, system_clock).create(username, password)
+        except AdminError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        click.echo(f"{'created' if created else 'updated'} admin {row.username}")
 
 
 # --- keys -------------------------------------------------------------------------------------

@@ -516,3 +516,39 @@ class RosterMember(Base):
         Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]))
     status: Mapped[str] = mapped_column(String(20), default="Active")
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AdminUser(Base):
+    """A tool administrator (the college IT admin's door), separate from LTI users: made
+    with `cpt-lti admin create`, signs in with a password at /admin/login."""
+
+    __tablename__ = "admin_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AdminSession(Base):
+    """A signed-in admin: the browser holds the random id in a strict, HttpOnly cookie."""
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AdminLoginFailure(Base):
+    """Failed admin sign-ins, kept in the DB so the rate limit holds across instances."""
+
+    __tablename__ = "admin_login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -6,7 +6,16 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from lti_tool.web import api, errors, instructor, lti_views, pages, security, student
+    from lti_tool.web import (
+        admin,
+        api,
+        errors,
+        instructor,
+        lti_views,
+        pages,
+        security,
+        student,
+    )
 
     security.register(app)
     app.register_blueprint(lti_views.bp)
@@ -14,4 +23,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(student.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(instructor.bp)
+    app.register_blueprint(admin.bp)
     errors.register(app)

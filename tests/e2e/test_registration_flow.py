@@ -35,3 +35,26 @@ def test_the_lms_frame_closes_when_the_tool_has_registered(page, cross_site_serv
               f"{lms}/sandbox/moodle/jwks")
     page.get_by_role("heading", name="Registration did not complete").wait_for()
     assert _serious(axe.run(page)) == []
+
+
+def test_admin_console_is_keyboard_and_axe_clean(page, cross_site_server):
+    from lti_tool.admin import AdminService
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.runtime import system_clock
+
+    engine = make_engine(cross_site_server.settings.database_url)
+    with transaction(make_session_factory(engine)) as db:
+        AdminService(db, system_clock).create("it-admin", "correct horse battery")
+    engine.dispose()
+    axe = Axe()
+    page.goto(f"{cross_site_server.url}/admin/login")
+    assert _serious(axe.run(page)) == []
+    # Keyboard only: tab into the fields, type, press Enter.
+    page.keyboard.press("Tab")  # skip link
+    page.get_by_label("User name").focus()
+    page.keyboard.type("it-admin")
+    page.keyboard.press("Tab")
+    page.keyboard.type("correct horse battery")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Admin console").wait_for(timeout=15000)
+    assert _serious(axe.run(page)) == []

@@ -391,3 +391,24 @@ def test_serve_local_lrs_starts_ralph_and_points_the_worker_at_it(
     credentials = tmp_path / "var" / "ralph" / "credentials.json"
     assert oct(credentials.stat().st_mode & 0o777) == "0o600"
     assert initialised("serve", "--local-lrs", "--workers", "2").exit_code == 2
+
+
+def test_admin_create_and_platform_enable_disable(initialised) -> None:
+    run = initialised
+    created = run("admin", "create", "it-admin", env={"CPT_LTI_ADMIN_PASSWORD": "long enough pw"})
+    assert created.exit_code == 0 and "created admin it-admin" in created.stdout
+    assert "long enough pw" not in created.output
+    short = run("admin", "create", "it-admin", "--password", "short")
+    assert short.exit_code == 2 and "at least 12" in _one_error_line(short)
+    again = run("admin", "create", "it-admin", "--password", "another long password")
+    assert again.exit_code == 0 and "updated admin" in again.stdout
+
+    assert _add(run, "1000", "d-1").exit_code == 0
+    keys = ("--issuer", CANVAS, "--client-id", "1000")
+    assert "disabled platform" in run("platform", "disable", *keys).stdout
+    assert _json(run("platform", "list", "--json"))[0]["enabled"] is False
+    assert "enabled platform" in run("platform", "enable", *keys).stdout
+    assert "disabled deployment d-1" in run("platform", "disable", *keys,
+                                            "--deployment-id", "d-1").stdout
+    missing = run("platform", "enable", *keys, "--deployment-id", "nope")
+    assert missing.exit_code == 1 and "no deployment" in _one_error_line(missing)
