@@ -34,6 +34,7 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
+from lti_tool.privacy import purge_expired
 from lti_tool.settings import Settings
 from lti_tool.xapi_delivery import XapiDelivery, XapiReport
 
@@ -43,6 +44,7 @@ BASE_DELAY = timedelta(seconds=10)
 MAX_DELAY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about 5 hours of trying before an operator is needed
 LEASE = timedelta(minutes=5)  # a claimed row is left alone this long
+PURGE_EVERY = timedelta(minutes=10)
 MODE_NAMES = {"practice": "practice test", "mock": "mock exam", "lesson": "lesson"}
 
 
@@ -118,7 +120,20 @@ class OutboxWorker:
         self.timeout = timeout
         self.rng = rng or Random()
         self.settings = settings
+        self._purged_at: datetime | None = None
         self.xapi = XapiDelivery(sessions, settings, clock, self.rng) if settings else None
+
+    def _purge_if_due(self) -> None:
+        """Data retention, at most every PURGE_EVERY per worker."""
+        now = self.clock()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY:
+            return
+        assert self.settings is not None
+        with transaction(self.sessions) as session:
+            counts = purge_expired(session, now, self.settings.outbox_retention_days)
+        self._purged_at = now
+        if any(counts.values()):
+            log.info("retention purge: %s", counts)
 
     def _rotate_keys_if_due(self) -> None:
         """Scheduled key rotation rides on the worker: every instance runs one, and the
@@ -135,6 +150,8 @@ class OutboxWorker:
     def run_once(self, limit: int = 50) -> WorkerReport:
         if self.settings is not None and self.settings.key_rotation_days > 0:
             self._rotate_keys_if_due()
+        if self.settings is not None:
+            self._purge_if_due()
         report = self._run_ags(limit)
         if self.xapi is not None:
             xapi = self.xapi.run_once()

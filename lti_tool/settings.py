@@ -42,6 +42,7 @@ class Settings:
     trusted_proxies: int = 0
     embedded_worker: bool = True
     worker_interval_seconds: float = 5.0
+    outbox_retention_days: int = 30
     xapi_endpoint: str = ""
     xapi_username: str = ""
     xapi_password: str = field(default="", repr=False)
@@ -106,6 +107,7 @@ _TOML_SECTIONS = {
     ("lti", "session_hours"): "session_hours",
     ("outbox", "embedded_worker"): "embedded_worker",
     ("outbox", "worker_interval_seconds"): "worker_interval_seconds",
+    ("outbox", "retention_days"): "outbox_retention_days",
     ("xapi", "endpoint"): "xapi_endpoint",
     ("xapi", "username"): "xapi_username",
     ("xapi", "password"): "xapi_password",

@@ -412,3 +412,21 @@ def test_admin_create_and_platform_enable_disable(initialised) -> None:
                                             "--deployment-id", "d-1").stdout
     missing = run("platform", "enable", *keys, "--deployment-id", "nope")
     assert missing.exit_code == 1 and "no deployment" in _one_error_line(missing)
+
+
+def test_user_erase_reports_and_refuses_unknown_learners(initialised, tmp_path) -> None:
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.models import Platform, User
+
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with transaction(make_session_factory(engine)) as db:
+        platform = db.query(Platform).one()
+        db.add(User(platform_id=platform.id, sub="learner-7", email="l7@college.edu"))
+    engine.dispose()
+    result = initialised("user", "erase", "--platform", CANVAS, "--sub", "learner-7")
+    assert result.exit_code == 0, result.stderr
+    assert "erased: 0 attempts kept anonymously" in result.stdout
+    again = initialised("user", "erase", "--platform", CANVAS, "--sub", "learner-7")
+    assert again.exit_code == 1 and "no learner" in _one_error_line(again)
+    assert initialised("user", "erase", "--platform", CANVAS).exit_code == 2

@@ -1,0 +1,107 @@
+"""Erasing a learner, and purging what the tool no longer needs to keep.
+
+Erase keeps what is anonymous and useful to a class - item statistics and attempt scores
+- by moving the learner's attempts to a fresh placeholder user with a random id, and
+deletes everything that points at the person: the user row (name, e-mail, LTI sub),
+enrolments, roster entries, sessions, mastery, and every outbox row about them (queued
+statements and grades are not sent; delivered statements are removed from the outbox -
+the copies already in a college's LRS are the college's to erase there).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from lti_tool.models import (
+    AdminLoginFailure,
+    AdminSession,
+    Attempt,
+    Enrollment,
+    LaunchValue,
+    Mastery,
+    Outbox,
+    OutboxStatus,
+    Platform,
+    RosterMember,
+    ToolSession,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EraseError(LookupError):
+    """No such learner (or platform)."""
+
+
+@dataclass(frozen=True)
+class Erased:
+    attempts_kept_anonymously: int
+    outbox_rows_removed: int
+    roster_rows_removed: int
+
+
+def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = None
+               ) -> Erased:
+    query = select(Platform).where(Platform.issuer == issuer)
+    if client_id:
+        query = query.where(Platform.client_id == client_id)
+    platforms = list(session.scalars(query))
+    if not platforms:
+        raise EraseError(f"no platform with issuer {issuer}")
+    users = list(session.scalars(select(User).where(
+        User.platform_id.in_([p.id for p in platforms]), User.sub == sub)))
+    if not users:
+        raise EraseError("no learner with that sub on that platform")
+    kept = removed = roster = 0
+    for user in users:
+        attempt_ids = list(session.scalars(select(Attempt.id).where(
+            Attempt.user_id == user.id)))
+        # Outbox rows about the person: xAPI events carry the user id; grades the attempt.
+        about = Outbox.payload["user_id"].as_integer() == user.id
+        if attempt_ids:
+            about = or_(about, Outbox.payload["attempt_id"].as_string().in_(attempt_ids))
+        removed += session.execute(delete(Outbox).where(about)).rowcount
+        placeholder = User(platform_id=user.platform_id, sub=f"erased-{uuid.uuid4()}")
+        session.add(placeholder)
+        session.flush()
+        kept += session.execute(update(Attempt).where(Attempt.user_id == user.id).values(
+            user_id=placeholder.id, open_key=None)).rowcount
+        course_ids = list(session.scalars(select(Enrollment.course_id).where(
+            Enrollment.user_id == user.id)))
+        if course_ids:
+            roster += session.execute(delete(RosterMember).where(
+                RosterMember.course_id.in_(course_ids), RosterMember.sub == sub)).rowcount
+        for table in (Mastery, Enrollment, ToolSession):
+            session.execute(delete(table).where(table.user_id == user.id))
+        session.delete(user)
+        log.info("erased learner %s of platform %s: %d attempts kept anonymously, "
+                 "%d outbox rows removed", user.id, user.platform_id, kept, removed)
+    session.flush()
+    return Erased(kept, removed, roster)
+
+
+def purge_expired(session: Session, now: datetime, delivered_days: int) -> dict[str, int]:
+    """Data retention: delivered outbox rows older than ``delivered_days`` (0 keeps them),
+    and expired launch state, tool sessions, admin sessions and old failed sign-ins.
+    Undelivered rows are never purged."""
+    counts = {}
+    if delivered_days > 0:
+        counts["outbox"] = session.execute(delete(Outbox).where(
+            Outbox.status == OutboxStatus.SENT,
+            Outbox.sent_at < now - timedelta(days=delivered_days))).rowcount
+    counts["launch_values"] = session.execute(delete(LaunchValue).where(
+        LaunchValue.expires_at <= now)).rowcount
+    counts["tool_sessions"] = session.execute(delete(ToolSession).where(
+        ToolSession.expires_at <= now)).rowcount
+    counts["admin_sessions"] = session.execute(delete(AdminSession).where(
+        AdminSession.expires_at <= now)).rowcount
+    counts["admin_login_failures"] = session.execute(delete(AdminLoginFailure).where(
+        AdminLoginFailure.at <= now - timedelta(days=1))).rowcount
+    return counts
