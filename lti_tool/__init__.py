@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from lti_tool import logs
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.runtime import EXTENSION_KEY, Runtime, system_clock
 from lti_tool.settings import Settings, load_settings
@@ -18,8 +18,7 @@ def create_app(settings: Settings | None = None,
                clock: Callable[[], datetime] = system_clock) -> Flask:
     """Build the app: the composition root that wires the web, LTI and sandbox blueprints."""
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -37,6 +36,7 @@ def create_app(settings: Settings | None = None,
     from lti_tool.web import register as register_web
 
     register_web(app)
+    logs.register(app)
     if settings.sandbox:
         from lti_tool.sandbox import register as register_sandbox
 

@@ -552,3 +552,16 @@ class AdminLoginFailure(Base):
     username: Mapped[str] = mapped_column(String(100), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Counter(Base):
+    """Cluster-wide event counters (launches by outcome): every app instance adds to the
+    same row, so /metrics tells the same story whichever instance answers."""
+
+    __tablename__ = "counter"
+    __table_args__ = (UniqueConstraint("name", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(default=0)

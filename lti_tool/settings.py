@@ -50,6 +50,8 @@ class Settings:
     xapi_batch_size: int = 50
     xapi_timeout_seconds: float = 15.0
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def is_https(self) -> bool:
@@ -75,6 +77,8 @@ class Settings:
         if self.sandbox_base_url and not self.sandbox_base_url.startswith(
                 ("http://", "https://")):
             raise SettingsError("sandbox_base_url must start with http:// or https://")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError("log_format must be text or json")
         if self.xapi_actor_identity not in {"account", "mbox_sha1sum", "mbox"}:
             raise SettingsError("xapi actor_identity must be account, mbox_sha1sum or mbox")
         if not 1 <= self.xapi_batch_size <= 500:
@@ -96,6 +100,8 @@ _TOML_SECTIONS = {
     ("tool", "sandbox"): "sandbox",
     ("tool", "sandbox_base_url"): "sandbox_base_url",
     ("tool", "log_level"): "log_level",
+    ("tool", "log_format"): "log_format",
+    ("tool", "metrics_token"): "metrics_token",
     ("tool", "trusted_proxies"): "trusted_proxies",
     ("lti", "deployment_policy"): "deployment_policy",
     ("lti", "registration_require_approval"): "registration_require_approval",

@@ -25,6 +25,7 @@ from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
 from lti_tool.lti.storage import DbLaunchDataStorage
+from lti_tool.metrics import LAUNCHES, bump
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
@@ -85,6 +86,7 @@ def launch():
             ctx = LtiEdge(db, rt.settings, rt.clock).launch()
             record = record_launch(db, ctx, rt.clock)
             tool_session = start_session(db, rt, record, ctx.launch_id)
+            bump(db, LAUNCHES, "ok")
             user = db.get(User, record.user_id)
             course = db.get(Course, record.course_id) if record.course_id else None
             platform = db.get(Platform, ctx.platform_id)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+import hmac
+
+from flask import Blueprint, abort, jsonify, render_template, request
 from sqlalchemy import text
 
+from lti_tool.metrics import outbox_health, prometheus_text
 from lti_tool.runtime import runtime
 
 bp = Blueprint("pages", __name__)
@@ -37,14 +40,33 @@ def ping():
 
 @bp.route("/health")
 def health():
-    """For load balancers: 200 when the DB answers, 503 otherwise."""
+    """For load balancers: 200 when the DB answers, 503 otherwise; with the outbox backlog
+    and oldest waiting age per destination (an LRS being down is not this instance's
+    ill health, so it does not turn the answer into 503)."""
     rt = runtime()
     try:
         with rt.transaction() as db:
             db.execute(text("SELECT 1"))
+            outbox = outbox_health(db, rt.clock())
     except Exception:  # noqa: BLE001 - any DB failure means "not healthy"
         return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+    return jsonify(status="ok", database="ok", outbox=outbox)
+
+
+@bp.route("/metrics")
+def metrics():
+    """Prometheus text format, behind CPT_LTI_METRICS_TOKEN (off when unset)."""
+    rt = runtime()
+    token = rt.settings.metrics_token
+    if not token:
+        abort(404)
+    sent = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return "unauthorized\n", 401, {"Content-Type": "text/plain",
+                                        "WWW-Authenticate": "Bearer"}
+    with rt.transaction() as db:
+        body = prometheus_text(db, rt.clock())
+    return body, 200, {"Content-Type": "text/plain; version=0.0.4", "Cache-Control": "no-store"}
 
 
 @bp.route("/xapi/profile")

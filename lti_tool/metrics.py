@@ -1,0 +1,91 @@
+"""What operators watch: launch counters, outbox health, delivery latency.
+
+Everything is read from or written to the database, not process memory, so several app
+instances report one consistent picture (/health for load balancers, /metrics in the
+Prometheus text format for monitoring).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Counter, Outbox, OutboxStatus
+
+LAUNCHES = "launches"
+
+
+def bump(session: Session, name: str, label: str, by: int = 1) -> None:
+    """Add to a counter in one statement (an upsert: no read-modify-write race)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Counter).values(name=name, label=label[:64], value=by)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[Counter.name, Counter.label],
+        set_={"value": Counter.value + by}))
+
+
+def outbox_health(session: Session, now: datetime) -> dict[str, Any]:
+    """Backlog and oldest pending age per destination (grades: "lms"; statements: their
+    LRS, or "unrouted" while no LRS is configured)."""
+    out: dict[str, Any] = {}
+    for kind, destination, count, oldest in session.execute(
+            select(Outbox.kind, Outbox.destination, func.count(), func.min(Outbox.created_at))
+            .where(Outbox.status == OutboxStatus.PENDING)
+            .group_by(Outbox.kind, Outbox.destination)):
+        key = f"{kind.value}:{destination or ('lms' if kind.value == 'ags' else 'unrouted')}"
+        out[key] = {"pending": count,
+                    "oldest_pending_seconds": int((now - oldest).total_seconds())}
+    return out
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def prometheus_text(session: Session, now: datetime) -> str:
+    lines = ["# HELP cpt_launches_total LTI launches by outcome (ok or refusal code).",
+             "# TYPE cpt_launches_total counter"]
+    for label, value in session.execute(select(Counter.label, Counter.value).where(
+            Counter.name == LAUNCHES).order_by(Counter.label)):
+        lines.append(f'cpt_launches_total{{outcome="{label}"}} {value}')
+    lines += ["# HELP cpt_outbox_pending Deliveries waiting, per destination.",
+              "# TYPE cpt_outbox_pending gauge"]
+    health = outbox_health(session, now)
+    for key, row in sorted(health.items()):
+        kind, destination = key.split(":", 1)
+        lines.append(f'cpt_outbox_pending{{kind="{kind}",destination="{destination}"}} '
+                     f'{row["pending"]}')
+    lines += ["# HELP cpt_outbox_oldest_pending_seconds Age of the oldest waiting delivery.",
+              "# TYPE cpt_outbox_oldest_pending_seconds gauge"]
+    for key, row in sorted(health.items()):
+        kind, destination = key.split(":", 1)
+        lines.append(f'cpt_outbox_oldest_pending_seconds{{kind="{kind}",'
+                     f'destination="{destination}"}} {row["oldest_pending_seconds"]}')
+    lines += ["# HELP cpt_outbox_failed Deliveries parked for an operator.",
+              "# TYPE cpt_outbox_failed gauge"]
+    for kind, count in session.execute(select(Outbox.kind, func.count()).where(
+            Outbox.status == OutboxStatus.FAILED).group_by(Outbox.kind)):
+        lines.append(f'cpt_outbox_failed{{kind="{kind.value}"}} {count}')
+    lines += ["# HELP cpt_delivery_seconds Queue-to-delivery time over the last hour.",
+              "# TYPE cpt_delivery_seconds summary"]
+    since = now - timedelta(hours=1)
+    latencies: dict[str, list[float]] = {}
+    for kind, created, sent in session.execute(
+            select(Outbox.kind, Outbox.created_at, Outbox.sent_at)
+            .where(Outbox.status == OutboxStatus.SENT, Outbox.sent_at >= since)
+            .order_by(Outbox.sent_at.desc()).limit(20000)):
+        latencies.setdefault(kind.value, []).append((sent - created).total_seconds())
+    for kind, values in sorted(latencies.items()):
+        for q in (0.5, 0.95, 0.99):
+            lines.append(f'cpt_delivery_seconds{{kind="{kind}",quantile="{q}"}} '
+                         f'{_quantile(values, q):.3f}')
+        lines.append(f'cpt_delivery_seconds_count{{kind="{kind}"}} {len(values)}')
+        lines.append(f'cpt_delivery_seconds_sum{{kind="{kind}"}} {sum(values):.3f}')
+    return "\n".join(lines) + "\n"
