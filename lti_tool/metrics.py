@@ -34,13 +34,15 @@ def outbox_health(session: Session, now: datetime) -> dict[str, Any]:
     """Backlog and oldest pending age per destination (grades: "lms"; statements: their
     LRS, or "unrouted" while no LRS is configured)."""
     out: dict[str, Any] = {}
-    for kind, destination, count, oldest in session.execute(
-            select(Outbox.kind, Outbox.destination, func.count(), func.min(Outbox.created_at))
+    for kind, destination, count, oldest, last_error in session.execute(
+            select(Outbox.kind, Outbox.destination, func.count(), func.min(Outbox.created_at),
+                   func.max(Outbox.last_error))
             .where(Outbox.status == OutboxStatus.PENDING)
             .group_by(Outbox.kind, Outbox.destination)):
         key = f"{kind.value}:{destination or ('lms' if kind.value == 'ags' else 'unrouted')}"
         out[key] = {"pending": count,
-                    "oldest_pending_seconds": int((now - oldest).total_seconds())}
+                    "oldest_pending_seconds": int((now - oldest).total_seconds()),
+                    "last_error": last_error}
     return out
 
 

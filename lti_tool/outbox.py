@@ -3,8 +3,9 @@
 Rows are written in the same transaction as the event they report (practice/events.py).
 The worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers
 never take the same row), delivers each, and records the outcome: sent, retry later
-(exponential backoff with jitter), or failed with the reason for an operator. Nothing is
-ever deleted. Grade passback is delivered here; xAPI statements in xapi_delivery.py.
+(exponential backoff with jitter), or failed with the reason for an operator. Nothing
+undelivered is ever deleted (delivered rows are purged after ``outbox.retention_days``).
+Grade passback is delivered here; xAPI statements in xapi_delivery.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.db import transaction
 from lti_tool.lti.ags import AgsClient, DeliveryError, ScoreToSend
 from lti_tool.lti.keys import KeyService
+from lti_tool.metrics import outbox_health
 from lti_tool.models import (
     Attempt,
     Course,
@@ -232,16 +234,11 @@ def outbox_status(session: Session, now: datetime) -> dict[str, Any]:
         counts.setdefault(kind.value, {})[status.value] = count
     oldest = session.scalar(select(func.min(Outbox.created_at)).where(
         Outbox.status == OutboxStatus.PENDING))
-    destinations = []
-    for key, waiting, first, last_error in session.execute(
-            select(Outbox.destination, func.count(), func.min(Outbox.created_at),
-                   func.max(Outbox.last_error))
-            .where(Outbox.kind == OutboxKind.XAPI, Outbox.status == OutboxStatus.PENDING)
-            .group_by(Outbox.destination).order_by(Outbox.destination)):
-        destinations.append({
-            "destination": key or "(not yet routed to an LRS)", "pending": waiting,
-            "oldest_pending_seconds": int((now - first).total_seconds()),
-            "last_error": last_error})
+    destinations = [
+        {"destination": "(not yet routed to an LRS)" if key == "xapi:unrouted" else key[5:],
+         **row}
+        for key, row in sorted(outbox_health(session, now).items())
+        if key.startswith("xapi:")]
     failed = [{"id": r.id, "kind": r.kind.value, "attempts": r.attempts,
                "destination": r.destination,
                "last_error": r.last_error, "created_at": r.created_at.isoformat()}
