@@ -17,20 +17,33 @@ Classification (per statement, so the worker can record each row):
 - 401/403: retry later, flagged as an authentication problem (an operator must fix the
   credentials; statements wait, they are not dropped).
 - 429, 5xx, network errors, timeouts: retry the whole batch later (``Retry-After`` kept).
+
+How Ralph 5.1 answers a resent id (checked by tests/integration/test_xapi_ralph.py):
+a statement equal to the stored one (Ralph compares actor, verb, object, id, result,
+context, attachments, and timestamp/version when both have them) is dropped from the
+batch, not refused: 204 with an empty body when every statement was already stored, 200
+with only the new ids otherwise. Only a *different* statement under a stored id gets 409
+("Differing statements already exist with the same ID: ..."), and then the whole batch
+is refused. Two statements with one id in the same batch get 400. Other LRSs answer an
+identical resend with 409, which is why a lone 409 is settled by reading the id back.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
 
+from xapi.statements import canonical_bytes
+
 XAPI_VERSION = "1.0.3"
 SPLIT_STATUSES = {400, 413, 422}
 AUTH_STATUSES = {401, 403}
+REASON_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,21 @@ class Outcome:
 DELIVERED = Outcome("delivered")
 
 
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One POST's answer, for the batch as a whole (``deliver`` splits it per statement).
+
+    ``outcome.kind`` is delivered, retry, or - when the batch may hold a bad statement
+    among good ones - rejected or conflict. ``status`` is None when no answer came.
+    ``stored_ids`` are the ids a 200 listed (the LRS's newly stored ones; a resent
+    statement it already held is not listed, and a 204 lists none).
+    """
+
+    outcome: Outcome
+    status: int | None = None
+    stored_ids: tuple[str, ...] = ()
+
+
 def _reason(response: requests.Response) -> str:
     """The LRS's reason, short enough for an operator's screen. Validation errors in the
     common FastAPI/pydantic shape (Ralph) become "where: what" instead of an echo of the
@@ -67,11 +95,11 @@ def _reason(response: requests.Response) -> str:
     if isinstance(detail, list) and detail and all(isinstance(d, dict) for d in detail):
         parts = [f"{'.'.join(str(p) for p in d.get('loc', [])[2:]) or 'statement'}: "
                  f"{d.get('msg', '?')}" for d in detail[:3]]
-        return f"HTTP {response.status_code}: {'; '.join(parts)}"
+        return f"HTTP {response.status_code}: {'; '.join(parts)}"[:REASON_CHARS]
     if isinstance(detail, str):
-        return f"HTTP {response.status_code}: {detail[:400]}"
+        return f"HTTP {response.status_code}: {detail}"[:REASON_CHARS]
     text = (response.text or "").strip().replace("\n", " ")
-    return f"HTTP {response.status_code}: {text[:400]}" if text else \
+    return f"HTTP {response.status_code}: {text}"[:REASON_CHARS] if text else \
         f"HTTP {response.status_code}"
 
 
@@ -80,11 +108,24 @@ def _retry_after(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None
+        return None  # absent, or an HTTP date: the worker's own backoff applies
+
+
+def _stored_ids(response: requests.Response) -> tuple[str, ...]:
+    try:
+        ids = response.json() if response.content else []
+    except ValueError:
+        return ()
+    return tuple(i for i in ids if isinstance(i, str)) if isinstance(ids, list) else ()
+
+
+def _body(statement: bytes | dict[str, Any]) -> bytes:
+    return statement if isinstance(statement, bytes) else canonical_bytes(statement)
 
 
 class LrsClient:
-    """One LRS, one keep-alive session. Never puts the password in a message."""
+    """One LRS, one keep-alive session. Never puts the password in a message: it only
+    travels in the Authorization header, and errors are reported by type and status."""
 
     def __init__(self, endpoint: LrsEndpoint, timeout: tuple[float, float] = (3.05, 15.0),
                  session: requests.Session | None = None) -> None:
@@ -98,49 +139,63 @@ class LrsClient:
     def close(self) -> None:
         self.http.close()
 
-    def _post(self, bodies: list[bytes]) -> requests.Response | Outcome:
-        payload = b"[" + b",".join(bodies) + b"]"
-        try:
-            return self.http.post(self.endpoint.statements_url, data=payload,
-                                  timeout=self.timeout)
-        except requests.RequestException as exc:
-            # The exception text can carry the URL, never the credentials (not in the URL).
-            return Outcome("retry", f"{self.endpoint.name} unreachable: "
-                                    f"{type(exc).__name__}")
+    def post_batch(self, statements: Sequence[bytes | dict[str, Any]]) -> BatchOutcome:
+        """One POST of these statements as a JSON array, classified as a whole.
 
-    def deliver(self, statements: list[tuple[Hashable, bytes]]
-                ) -> list[tuple[Hashable, Outcome]]:
-        """POST these statements (in order) and say what became of each."""
-        if not statements:
-            return []
-        answer = self._post([body for _, body in statements])
-        if isinstance(answer, Outcome):
-            return [(key, answer) for key, _ in statements]
+        Bytes are sent as they are (the outbox's stored bytes, so a retry is identical);
+        dicts are serialized canonically first.
+        """
+        payload = b"[" + b",".join(_body(s) for s in statements) + b"]"
+        try:
+            answer = self.http.post(self.endpoint.statements_url, data=payload,
+                                    timeout=self.timeout)
+        except requests.RequestException as exc:
+            # Only the exception's type: its text can carry the URL (and a URL can carry
+            # credentials when an operator pasted them there).
+            return BatchOutcome(Outcome("retry", f"{self.endpoint.name} unreachable: "
+                                                 f"{type(exc).__name__}"))
         status = answer.status_code
         if status in (200, 204):
-            return [(key, DELIVERED) for key, _ in statements]
+            return BatchOutcome(DELIVERED, status, _stored_ids(answer))
         if status in AUTH_STATUSES:
-            outcome = Outcome("retry", f"{self.endpoint.name} refused the credentials "
-                                       f"({_reason(answer)}); fix them with `cpt-lti lrs add`",
-                              auth_problem=True)
-            return [(key, outcome) for key, _ in statements]
-        if status == 409 or status in SPLIT_STATUSES:
-            if len(statements) > 1:
-                middle = len(statements) // 2
-                return self.deliver(statements[:middle]) + self.deliver(statements[middle:])
-            key, body = statements[0]
-            if status == 409:
-                return [(key, self._settle_conflict(body, _reason(answer)))]
-            return [(key, Outcome("rejected", _reason(answer)))]
+            return BatchOutcome(Outcome(
+                "retry", f"{self.endpoint.name} refused the credentials ({_reason(answer)}); "
+                         "fix them with `cpt-lti lrs add`", auth_problem=True), status)
+        if status == 409:
+            return BatchOutcome(Outcome("conflict", _reason(answer)), status)
+        if status in SPLIT_STATUSES:
+            return BatchOutcome(Outcome("rejected", _reason(answer)), status)
         if status == 429 or status >= 500:
-            outcome = Outcome("retry", f"{self.endpoint.name}: {_reason(answer)}",
-                              retry_after=_retry_after(answer))
-            return [(key, outcome) for key, _ in statements]
+            return BatchOutcome(Outcome("retry", f"{self.endpoint.name}: {_reason(answer)}",
+                                        retry_after=_retry_after(answer)), status)
         # Anything else (404 from a wrong endpoint URL, 3xx): the configuration is wrong;
         # keep the statements and retry while an operator fixes it.
-        outcome = Outcome("retry", f"{self.endpoint.name}: unexpected {_reason(answer)}; "
-                                   "check the LRS endpoint URL")
-        return [(key, outcome) for key, _ in statements]
+        return BatchOutcome(Outcome("retry", f"{self.endpoint.name}: unexpected "
+                                             f"{_reason(answer)}; check the LRS endpoint URL"),
+                            status)
+
+    def deliver(self, statements: Sequence[tuple[Hashable, bytes]]
+                ) -> list[tuple[Hashable, Outcome]]:
+        """POST these statements (in order, one request when the LRS takes them all) and
+        say what became of each. Never raises for anything the LRS or network does."""
+        if not statements:
+            return []
+        batch = self.post_batch([body for _, body in statements])
+        outcome = batch.outcome
+        if outcome.kind in ("delivered", "retry"):
+            return [(key, outcome) for key, _ in statements]
+        if len(statements) > 1:
+            middle = len(statements) // 2
+            first = self.deliver(statements[:middle])
+            stalled = next((o for _, o in first if o.kind == "retry"), None)
+            if stalled is not None:
+                # The LRS went away mid-split: keep the rest behind it, in order.
+                return first + [(key, stalled) for key, _ in statements[middle:]]
+            return first + self.deliver(statements[middle:])
+        key, body = statements[0]
+        if outcome.kind == "conflict":
+            return [(key, self._settle_conflict(body, outcome.message))]
+        return [(key, outcome)]
 
     def _settle_conflict(self, body: bytes, reason: str) -> Outcome:
         """A 409 for one statement: delivered before (same statement) or a real conflict."""
@@ -154,10 +209,24 @@ class LrsClient:
         if answer.status_code != 200:
             return Outcome("retry", f"{self.endpoint.name}: checking a conflict gave "
                                     f"{_reason(answer)}")
-        if same_statement(mine, answer.json()):
+        stored = _one_statement(answer, mine["id"])
+        if stored is not None and same_statement(mine, stored):
             return DELIVERED
         return Outcome("conflict", f"the LRS holds a different statement with id "
                                    f"{mine['id']} ({reason})")
+
+
+def _one_statement(answer: requests.Response, statement_id: str) -> dict[str, Any] | None:
+    """The statement a ``?statementId=`` GET returned. The spec says the statement itself;
+    Ralph 5.1 wraps it in a StatementResult (``{"statements": [...]}``). Both are read."""
+    try:
+        data = answer.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("statements"), list):
+        data = next((s for s in data["statements"]
+                     if isinstance(s, dict) and s.get("id") == statement_id), None)
+    return data if isinstance(data, dict) else None
 
 
 _LRS_SET = ("stored", "authority", "version")
@@ -176,8 +245,6 @@ def same_statement(sent: dict[str, Any], stored: dict[str, Any]) -> bool:
 
 
 def _same_instant(a: str | None, b: str | None) -> bool:
-    from datetime import datetime
-
     if a is None or b is None:
         return a == b
     try:

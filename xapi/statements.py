@@ -195,7 +195,12 @@ def statement_json(event: ev.Event) -> dict[str, Any]:
     return data
 
 
-def statement_bytes(event: ev.Event) -> bytes:
-    """Canonical JSON (sorted keys, no spaces): the same event always gives the same bytes."""
-    return json.dumps(statement_json(event), sort_keys=True, separators=(",", ":"),
+def canonical_bytes(data: dict[str, Any]) -> bytes:
+    """Canonical JSON (sorted keys, no spaces, UTF-8): equal statements, equal bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode()
+
+
+def statement_bytes(event: ev.Event) -> bytes:
+    """What the outbox stores and every retry resends: the same event, the same bytes."""
+    return canonical_bytes(statement_json(event))
