@@ -18,7 +18,7 @@ from tincan import RemoteLRS
 
 from xapi import events as ev
 from xapi.lrs import LrsClient, LrsEndpoint
-from xapi.statements import build_statement, statement_bytes
+from xapi.statements import build_statement, canonical_bytes, statement_bytes, statement_json
 
 SECRET = "s3cret-lrs-password"
 
@@ -30,6 +30,11 @@ class StandIn:
         self.headers = headers or {}
         self.requests: list[dict] = []
         self.peers: set[tuple[str, int]] = set()
+        self.script: list[int] = []  # statuses for the next POSTs, then ``status``
+        self.get_body = b""  # what a GET ?statementId= answers (200)
+
+    def next_status(self) -> int:
+        return self.script.pop(0) if self.script else self.status
 
 
 @pytest.fixture
@@ -46,12 +51,20 @@ def standin() -> Iterator[tuple[StandIn, str]]:
             state.peers.add(self.client_address)
             if state.delay:
                 time.sleep(state.delay)
-            self.send_response(state.status)
+            self.send_response(state.next_status())
             for key, value in state.headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
             self.wfile.write(state.body)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            state.requests.append({"headers": dict(self.headers), "path": self.path})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.get_body)))
+            self.end_headers()
+            self.wfile.write(state.get_body)
 
         def log_message(self, *args) -> None:
             pass
@@ -148,3 +161,44 @@ def test_endpoint_and_client_never_show_the_password():
     endpoint = LrsEndpoint("college", "https://lrs.test/xAPI/", "key", SECRET)
     assert SECRET not in repr(endpoint)
     assert endpoint.statements_url == "https://lrs.test/xAPI/statements"
+
+
+def test_post_batch_reports_the_ids_the_lrs_stored_and_serializes_dicts_canonically(standin):
+    state, url = standin
+    state.status, state.body = 200, b'["id-1", "id-2"]'
+    as_dict = statement_json(_event())
+    batch = _client(url).post_batch([as_dict])
+    assert (batch.outcome.kind, batch.status, batch.stored_ids) == \
+        ("delivered", 200, ("id-1", "id-2"))
+    assert state.requests[0]["body"] == b"[" + canonical_bytes(as_dict) + b"]"
+
+
+def test_a_409_for_the_same_statement_is_a_lost_acknowledgement_not_a_conflict(standin):
+    """LRSs that answer an identical resend with 409 (Ralph answers 204, see
+    test_xapi_ralph.py): read back, in either the spec's shape (the statement) or
+    Ralph's (a StatementResult), and the same statement counts as delivered."""
+    state, url = standin
+    event = _event()
+    stored = statement_json(event) | {"stored": "2026-11-25T10:00:00.000000+00:00",
+                                      "authority": {"mbox": "mailto:lrs@x.test"},
+                                      "version": "1.0.0"}
+    sent_at = datetime.fromisoformat(stored["timestamp"].replace("Z", "+00:00"))
+    stored["timestamp"] = sent_at.isoformat(timespec="microseconds")  # reformatted
+    for answer in (stored, {"statements": [stored], "more": ""}):
+        state.status, state.get_body = 409, json.dumps(answer).encode()
+        [(_, outcome)] = _client(url).deliver([(1, statement_bytes(event))])
+        assert outcome.kind == "delivered", answer.keys()
+    different = dict(stored, verb={"id": "http://adlnet.gov/expapi/verbs/failed"})
+    state.get_body = json.dumps({"statements": [different]}).encode()
+    [(_, outcome)] = _client(url).deliver([(1, statement_bytes(event))])
+    assert outcome.kind == "conflict" and event.statement_id in outcome.message
+
+
+def test_a_split_stops_behind_an_lrs_that_went_away(standin):
+    """A 400 splits the batch; if the first half then meets a 503, the second half is not
+    sent ahead of it: the statements stay in order for the retry."""
+    state, url = standin
+    state.script = [400, 503]
+    outcomes = _client(url).deliver([(n, statement_bytes(_event())) for n in range(4)])
+    assert [o.kind for _, o in outcomes] == ["retry"] * 4
+    assert len(state.requests) == 2
