@@ -1,8 +1,10 @@
 """Every IRI our statements use, in one place, with the words analytics teams see.
 
-ADL verbs and activity types are reused where they exist (dashboards already know them).
-Our own concepts - extensions and activity ids - live under one product namespace, so the
-Safety module is the same activity at every college and statements can be compared.
+ADL verbs and activity types are reused where they exist (dashboards already know them);
+the ADL Vocabulary and SCORM profiles define them, so our profile references them rather
+than defining them again. Our own concepts - extensions and activity ids - live under one
+product namespace, so the Safety module is the same activity at every college and
+statements can be compared.
 """
 
 from __future__ import annotations
@@ -17,17 +19,23 @@ PROFILE_GENERATED = "2026-11-25T00:00:00Z"
 
 ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
 ADL_ACTIVITIES = "http://adlnet.gov/expapi/activities/"
+# Where the ADL IRIs we reuse are defined. The Profiles spec forbids a profile to define
+# a concept another profile defines, so ours references these instead of declaring them.
+ADL_PROFILE = "https://w3id.org/xapi/adl"
+SCORM_PROFILE = "https://w3id.org/xapi/scorm"
+XAPI_SPEC = "https://github.com/adlnet/xAPI-Spec"  # cmi.interaction: the spec's own type
 
 
 @dataclass(frozen=True)
 class Concept:
     iri: str
     label: str
-    definition: str
+    definition: str  # how *we* use it (templates repeat it for reused ADL concepts)
+    defined_by: str | None = None  # None: this profile defines it
 
 
-def _verb(name: str, definition: str) -> Concept:
-    return Concept(ADL_VERBS + name, name, definition)
+def _verb(name: str, definition: str, defined_by: str = SCORM_PROFILE) -> Concept:
+    return Concept(ADL_VERBS + name, name, definition, defined_by)
 
 
 # --- verbs -----------------------------------------------------------------------------
@@ -35,33 +43,33 @@ INITIALIZED = _verb("initialized", "The learner started an attempt (the session'
                     "statement).")
 TERMINATED = _verb("terminated", "The attempt's session ended (its last statement), with "
                    "its duration.")
-EXPERIENCED = _verb("experienced", "The learner opened a lesson to read it.")
-ANSWERED = _verb("answered", "The learner answered one multiple-choice item.")
+EXPERIENCED = _verb("experienced", "The learner opened a lesson to read it.", ADL_PROFILE)
+ANSWERED = _verb("answered", "The learner answered one multiple-choice item.", ADL_PROFILE)
 COMPLETED = _verb("completed", "The learner finished an attempt or a lesson; the result "
                   "carries the score.")
 PASSED = _verb("passed", "A mock exam scored at or above the module's pass mark.")
 FAILED = _verb("failed", "A mock exam scored below the module's pass mark.")
 PROGRESSED = _verb("progressed", "The learner's mastery estimate for a key work activity "
-                   "after an attempt.")
-LAUNCHED = _verb("launched", "Reserved: the LMS launched the tool (not sent in v1.0).")
+                   "after an attempt.", ADL_PROFILE)
+LAUNCHED = _verb("launched", "Reserved: the LMS launched the tool (not sent in v1.0).",
+                 ADL_PROFILE)
 
 VERBS = (INITIALIZED, TERMINATED, EXPERIENCED, ANSWERED, COMPLETED, PASSED, FAILED,
          PROGRESSED, LAUNCHED)
 
+
 # --- activity types --------------------------------------------------------------------
-COURSE = Concept(ADL_ACTIVITIES + "course", "course",
-                 "CPT 4.0 as a whole, or the LMS course the tool is placed in.")
-MODULE = Concept(ADL_ACTIVITIES + "module", "module",
-                 "One CPT 4.0 module (Safety, Quality, Processes, Maintenance, Green).")
-LESSON = Concept(ADL_ACTIVITIES + "lesson", "lesson", "A short lesson with check items.")
-ASSESSMENT = Concept(ADL_ACTIVITIES + "assessment", "assessment",
-                     "A drill, practice test or mock exam attempt's activity.")
-INTERACTION = Concept(ADL_ACTIVITIES + "cmi.interaction", "cmi.interaction",
-                      "One multiple-choice item.")
-OBJECTIVE = Concept(ADL_ACTIVITIES + "objective", "objective",
-                    "One CPT 4.0 key work activity, as something to master.")
-PROFILE_TYPE = Concept(ADL_ACTIVITIES + "profile", "profile",
-                       "The xAPI Profile a statement follows (in context category).")
+def _type(name: str, definition: str, defined_by: str = SCORM_PROFILE) -> Concept:
+    return Concept(ADL_ACTIVITIES + name, name, definition, defined_by)
+
+
+COURSE = _type("course", "CPT 4.0 as a whole, or the LMS course the tool is placed in.")
+MODULE = _type("module", "One CPT 4.0 module (Safety, Quality, Processes, Maintenance, Green).")
+LESSON = _type("lesson", "A short lesson with check items.")
+ASSESSMENT = _type("assessment", "A drill, practice test or mock exam attempt's activity.")
+INTERACTION = _type("cmi.interaction", "One multiple-choice item.", XAPI_SPEC)
+OBJECTIVE = _type("objective", "One CPT 4.0 key work activity, as something to master.")
+PROFILE_TYPE = _type("profile", "The xAPI Profile a statement follows (in context category).")
 
 ACTIVITY_TYPES = (COURSE, MODULE, LESSON, ASSESSMENT, INTERACTION, OBJECTIVE, PROFILE_TYPE)
 

@@ -42,6 +42,35 @@ def test_profile_shape_follows_the_profiles_spec():
                 assert pattern[key] in declared, pattern["id"]
 
 
+def test_patterns_follow_the_profiles_spec_authoring_rules():
+    """Section 9: exactly one combinator; alternates and sequences of two or more; no
+    optional or zeroOrMore directly inside alternates; no pattern inside itself."""
+    patterns = {p["id"]: p for p in build_profile()["patterns"]}
+    combinators = ("alternates", "optional", "oneOrMore", "sequence", "zeroOrMore")
+
+    def members(pattern: dict) -> list[str]:
+        value = next(pattern[k] for k in combinators if k in pattern)
+        return value if isinstance(value, list) else [value]
+
+    for pattern in patterns.values():
+        assert sum(k in pattern for k in combinators) == 1, pattern["id"]
+        for key in ("alternates", "sequence"):
+            assert len(pattern.get(key, [None, None])) >= 2, pattern["id"]
+        for member in pattern.get("alternates", []):
+            inner = patterns.get(member, {})
+            assert "optional" not in inner and "zeroOrMore" not in inner, member
+
+    def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
+        for member in members(patterns[start]):
+            if member == target or (member in patterns and member not in seen
+                                    and reaches(member, target, seen | {member})):
+                return True
+        return False
+
+    for pid in patterns:
+        assert not reaches(pid, pid), f"{pid} contains itself"
+
+
 def _template_kind(event: ev.Event) -> str:
     name = type(event).__name__
     if isinstance(event, ev.AttemptJudged):
@@ -49,10 +78,27 @@ def _template_kind(event: ev.Event) -> str:
     return name
 
 
+def test_the_profile_defines_only_its_own_concepts():
+    """Profiles spec 7.0: a profile MUST NOT define a concept another profile defines. The
+    ADL verbs and activity types are the ADL Vocabulary's and SCORM profile's."""
+    profile = build_profile()
+    assert profile["concepts"], "our extensions are ours to define"
+    for concept in profile["concepts"]:
+        assert concept["id"].startswith(v.NAMESPACE + "/"), concept["id"]
+    assert v.ADL_PROFILE in profile["definition"]["en"]
+    assert v.SCORM_PROFILE in profile["definition"]["en"]
+
+
+def _type_rule(template: dict, where: str) -> dict | None:
+    location = f"$.context.contextActivities.{where}[*].definition.type"
+    return next((r for r in template["rules"] if r["location"] == location), None)
+
+
 def test_every_iri_a_statement_uses_is_declared_and_matches_its_template():
     profile = build_profile()
     concepts = {c["id"]: c["type"] for c in profile["concepts"]}
     templates = {t["id"]: t for t in profile["templates"]}
+    reused = {c.iri: c for c in v.VERBS + v.ACTIVITY_TYPES}
     covered = set()
     for event in every_event():
         data = statement_json(event)
@@ -61,11 +107,18 @@ def test_every_iri_a_statement_uses_is_declared_and_matches_its_template():
         template = templates[template_id(kind)]
         assert data["verb"]["id"] == template["verb"]
         assert data["object"]["definition"]["type"] == template["objectActivityType"]
-        assert concepts[data["verb"]["id"]] == "Verb"
-        assert concepts[data["object"]["definition"]["type"]] == "ActivityType"
+        for iri in (template["verb"], template["objectActivityType"]):
+            assert reused[iri].defined_by, f"{iri}: say which profile defines it"
         activities = data["context"]["contextActivities"]
-        for activity in sum(activities.values(), []):
-            assert concepts[activity["definition"]["type"]] == "ActivityType"
+        for where, members in activities.items():
+            rule = _type_rule(template, where)
+            assert rule is not None, f"{kind}: no rule for {where} activity types"
+            for activity in members:
+                assert activity["definition"]["type"] in rule["all"], (kind, where)
+                assert reused[activity["definition"]["type"]].defined_by
+        if "parent" not in activities:
+            assert {"location": "$.context.contextActivities.parent",
+                    "presence": "excluded"} in template["rules"], kind
         for iri in data["context"]["extensions"]:
             assert concepts[iri] == "ContextExtension"
         for iri in data.get("result", {}).get("extensions", {}):

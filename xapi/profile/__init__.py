@@ -38,8 +38,14 @@ def _common_rules() -> list[dict[str, Any]]:
          "scopeNote": {"en": "The attempt's UUID: one session's statements share it."}},
         {"location": "$.context.contextActivities.category[*].id", "presence": "included",
          "all": [v.PROFILE_VERSION]},
+        {"location": "$.context.contextActivities.category[*].definition.type",
+         "presence": "included", "all": [v.PROFILE_TYPE.iri]},
         {"location": "$.context.contextActivities.grouping[*].id", "presence": "included",
          "any": [v.CPT_COURSE_ID]},
+        {"location": "$.context.contextActivities.grouping[*].definition.type",
+         "presence": "included", "all": [v.MODULE.iri, v.COURSE.iri],
+         "scopeNote": {"en": "The module, the CPT 4.0 course and, when the launch named "
+                             "one, the LMS course (issuer + /lti/context/ + context id)."}},
         {"location": f"$.context.extensions['{v.LTI_ISSUER.iri}']", "presence": "included"},
         {"location": f"$.context.extensions['{v.ATTEMPT_MODE.iri}']", "presence": "included",
          "any": ["lesson", "drill", "practice", "mock"]},
@@ -74,14 +80,23 @@ TEMPLATES = {
 }
 
 
+PARENT_TYPES = {"ItemAnswered": [v.ASSESSMENT.iri, v.LESSON.iri],
+                "MasteryProgressed": [v.MODULE.iri]}
+
+
+def _parent_rule(kind: str) -> dict[str, Any]:
+    if kind in PARENT_TYPES:
+        return {"location": "$.context.contextActivities.parent[*].definition.type",
+                "presence": "included", "all": PARENT_TYPES[kind]}
+    return {"location": "$.context.contextActivities.parent", "presence": "excluded"}
+
+
 def _extra_rules(kind: str) -> list[dict[str, Any]]:
     if kind == "ItemAnswered":
         return [{"location": "$.result.response", "presence": "included"},
                 {"location": "$.result.success", "presence": "included"},
                 {"location": "$.object.definition.interactionType", "presence": "included",
-                 "all": ["choice"]},
-                {"location": "$.context.contextActivities.parent[*].definition.type",
-                 "presence": "included", "any": [v.ASSESSMENT.iri, v.LESSON.iri]}]
+                 "all": ["choice"]}]
     if kind in ("AttemptCompleted", "AttemptPassed", "AttemptFailed"):
         return [{"location": "$.result.score.scaled", "presence": "included"},
                 {"location": "$.result.score.raw", "presence": "included"},
@@ -99,13 +114,10 @@ def template_id(kind: str) -> str:
 
 
 def build_profile() -> dict[str, Any]:
+    # Only our own concepts: the ADL verbs and activity types are defined by the ADL and
+    # SCORM profiles, and the Profiles spec (section 7.0) forbids defining them again. The
+    # templates reference them, and the definition below says where they come from.
     concepts: list[dict[str, Any]] = []
-    for verb in v.VERBS:
-        concepts.append({"id": verb.iri, "type": "Verb", "inScheme": v.PROFILE_VERSION,
-                         "prefLabel": {"en": verb.label}, "definition": {"en": verb.definition}})
-    for kind in v.ACTIVITY_TYPES:
-        concepts.append({"id": kind.iri, "type": "ActivityType", "inScheme": v.PROFILE_VERSION,
-                         "prefLabel": {"en": kind.label}, "definition": {"en": kind.definition}})
     for ext in v.CONTEXT_EXTENSIONS:
         concepts.append({"id": ext.iri, "type": "ContextExtension",
                          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": ext.label},
@@ -116,7 +128,8 @@ def build_profile() -> dict[str, Any]:
                          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": ext.label},
                          "definition": {"en": ext.definition},
                          "inlineSchema": '{"type": "number", "minimum": 0, "maximum": 1}'})
-    templates = [_template(name, verb, kind_type, words, _common_rules() + _extra_rules(kind))
+    templates = [_template(name, verb, kind_type, words,
+                           _common_rules() + [_parent_rule(kind)] + _extra_rules(kind))
                  for kind, (name, verb, kind_type, words) in TEMPLATES.items()]
     t = template_id
     patterns = [
@@ -168,7 +181,11 @@ def build_profile() -> dict[str, Any]:
                              "students prepare for the MSSC Certified Production Technician "
                              "(CPT 4.0) modules: lessons, drills, practice tests and mock "
                              "exams. Learners are named by their LMS account (platform "
-                             "issuer + LTI sub) unless a college chose e-mail."},
+                             "issuer + LTI sub) unless a college chose e-mail. Verbs and "
+                             "activity types are ADL's, used as defined in the ADL "
+                             f"Vocabulary ({v.ADL_PROFILE}) and SCORM ({v.SCORM_PROFILE}) "
+                             "profiles and, for cmi.interaction, the xAPI specification; "
+                             "the statement templates say how this tool uses each."},
         "author": _AUTHOR,
         "versions": [{"id": v.PROFILE_VERSION, "generatedAtTime": v.PROFILE_GENERATED}],
         "concepts": concepts,
