@@ -8,6 +8,7 @@ batch it came in) long after the mistake could be traced.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class Event:
     module_id: str
     module_title: str
     key_activity_id: str | None = None
-    language: str = "en-US"
+    language: str = "en-US"  # of the experience and of the titles, stems and choices sent
 
     def __post_init__(self) -> None:
         _require(self.timestamp.tzinfo is not None
@@ -82,7 +83,8 @@ class Event:
 
 
 def _duration(value: float | None, label: str = "duration_seconds") -> None:
-    _require(value is None or value >= 0, f"{label} must not be negative")
+    _require(value is None or (math.isfinite(value) and value >= 0),
+             f"{label} must be a finite number of seconds, not negative")
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,8 @@ class AttemptCompleted(Event):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.score_max > 0, "score_max must be above 0")
+        _require(math.isfinite(self.score_max) and self.score_max > 0,
+                 "score_max must be a finite number above 0")
         _require(0 <= self.score_raw <= self.score_max,
                  f"score_raw {self.score_raw} is outside 0..{self.score_max}")
         _duration(self.duration_seconds)

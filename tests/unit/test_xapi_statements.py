@@ -149,10 +149,17 @@ def test_events_refuse_what_tincan_would_accept(change, message):
         ev.SessionInitialized(**common(**change))
 
 
-@pytest.mark.parametrize("score_raw, score_max", [(26, 25), (-1, 25), (0, 0)])
+@pytest.mark.parametrize("score_raw, score_max", [(26, 25), (-1, 25), (0, 0),
+                                                  (float("nan"), 25), (1, float("inf"))])
 def test_out_of_range_scores_are_refused(score_raw, score_max):
     with pytest.raises(ValueError, match="score"):
         ev.AttemptCompleted(score_raw=score_raw, score_max=score_max, **common())
+
+
+@pytest.mark.parametrize("seconds", [-0.01, float("nan"), float("inf")])
+def test_durations_must_be_finite_and_not_negative(seconds):
+    with pytest.raises(ValueError, match="duration_seconds must be a finite number"):
+        ev.SessionTerminated(duration_seconds=seconds, **common())
 
 
 def test_item_answers_must_be_consistent():
