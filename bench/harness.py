@@ -1,8 +1,8 @@
-"""What every benchmark needs: a free loopback port and gunicorn serving the tool."""
+"""What every benchmark needs: a free loopback port (the one Ralph's launcher uses) and
+gunicorn serving the tool. The scripts put the project root on sys.path first."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +12,10 @@ from pathlib import Path
 
 import requests
 
+from lti_tool.sandbox.ralph_lrs import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port", "gunicorn"]
 
 
 @contextmanager
