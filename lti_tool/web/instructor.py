@@ -269,7 +269,10 @@ def attempt_review(attempt_id: str):
     rt = runtime()
     with rt.transaction() as db:
         attempt = db.get(Attempt, attempt_id)
-        if attempt is None or attempt.course_id != g.viewer.course_id:
+        # No course on either side is not "the same course": an instructor launched from a
+        # link outside any course must not read course-less attempts of other platforms.
+        if (attempt is None or g.viewer.course_id is None
+                or attempt.course_id != g.viewer.course_id):
             abort(404, description="No such attempt in this course.")
         result = PracticeService(db, rt.clock, Random()).results(attempt.id, attempt.user_id)
         module = db.get(CurriculumModule, result.module_id)
