@@ -308,15 +308,21 @@ def platform() -> None:
               help="What to do with unknown deployment ids: refuse them (strict) or record "
                    "them (auto-register). Default for a new platform: the lti.deployment_policy "
                    "setting.")
+@click.option("--frame-origin", "frame_origins", multiple=True, metavar="ORIGIN",
+              help="An origin the LMS shows the tool from when its issuer and login URL do "
+                   "not name it (e.g. a vanity Canvas domain https://canvas.college.edu); "
+                   "repeat for several. Given at all, it replaces the platform's list.")
 def platform_add(issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
                  key_set_url: str, deployment_ids: tuple[str, ...], name: str | None,
-                 auth_audience: str | None, deployment_policy: str | None) -> None:
+                 auth_audience: str | None, deployment_policy: str | None,
+                 frame_origins: tuple[str, ...]) -> None:
     """Register a platform, or update one and add deployment ids to it."""
     settings = _settings()
     spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
                         auth_token_url=auth_token_url, key_set_url=key_set_url,
                         deployment_ids=deployment_ids, name=name, auth_audience=auth_audience,
-                        deployment_policy=deployment_policy)
+                        deployment_policy=deployment_policy,
+                        frame_origins=frame_origins or None)
     with _database(settings) as session:
         try:
             result = PlatformService(session).add(spec, default_policy=settings.deployment_policy)

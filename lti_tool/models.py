@@ -83,6 +83,9 @@ class Platform(Base):
     auth_token_url: Mapped[str] = mapped_column(String(1024))
     key_set_url: Mapped[str] = mapped_column(String(1024))
     auth_audience: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Space-separated extra origins allowed to frame the tool (CSP frame-ancestors), for an
+    # LMS served from a domain its issuer does not name (a college's vanity Canvas domain).
+    frame_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
     deployment_policy: Mapped[DeploymentPolicy] = mapped_column(
         Enum(DeploymentPolicy, native_enum=False, length=20,
              values_callable=lambda e: [m.value for m in e]),

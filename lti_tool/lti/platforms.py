@@ -7,6 +7,7 @@ operator gets the same validation and the same upsert behaviour whichever door t
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ class PlatformSpec:
     name: str | None = None
     auth_audience: str | None = None
     deployment_policy: str | None = None
+    frame_origins: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -58,6 +60,22 @@ def check_http_url(label: str, value: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise PlatformError(f"{label} must be an http:// or https:// URL, not {value!r}")
     return value
+
+
+_ORIGIN = re.compile(r"^https://(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def check_frame_origin(value: str) -> str:
+    """An origin the LMS frames the tool from: ``https://host[:port]`` or a wildcard
+    subdomain ``https://*.example.edu``. Anything with a path, query, quote, space or
+    ``;`` could widen or break the Content-Security-Policy it is written into, so it is
+    refused rather than cleaned up."""
+    origin = value.strip().lower().rstrip("/")
+    if not _ORIGIN.match(origin) or ".." in origin:
+        raise PlatformError(
+            f"frame origin must look like https://lms.example.edu or https://*.example.edu, "
+            f"not {value!r}")
+    return origin
 
 
 def _required(label: str, value: str) -> str:
@@ -86,6 +104,7 @@ def platform_as_dict(platform: Platform) -> dict[str, Any]:
         "auth_token_url": platform.auth_token_url,
         "key_set_url": platform.key_set_url,
         "auth_audience": platform.auth_audience,
+        "frame_origins": platform.frame_origins.split(),
         "deployment_policy": DeploymentPolicy(platform.deployment_policy).value,
         "enabled": platform.enabled,
         "deployments": [d.deployment_id for d in
@@ -133,6 +152,9 @@ class PlatformService:
             values["auth_audience"] = spec.auth_audience.strip() or None
         if spec.deployment_policy is not None:
             values["deployment_policy"] = _policy(spec.deployment_policy)
+        if spec.frame_origins is not None:
+            values["frame_origins"] = " ".join(
+                _unique(check_frame_origin(o) for o in spec.frame_origins))
         deployment_ids = _unique(_required("deployment id", d) for d in spec.deployment_ids)
 
         platform = self.find(issuer, client_id)

@@ -3,6 +3,11 @@ third-party: platform storage (Canvas-shaped) and the new-window fallback (Moodl
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
 
@@ -34,3 +39,50 @@ def test_moodle_launch_without_storage_offers_a_new_window(page, cross_site_serv
         link.click()
     popup = popup_info.value
     popup.get_by_role("heading", name=f"Welcome, {learner.given_name}").wait_for(timeout=30000)
+
+
+
+@contextmanager
+def _host_site(tool_url: str) -> Iterator[str]:
+    """A real site on its own loopback port (another origin than the tool and the LMS)
+    whose page frames the tool."""
+    body = (f'<!doctype html><title>host</title><iframe name="t" src="{tool_url}">'
+            "</iframe>").encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_site_that_is_no_registered_lms_cannot_frame_the_tool(page, cross_site_server):
+    """Clickjacking: the tool answers, but Chromium refuses to show it inside a page from
+    an origin no platform registration names (the allowed case is the Canvas test above,
+    where the sandbox LMS's origin frames the tool)."""
+    tool_url = f"{cross_site_server.url}/"
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text))
+    with _host_site(tool_url) as host:
+        with page.expect_response(lambda r: r.url == tool_url) as answer:
+            page.goto(f"{host}/course")
+        assert answer.value.status == 200
+        page.wait_for_timeout(500)
+    refusals = [v for v in violations if "frame-ancestors" in v]
+    assert refusals, f"Chromium showed the tool inside an unregistered site: {violations}"
+    assert host not in refusals[0].split("frame-ancestors", 1)[1]

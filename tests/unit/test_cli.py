@@ -114,6 +114,7 @@ def test_platform_add_and_list_round_trip_with_two_client_ids(initialised) -> No
         "auth_token_url": URLS[3],
         "key_set_url": URLS[5],
         "auth_audience": None,
+        "frame_origins": [],
         "deployment_policy": "strict",
         "enabled": True,
         "deployments": ["d-riverside"],
@@ -126,6 +127,29 @@ def test_platform_add_and_list_round_trip_with_two_client_ids(initialised) -> No
     text = run("platform", "list")
     assert text.exit_code == 0
     assert text.stdout.count(CANVAS) == 2
+
+
+def test_platform_frame_origins_are_validated_and_replaced_as_a_list(initialised) -> None:
+    run = initialised
+    result = _add(run, "1000", "d-1", extra=("--frame-origin", "https://Canvas.College.edu/",
+                                             "--frame-origin", "https://*.college.edu"))
+    assert result.exit_code == 0, result.stderr
+    rows = _json(run("platform", "list", "--json"))
+    assert rows[0]["frame_origins"] == ["https://canvas.college.edu", "https://*.college.edu"]
+
+    result = _add(run, "1000", "d-1", extra=("--frame-origin", "https://x.edu; script-src *"))
+    assert result.exit_code == 2
+    assert "frame origin must look like" in result.stderr
+    assert _json(run("platform", "list", "--json"))[0]["frame_origins"] == [
+        "https://canvas.college.edu", "https://*.college.edu"]
+
+    assert _add(run, "1000", "d-1").exit_code == 0  # not given: left as it is
+    assert _json(run("platform", "list", "--json"))[0]["frame_origins"] == [
+        "https://canvas.college.edu", "https://*.college.edu"]
+    assert _add(run, "1000", "d-1", extra=("--frame-origin", "https://lms.edu")).exit_code == 0
+    assert _json(run("platform", "list", "--json"))[0]["frame_origins"] == ["https://lms.edu"]
+
+
 
 
 def test_new_platforms_take_the_configured_default_policy(initialised) -> None:
