@@ -202,8 +202,10 @@ def _csv(filename: str, header: list[str], rows: list[list]) -> Response:
         # A leading = + - @ would make a spreadsheet run the cell as a formula.
         writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v
                          for v in row])
+    # Names and grades: never kept by a browser or proxy (security.py only covers HTML/JSON).
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})
 
 
 @bp.get("/items")
