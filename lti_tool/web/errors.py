@@ -10,6 +10,7 @@ import logging
 import secrets
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.lti.errors import LaunchError
@@ -37,6 +38,29 @@ def launch_error_page(exc: LaunchError, restart_params: dict[str, str] | None = 
         log.exception("could not count a refused launch")
     return render_template("launch_error.html", error=exc, restart_params=restart_params,
                            ), exc.status
+
+
+DB_RETRY_SECONDS = 5
+
+
+def _database_unavailable(exc: DBAPIError):
+    """The database cannot be reached (restarting, failing over, or on SQLite locked for
+    longer than the busy timeout): a 503 that says to try again, never a 500 incident.
+    The next request gets a fresh connection (pool pre-ping), so no one has to restart the
+    app. Nothing was half-done: the request's transaction was rolled back."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, reason)
+    message = "The database is unavailable for a moment. Please try again."
+    if _wants_json():
+        response: Response = jsonify(error_code="database_unavailable", message=message)
+        response.status_code = 503
+    else:
+        response = Response(render_template("http_error.html", status=503,
+                                            title="Please try again in a moment",
+                                            message=message), status=503)
+    response.headers["Retry-After"] = str(DB_RETRY_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 PRACTICE_STATUS = {"not_found": 404, "invalid_request": 400, "attempt_closed": 409,
@@ -68,8 +92,14 @@ def register(app: Flask) -> None:
         return render_template("http_error.html", status=exc.code, title=exc.name,
                                message=exc.description), exc.code or 500
 
+    @app.errorhandler(OperationalError)
+    def _operational_error(exc: OperationalError):
+        return _database_unavailable(exc)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _database_unavailable(exc)  # the connection died under the request
         incident = secrets.token_hex(4)
         log.exception("unexpected error %s on %s %s", incident, request.method, request.path)
         if _wants_json():
