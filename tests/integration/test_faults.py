@@ -304,7 +304,9 @@ def test_worker_killed_mid_batch_redelivery_is_deduplicated(database_url, ralph,
 
 
 def _run_killed_worker(world: World, proxy: HoldingProxy, ralph: Ralph, tmp_path) -> None:
-    world.add_lrs("a", _Endpoint(proxy.url + "/xAPI/", ralph.auth))  # type: ignore[arg-type]
+    with transaction(world.sessions) as db:  # the college's LRS, reached through the proxy
+        add_lrs(db, world.settings, db.get(Platform, world.platforms["a"]), name="lrs",
+                url=proxy.url + "/xAPI/", username=ralph.auth[0], password=ralph.auth[1])
     batch = 5
     env = tool_env(world.settings.database_url, CPT_LTI_SECRET_KEY=world.settings.secret_key,
                    CPT_LTI_XAPI_BATCH_SIZE=str(batch), CPT_LTI_WORKER_INTERVAL_SECONDS="0.5")
@@ -358,15 +360,6 @@ def _run_killed_worker(world: World, proxy: HoldingProxy, ralph: Ralph, tmp_path
     in_lrs = ralph.count_by_id()
     assert in_lrs == produced  # ... and every statement is in Ralph exactly once
     assert set(in_lrs.values()) == {1}
-
-
-class _Endpoint:
-    """What World.add_lrs reads of a Ralph: its endpoint and credentials (here the proxy's
-    address with Ralph's credentials)."""
-
-    def __init__(self, endpoint: str, auth: tuple[str, str]) -> None:
-        self.endpoint = endpoint
-        self.auth = auth
 
 
 # --- 4. PostgreSQL restarted mid-run ------------------------------------------------------------
