@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -339,7 +339,6 @@ class Gunicorn:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
