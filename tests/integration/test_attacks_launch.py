@@ -21,6 +21,7 @@ from test_attacks_common import (
     actor,
     changed_tables,
     db_session,
+    in_course,
     person_sub,
     signed_launch,
     snapshot,
@@ -125,20 +126,31 @@ def test_roles_that_name_no_staff_role_get_the_learner_door(live_server, roles):
     _assert_learner_everywhere(live_server, student)
 
 
-def test_lti_administrator_is_staff_in_the_launched_course_only(live_server):
-    """roles.py maps system/institution Administrator to the admin role, which auth.py
-    treats as staff (Moodle site admins teach in their courses): that is intended policy.
-    The rights stay inside the launched course and never open the admin console."""
+@pytest.mark.parametrize(("roles", "role"), [
+    ([ADMIN], "admin"),
+    ([LIS + "institution/person#Administrator", LIS + "membership#Learner"], "admin"),
+    ([LIS + "membership#Learner", LIS + "institution/person#Instructor"], "instructor"),
+], ids=["system-admin-only", "institution-admin-learner", "institution-instructor-learner"])
+def test_institution_and_system_roles_reach_only_the_launched_course(live_server, roles, role):
+    """Policy of lti/roles.py (and tests/unit/test_roles.py): the most privileged role
+    wins, so system/institution Administrator is the admin role (staff in auth.py: Moodle
+    site admins teach) and an institution Instructor who is a Learner here is staff too.
+    Whatever the door, it opens the launched course only, never another course or
+    platform, and never the admin console."""
     server = live_server
 
-    def only_admin(claims: dict[str, Any]) -> None:
-        claims[CLAIM + "roles"] = [ADMIN]
+    def edit(claims: dict[str, Any]) -> None:
+        claims[CLAIM + "roles"] = roles
 
-    admin = actor(server, "moodle", person_sub("moodle", "learner", 0), only_admin)
-    assert admin.role == "admin" and "Instructor overview" in admin.landing.text
+    staff = actor(server, "moodle", person_sub("moodle", "learner", 0), edit)
+    assert staff.role == role and "Instructor overview" in staff.landing.text
     ana = actor(server, "canvas", person_sub("canvas", "learner", 0))
-    assert admin.get(f"{server.url}/instructor/students/{ana.user_id}").status_code == 404
-    r = admin.get(server.url + "/admin/", allow_redirects=False)
+    olga = actor(server, "moodle", person_sub("moodle", "learner", 1), in_course(
+        "moodle-other", "Another Moodle course"))
+    for victim in (ana, olga):
+        r = staff.get(f"{server.url}/instructor/students/{victim.user_id}")
+        assert r.status_code == 404, r.status_code
+    r = staff.get(server.url + "/admin/", allow_redirects=False)
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login")
 
 
