@@ -45,6 +45,8 @@ def gunicorn_server(port: int, workers: int, env: dict[str, str],
                     break
             except requests.RequestException:
                 time.sleep(0.1)
+        else:
+            raise RuntimeError(f"gunicorn did not answer on {base}/ping")
         yield base, server
     finally:
         server.terminate()

@@ -2,8 +2,8 @@
 gunicorn, on SQLite and on PostgreSQL (issue 8).
 
     .venv/bin/python bench/load.py [--students 500] [--workers 3] [--database both]
-                                   [--postgres-url URL] [--think-ms 6000] [--ramp 45]
-                                   [--duration 150] [--connections 16] [--saturation 8]
+                                   [--postgres-url URL] [--think-ms 8000] [--ramp 45]
+                                   [--duration 180] [--connections 16] [--saturation 8]
 
 Loopback only, bounded in count and time. Per backend:
 
@@ -466,6 +466,7 @@ def for_seconds(connections: int, seconds: float, work: Callable[[requests.Sessi
     """``connections`` threads call ``work`` back to back for ``seconds`` (or until it says
     there is nothing left); returns (rate of successes per second, successes, failures)."""
     counts = [[0, 0] for _ in range(connections)]
+    failures: list[str] = []
     start = threading.Barrier(connections + 1)
     end_at = [0.0]
 
@@ -479,6 +480,9 @@ def for_seconds(connections: int, seconds: float, work: Callable[[requests.Sessi
                     outcome = work(http)
                 except StopIteration:
                     return
+                except (requests.RequestException, KeyError, ValueError) as exc:
+                    outcome = False
+                    failures.append(f"{type(exc).__name__}: {exc}")
                 counts[k][0 if outcome else 1] += 1
         finally:
             http.close()
@@ -493,6 +497,8 @@ def for_seconds(connections: int, seconds: float, work: Callable[[requests.Sessi
         t.join()
     elapsed = time.perf_counter() - began
     ok, bad = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    for failure in failures[:5]:
+        print(f"  saturation request failed: {failure}")
     return ok / elapsed, ok, bad
 
 
@@ -862,13 +868,13 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--postgres-url", default=os.environ.get("CPT_LTI_TEST_POSTGRES_URL"),
                         help="default: $CPT_LTI_TEST_POSTGRES_URL, else a throwaway cluster")
-    parser.add_argument("--think-ms", type=float, default=6000.0)
-    parser.add_argument("--answers", type=int, default=6)
+    parser.add_argument("--think-ms", type=float, default=8000.0)
+    parser.add_argument("--answers", type=int, default=5)
     parser.add_argument("--exam-every", type=int, default=5)
-    parser.add_argument("--exam-answers", type=int, default=6)
+    parser.add_argument("--exam-answers", type=int, default=5)
     parser.add_argument("--instructor-views", type=int, default=3)
     parser.add_argument("--ramp", type=float, default=45.0)
-    parser.add_argument("--duration", type=float, default=150.0)
+    parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--saturation", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
