@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import socket
 import sys
@@ -559,9 +560,21 @@ def worker(once: bool, limit: int) -> None:
     engine = make_engine(settings.database_url)
     runner = OutboxWorker(make_session_factory(engine), system_clock,
                           settings.http_timeout_seconds, settings=settings)
+    log = logging.getLogger("lti_tool.worker")
     try:
         while True:
-            report = runner.run_once(limit)
+            try:
+                report = runner.run_once(limit)
+            except Exception as exc:  # noqa: BLE001 - a long-running worker outlives outages
+                if once:
+                    raise
+                # The database (or anything else) failed this pass: nothing was recorded as
+                # sent, so the rows stay queued. Exiting would need an operator to restart
+                # the worker; waiting and trying again needs no one.
+                log.warning("outbox pass failed, retrying in %s s: %s",
+                            settings.worker_interval_seconds, str(exc).splitlines()[0][:300])
+                time.sleep(settings.worker_interval_seconds)
+                continue
             if report.handled:
                 click.echo(f"sent {report.sent}, retry later {report.retried}, "
                            f"failed {report.failed}")

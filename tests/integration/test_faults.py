@@ -434,9 +434,6 @@ def test_postgresql_restart_mid_run_recovers_and_loses_no_accepted_answer(privat
     assert answered_events == len(stored)  # each answer's statement was queued with it
 
 
-@pytest.mark.xfail(strict=True, reason="`cpt-lti worker` exits with 'error: database: "
-                   "connection failed' when a pass meets PostgreSQL down: the loop in "
-                   "lti_tool/cli.py worker() does not survive a failed pass (reported)")
 def test_the_worker_process_keeps_delivering_through_a_postgresql_restart(private_postgres,
                                                                           ralph, tmp_path):
     """A real `cpt-lti worker` polling every 0.2 s meets the cluster stopped for 3 s; once
