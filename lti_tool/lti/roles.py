@@ -15,6 +15,8 @@ from lti_tool.models import Role
 
 _LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
+# Administrators of the whole LMS (Moodle site admins, Canvas account admins) and of the
+# course: the LMS trusts them with every course, so do we (inside the launched course).
 ADMIN_ROLES = {
     _LIS + "system/person#Administrator",
     _LIS + "system/person#SysAdmin",
@@ -22,20 +24,38 @@ ADMIN_ROLES = {
     _LIS + "membership#Administrator",
     "Administrator",
 }
-INSTRUCTOR_ROLES = {
+# Roles held in *this* course (context roles, and the deprecated short names of them).
+CONTEXT_INSTRUCTOR_ROLES = {
     _LIS + "membership#Instructor",
     _LIS + "membership#ContentDeveloper",
-    _LIS + "institution/person#Instructor",
-    _LIS + "institution/person#Faculty",
     "Instructor",
     "ContentDeveloper",
 }
 # Sub-roles such as membership/Instructor#TeachingAssistant belong to their parent role.
 INSTRUCTOR_PREFIXES = (_LIS + "membership/Instructor#",)
+CONTEXT_PREFIXES = (_LIS + "membership#", _LIS + "membership/")
+SHORT_CONTEXT_ROLES = {"Learner", "Instructor", "ContentDeveloper", "Mentor", "Member",
+                       "Manager", "Officer", "TeachingAssistant"}
+# Teaching somewhere in the school: says nothing about this course.
+INSTITUTION_INSTRUCTOR_ROLES = {
+    _LIS + "institution/person#Instructor",
+    _LIS + "institution/person#Faculty",
+}
+INSTRUCTOR_ROLES = CONTEXT_INSTRUCTOR_ROLES | INSTITUTION_INSTRUCTOR_ROLES
+
+
+def _is_context_role(role: str) -> bool:
+    return role.startswith(CONTEXT_PREFIXES) or role in SHORT_CONTEXT_ROLES
 
 
 def map_roles(lti_roles: Iterable[str]) -> Role:
-    """Pick the most privileged door the roles allow.
+    """Pick the door the roles open in the launched course.
+
+    The course's own (context) roles decide: Canvas adds ``institution/person#Instructor``
+    for anyone who teaches anywhere in the school, so a student here who teaches another
+    course must stay a student here (else they would see classmates' grades). Institution
+    instructor roles count only when the LMS sends no context role at all. LMS
+    administrators get the admin door.
 
     Anything else - Learner, Mentor (Canvas observers), Guest - gets the learner door, which
     shows only the person's own data: a privacy-safe default for roles we do not know.
@@ -43,6 +63,9 @@ def map_roles(lti_roles: Iterable[str]) -> Role:
     roles = set(lti_roles)
     if roles & ADMIN_ROLES:
         return Role.ADMIN
-    if roles & INSTRUCTOR_ROLES or any(r.startswith(INSTRUCTOR_PREFIXES) for r in roles):
+    if roles & CONTEXT_INSTRUCTOR_ROLES or any(r.startswith(INSTRUCTOR_PREFIXES)
+                                               for r in roles):
+        return Role.INSTRUCTOR
+    if roles & INSTITUTION_INSTRUCTOR_ROLES and not any(_is_context_role(r) for r in roles):
         return Role.INSTRUCTOR
     return Role.LEARNER

@@ -114,8 +114,11 @@ def test_role_escalation_through_other_claims_stays_a_learner(live_server, spoof
     [LIS + "membership/Learner#Instructor"], ["https://purl.imsglobal.org/vocab/lis/v2/"
                                               "membership#Instructor"],
     [],
+    # A student here who teaches another course (Canvas adds the institution role).
+    [LIS + "membership#Learner", LIS + "institution/person#Instructor",
+     LIS + "institution/person#Student", LIS + "system/person#User"],
 ], ids=["canvas-learner", "mentor", "system-user", "lowercase", "trailing-space", "suffixed",
-        "learner-sub-role", "https-scheme", "no-roles"])
+        "learner-sub-role", "https-scheme", "no-roles", "teaches-elsewhere"])
 def test_roles_that_name_no_staff_role_get_the_learner_door(live_server, roles):
     """roles.py matches role URIs exactly; anything it does not know is a learner."""
 
@@ -129,12 +132,13 @@ def test_roles_that_name_no_staff_role_get_the_learner_door(live_server, roles):
 @pytest.mark.parametrize(("roles", "role"), [
     ([ADMIN], "admin"),
     ([LIS + "institution/person#Administrator", LIS + "membership#Learner"], "admin"),
-    ([LIS + "membership#Learner", LIS + "institution/person#Instructor"], "instructor"),
-], ids=["system-admin-only", "institution-admin-learner", "institution-instructor-learner"])
+    ([LIS + "institution/person#Instructor"], "instructor"),
+], ids=["system-admin-only", "institution-admin-learner", "institution-instructor-only"])
 def test_institution_and_system_roles_reach_only_the_launched_course(live_server, roles, role):
     """Policy of lti/roles.py (and tests/unit/test_roles.py): the most privileged role
-    wins, so system/institution Administrator is the admin role (staff in auth.py: Moodle
-    site admins teach) and an institution Instructor who is a Learner here is staff too.
+    wins for administrators, so system/institution Administrator is the admin role (staff
+    in auth.py: Moodle site admins teach), and an institution Instructor with no course
+    role is staff (one with a course role is whatever that role says: see below).
     Whatever the door, it opens the launched course only, never another course or
     platform, and never the admin console."""
     server = live_server

@@ -36,7 +36,17 @@ def test_role_mapping(roles, expected):
     assert map_roles(roles) == expected
 
 
-def test_student_who_is_also_institution_instructor_elsewhere_is_instructor():
-    """Canvas sends institution roles too; an institution instructor gets the instructor door."""
-    assert map_roles([LIS + "institution/person#Instructor", LIS + "membership#Learner"]) \
+def test_student_who_teaches_another_course_is_a_student_here():
+    """Canvas sends institution roles too: teaching elsewhere in the school gives no rights
+    over this course's classmates; the course's own role decides."""
+    assert map_roles([LIS + "institution/person#Instructor", LIS + "membership#Learner",
+                      LIS + "system/person#User"]) == Role.LEARNER
+    assert map_roles([LIS + "institution/person#Faculty", "Learner"]) == Role.LEARNER
+    assert map_roles([LIS + "institution/person#Instructor", LIS + "membership#Mentor"]) \
+        == Role.LEARNER
+
+
+def test_institution_instructor_without_any_course_role_is_an_instructor():
+    """Some LMSs send only institution roles (no context membership): then it decides."""
+    assert map_roles([LIS + "institution/person#Instructor", LIS + "system/person#User"]) \
         == Role.INSTRUCTOR
