@@ -33,6 +33,7 @@ class Settings:
     sandbox_base_url: str = ""
     deployment_policy: str = "strict"
     registration_require_approval: bool = False
+    registration_allow_private_hosts: bool = False
     key_overlap_hours: float = 24.0
     key_rotation_days: int = 0
     http_timeout_seconds: float = 10.0
@@ -105,6 +106,7 @@ _TOML_SECTIONS = {
     ("tool", "trusted_proxies"): "trusted_proxies",
     ("lti", "deployment_policy"): "deployment_policy",
     ("lti", "registration_require_approval"): "registration_require_approval",
+    ("lti", "registration_allow_private_hosts"): "registration_allow_private_hosts",
     ("lti", "key_overlap_hours"): "key_overlap_hours",
     ("lti", "key_rotation_days"): "key_rotation_days",
     ("lti", "http_timeout_seconds"): "http_timeout_seconds",

@@ -10,6 +10,8 @@ the client id the platform assigns is stored with its deployment.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,13 +90,38 @@ def issuer_matches(issuer: str, url: str, sandbox_origin: str | None = None) -> 
     return False
 
 
+def check_public_host(url: str, label: str) -> None:
+    """Refuse an address on loopback, private, link-local or otherwise non-public networks.
+
+    The registration page is open to anyone (the LMS opens it unauthenticated), and it
+    fetches and posts to addresses it is given: without this, it would reach into the
+    network the tool runs in (metadata services, admin ports) on a stranger's behalf.
+    The name is resolved once here and again by the HTTP client; a name that changes its
+    answer in between (DNS rebinding) is not covered, redirects are refused outright.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise RegistrationError(f"The {label} host {host!r} cannot be resolved.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            raise RegistrationError(
+                f"The {label} host {host!r} is on a private or local network; a tool admin "
+                f"can allow that with registration_allow_private_hosts.")
+
+
 def fetch_platform_configuration(http: requests.Session, url: str, *, https_only: bool,
-                                 timeout: float, sandbox_origin: str | None = None
-                                 ) -> PlatformConfiguration:
+                                 timeout: float, sandbox_origin: str | None = None,
+                                 public_only: bool = False) -> PlatformConfiguration:
     if not _is_url(url, https_only=https_only):
         raise RegistrationError("The openid_configuration address must be an https URL.")
+    if public_only:
+        check_public_host(url, "openid_configuration")
     try:
-        answer = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        answer = http.get(url, timeout=timeout, headers={"Accept": "application/json"},
+                          allow_redirects=False)
     except requests.RequestException as exc:
         raise RegistrationError(f"The LMS's OpenID configuration could not be fetched "
                                 f"({type(exc).__name__}).") from exc
@@ -171,16 +198,21 @@ def register(session: Session, settings: Settings, http: requests.Session,
     https_only = not settings.sandbox
     sandbox_origin = (_origin(settings.sandbox_base_url or settings.base_url)
                       if settings.sandbox else None)
+    public_only = not settings.sandbox and not settings.registration_allow_private_hosts
     config = fetch_platform_configuration(http, openid_configuration,
                                           https_only=https_only,
                                           timeout=settings.http_timeout_seconds,
-                                          sandbox_origin=sandbox_origin)
+                                          sandbox_origin=sandbox_origin,
+                                          public_only=public_only)
+    if public_only:
+        check_public_host(config.registration_endpoint, "registration endpoint")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
     try:
         answer = http.post(config.registration_endpoint, json=tool_registration(settings, config),
-                           headers=headers, timeout=settings.http_timeout_seconds)
+                           headers=headers, timeout=settings.http_timeout_seconds,
+                           allow_redirects=False)
     except requests.RequestException as exc:
         raise RegistrationError(f"The LMS's registration endpoint could not be reached "
                                 f"({type(exc).__name__}).") from exc

@@ -139,3 +139,70 @@ def test_canvas_json_has_what_a_developer_key_needs(client, settings):
     for name in ("link_selection", "assignment_selection", "editor_button"):
         assert placements[name]["message_type"] == "LtiDeepLinkingRequest"
         assert placements[name]["target_link_uri"] == settings.url("/lti/launch")
+
+
+class _Recorder(requests.Session):
+    """Records every request the registration would send (none should leave)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        self.sent.append(url)
+        raise requests.ConnectionError("the test allows no traffic")
+
+
+@pytest.mark.parametrize("address", [
+    "https://127.0.0.1/.well-known/openid-configuration",
+    "https://localhost:8443/config",
+    "https://10.0.0.5/config",
+    "https://192.168.1.10/config",
+    "https://169.254.169.254/latest/meta-data",
+    "https://[::1]/config",
+    "https://[fd00::1]/config",
+    "https://0.0.0.0/config",
+])
+def test_registration_will_not_fetch_internal_addresses(database_url, address):
+    """Anyone can open /lti/register: outside the sandbox it must not be a way to make the
+    tool fetch addresses in its own network (cloud metadata, admin ports)."""
+    from support import make_settings
+
+    from lti_tool.lti.registration import RegistrationError, register
+
+    settings = make_settings(database_url, sandbox=False)
+    http = _Recorder()
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db, \
+                pytest.raises(RegistrationError, match="private or local network"):
+            register(db, settings, http, address, "token", require_approval=False)
+    finally:
+        engine.dispose()
+    assert http.sent == []
+
+
+def test_internal_addresses_are_allowed_when_the_admin_says_so(database_url):
+    """A college whose Moodle lives on its private network with the tool opts in; then the
+    request is made (and here fails, as nothing listens)."""
+    from support import make_settings
+
+    from lti_tool.lti.registration import RegistrationError, register
+
+    settings = make_settings(database_url, sandbox=False, registration_allow_private_hosts=True)
+    http = _Recorder()
+    engine = make_engine(database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db, \
+                pytest.raises(RegistrationError, match="could not be fetched"):
+            register(db, settings, http, "https://10.0.0.5/config", None,
+                     require_approval=False)
+    finally:
+        engine.dispose()
+    assert http.sent == ["https://10.0.0.5/config"]
+
+
+def test_public_addresses_pass_the_check():
+    from lti_tool.lti.registration import check_public_host
+
+    check_public_host("https://93.184.216.34/config", "openid_configuration")
