@@ -24,10 +24,12 @@ def bump(session: Session, name: str, label: str, by: int = 1) -> None:
     """Add to a counter in one statement (an upsert: no read-modify-write race)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Counter).values(name=name, label=label[:64], value=by)
+    table = Counter.__table__
+    statement = insert(table).values(name=name, label=label[:64], value=by)
+    # Core, not an ORM-enabled insert, which would expire the rows the caller holds.
     session.execute(statement.on_conflict_do_update(
-        index_elements=[Counter.name, Counter.label],
-        set_={"value": Counter.value + by}))
+        index_elements=[table.c.name, table.c.label],
+        set_={"value": table.c.value + by}))
 
 
 def outbox_health(session: Session, now: datetime) -> dict[str, Any]:

@@ -8,7 +8,11 @@ platform's JWKS - and turns every failure into one of the closed set in ``errors
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import secrets
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +49,7 @@ SUPPORTED_MESSAGES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest",
                       "LtiSubmissionReviewRequest")
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
                 "lti_deployment_id", "lti_storage_target")
+PURGE_EVERY = 20
 STORAGE_STATE_FIELD = "lti_storage_state"
 STORAGE_NONCE_FIELD = "lti_storage_nonce"
 
@@ -110,6 +115,37 @@ class PlatformStorageCheck:
     id_token: str
 
 
+class _TtlCache:
+    """A small per-process cache with expiry. Only what is safe to hold in several
+    processes at once goes here: public key sets (the DB copy is the shared one; a rotated
+    platform key is refetched on an unknown kid) and the PEMs made from them."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        item = self._items.get(key)
+        if item is None or item[0] <= time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, key: Any, value: Any, seconds: float) -> None:
+        with self._lock:
+            if len(self._items) >= self._size:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + seconds, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_KEYSETS = _TtlCache()
+_PEMS = _TtlCache()
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -154,7 +190,11 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if not self._get_request_param("id_token"):
             raise errors.BadTokenError("the launch request has no id_token")
         state = self._get_request_param("state")
-        if state and self._cookie_service.get_cookie(state) != state:
+        if state and self._cookie_service.get_cookie(state) == state:
+            # The state cookie matches: that is all pylti1p3's check would conclude, after a
+            # needless read of a "state already validated" marker (we never write it).
+            return self
+        if state:
             # No state cookie: accept the state only if the browser read it back from the
             # platform's storage frame, where only this tool's origin could have put it.
             params = self._session_service.get_state_params(state)
@@ -182,8 +222,17 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if self.storage_verified and self._get_request_param(STORAGE_NONCE_FIELD) != nonce:
             raise errors.StaleStateError("the nonce kept by the platform's storage does not "
                                          "match the launch")
+        if not nonce:
+            raise errors.ReplayedNonceError(
+                "nonce is missing, unknown or already used", **self._who())
+        # Burnt in save_launch_data, the last step: only a token whose signature, audience
+        # and deployment all check out can use up a nonce, and on SQLite the write lock
+        # this takes is held for the recording of the launch only, not for its checks.
+        return self
+
+    def _consume_nonce(self) -> None:
         try:
-            return super().validate_nonce()
+            super().validate_nonce()
         except LtiException as exc:
             raise errors.ReplayedNonceError(
                 "nonce is missing, unknown or already used", **self._who()) from exc
@@ -222,8 +271,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     def fetch_public_key(self, key_set_url: str, force: bool = False):
         key = self._jwks_cache_key(key_set_url)
         if not force:
+            cached = _KEYSETS.get(key_set_url)
+            if cached:
+                return cached
             cached = self.storage.get_value(key)
             if cached:
+                _KEYSETS.put(key_set_url, cached, self.jwks_cache_seconds)
                 return cached
         try:
             resp = self._requests_session.get(key_set_url)
@@ -237,17 +290,35 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             raise errors.KeysetUnavailableError(f"{key_set_url} is not a JSON Web Key Set",
                                                 **self._who())
         self.storage.set_value(key, keyset, self.jwks_cache_seconds)
+        _KEYSETS.put(key_set_url, keyset, self.jwks_cache_seconds)
         return keyset
 
     def get_public_key(self):
+        # Turning a JWK into a PEM costs more than checking the signature with it; the
+        # result is kept per key set URL, kid and the key's own JSON (a rotated key under
+        # the same kid is a new entry).
+        assert isinstance(self._registration, ToolRegistration)
+        header = self._jwt.get("header", {})
+        url = self._registration.get_key_set_url() or ""
+        keyset = self._registration.get_key_set() or _KEYSETS.get(url)
+        if keyset:
+            match = next((k for k in keyset.get("keys", []) if isinstance(k, dict)
+                          and k.get("kid") == header.get("kid")
+                          and k.get("alg", "RS256") == header.get("alg")), None)
+            if match is not None:
+                cache_key = (url, json.dumps(match, sort_keys=True))
+                found = _PEMS.get(cache_key)
+                if found is None:
+                    self._registration.set_key_set({"keys": [match]})
+                    found = super().get_public_key()
+                    _PEMS.put(cache_key, found, 24 * 3600)
+                return found
         try:
             return super().get_public_key()
         except LtiException as exc:
             if "Unable to find public key" not in str(exc):
                 raise
         # Unknown kid: the platform may have rotated since we cached its JWKS. Refetch once.
-        assert isinstance(self._registration, ToolRegistration)
-        url = self._registration.get_key_set_url() or ""
         self._registration.set_key_set(self.fetch_public_key(url, force=True))
         return super().get_public_key()
 
@@ -287,6 +358,16 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             dep = self._jwt["body"].get(CLAIM + "deployment_id")
             raise errors.UnknownDeploymentError(
                 f"deployment {dep!r} is not registered or is disabled", **self._who()) from exc
+
+    def save_launch_data(self):
+        """Burn the nonce (see validate_nonce). Keep the launch body only where it is read
+        back: the Deep Linking answer (by launch id). pylti1p3 also stores a "state
+        validated" marker, which only its own cookie-less re-validation reads - a path the
+        one-time nonce closes anyway."""
+        self._consume_nonce()
+        if self._jwt["body"].get(CLAIM + "message_type") == "LtiDeepLinkingRequest":
+            self._session_service.save_launch_data(self._launch_id, self._jwt["body"])
+        return self
 
     def validate_message(self):
         body = self._jwt["body"]
@@ -344,9 +425,11 @@ class LtiEdge:
             raise errors.LoginError("the login request has no login_hint parameter",
                                     issuer=iss)
         request, session_service, cookies = self._services()
-        # Expired states and nonces are useless; an indexed delete per login keeps the
-        # table small without a separate cleanup job.
-        self.storage.purge_expired()
+        # Expired states and nonces are useless; an indexed delete on one login in
+        # PURGE_EVERY keeps the table small without a cleanup job (and without a write on
+        # every login: at exam time logins arrive by the hundred).
+        if secrets.randbelow(PURGE_EVERY) == 0:
+            self.storage.purge_expired()
         oidc = FlaskOIDCLogin(request, self.tool_conf, session_service=session_service,
                               cookie_service=cookies, launch_data_storage=None)
         # Keep the login parameters with the state: if the browser loses the state cookie

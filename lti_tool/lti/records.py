@@ -7,8 +7,8 @@ Rows are keyed through the platform and deployment so that two colleges' identic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,17 +32,30 @@ class LaunchRecord:
     course_id: int | None
     resource_link_id: int | None
     role: Role
+    # The rows themselves, so the caller's session still holds them (its identity map
+    # keeps only referenced objects) and the landing page reads none of them again.
+    user: User | None = field(default=None, compare=False, repr=False)
+    course: Course | None = field(default=None, compare=False, repr=False)
+    platform: Platform | None = field(default=None, compare=False, repr=False)
 
 
-def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], datetime]
-                  ) -> LaunchRecord:
+LAST_LAUNCH_STEP = timedelta(minutes=1)
+
+
+def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], datetime],
+                  deployment: Deployment | None = None) -> LaunchRecord:
+    """``deployment``: the row the launch was validated against, when the caller has it."""
     now = clock()
     platform = session.get(Platform, ctx.platform_id)
     assert platform is not None
-    platform.last_launch_at = now
-    deployment = session.scalars(select(Deployment).where(
-        Deployment.platform_id == platform.id,
-        Deployment.deployment_id == ctx.deployment_id)).one()
+    # Every launch of a college would update this one row (and on PostgreSQL wait on its
+    # lock until the launch commits): to the minute is what the admin console needs.
+    if platform.last_launch_at is None or now - platform.last_launch_at > LAST_LAUNCH_STEP:
+        platform.last_launch_at = now
+    if deployment is None:
+        deployment = session.scalars(select(Deployment).where(
+            Deployment.platform_id == platform.id,
+            Deployment.deployment_id == ctx.deployment_id)).one()
 
     user = session.scalars(select(User).where(User.platform_id == platform.id,
                                               User.sub == ctx.sub)).first()
@@ -91,4 +104,5 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
             link.ags_scopes = list(ctx.ags_scopes)
     session.flush()
     return LaunchRecord(user_id=user.id, course_id=course.id if course else None,
-                        resource_link_id=link.id if link else None, role=role)
+                        resource_link_id=link.id if link else None, role=role, user=user,
+                        course=course, platform=platform)

@@ -8,6 +8,7 @@ treated as having many client ids, because Canvas uses one issuer for every scho
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pylti1p3.deployment import Deployment as LtiDeployment
@@ -23,13 +24,19 @@ log = logging.getLogger(__name__)
 
 
 class ToolRegistration(Registration):
-    """A pylti1p3 Registration that signs with our active key and names its kid."""
+    """A pylti1p3 Registration that signs with our active key and names its kid.
 
-    def __init__(self, platform: Platform, kid: str | None, private_pem: str | None) -> None:
+    The key is read only when something signs (a service token, a deep-linking answer):
+    validating a launch never needs it, and launches are the hot path at exam time.
+    """
+
+    def __init__(self, platform: Platform,
+                 key_loader: Callable[[], tuple[str, str] | None]) -> None:
         super().__init__()
         self.platform_id = platform.id
         self.platform_name = platform.name
-        self._kid = kid
+        self._key_loader = key_loader
+        self._key: tuple[str, str] | None | bool = False  # False: not loaded yet
         self.set_issuer(platform.issuer)
         self.set_client_id(platform.client_id)
         self.set_auth_login_url(platform.auth_login_url)
@@ -37,11 +44,19 @@ class ToolRegistration(Registration):
         self.set_key_set_url(platform.key_set_url)
         if platform.auth_audience:
             self.set_auth_audience(platform.auth_audience)
-        if private_pem:
-            self.set_tool_private_key(private_pem)
+
+    def _active_key(self) -> tuple[str, str] | None:
+        if self._key is False:
+            self._key = self._key_loader()
+        return self._key  # type: ignore[return-value]
 
     def get_kid(self) -> str | None:
-        return self._kid
+        key = self._active_key()
+        return key[0] if key else None
+
+    def get_tool_private_key(self) -> str | None:
+        key = self._active_key()
+        return key[1] if key else None
 
 
 class AmbiguousPlatformError(LookupError):
@@ -53,6 +68,9 @@ class DbToolConf(ToolConfAbstract):
         super().__init__()
         self.session = session
         self.issuers_relation_types = {}
+        # pylti1p3 asks for the same platform several times per launch; one query serves.
+        self._platforms: dict[tuple[str, str | None], Platform | None] = {}
+        self._deployments: dict[tuple[int, str], Deployment] = {}
 
     # Every issuer may have many client ids (Canvas), so pylti1p3 always calls *_by_params.
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -62,6 +80,11 @@ class DbToolConf(ToolConfAbstract):
         return True
 
     def find_platform(self, iss: str, client_id: str | None) -> Platform | None:
+        if (iss, client_id) not in self._platforms:
+            self._platforms[(iss, client_id)] = self._find_platform(iss, client_id)
+        return self._platforms[(iss, client_id)]
+
+    def _find_platform(self, iss: str, client_id: str | None) -> Platform | None:
         query = select(Platform).where(Platform.issuer == iss, Platform.enabled.is_(True))
         if client_id:
             return self.session.scalars(query.where(Platform.client_id == client_id)).first()
@@ -73,13 +96,12 @@ class DbToolConf(ToolConfAbstract):
     def _registration(self, platform: Platform | None) -> ToolRegistration | None:
         if platform is None:
             return None
-        keys = KeyService(self.session)
-        active = keys.active()
-        return ToolRegistration(
-            platform,
-            active.kid if active else None,
-            active.private_key_pem if active else None,
-        )
+
+        def active_key() -> tuple[str, str] | None:
+            active = KeyService(self.session).active()
+            return (active.kid, active.private_key_pem) if active else None
+
+        return ToolRegistration(platform, active_key)
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any):
         return self._registration(self.find_platform(iss, None))
@@ -112,4 +134,9 @@ class DbToolConf(ToolConfAbstract):
                      platform.client_id)
         if row is None or not row.enabled:
             return None
+        self._deployments[(platform.id, deployment_id)] = row
         return LtiDeployment().set_deployment_id(row.deployment_id)
+
+    def known_deployment(self, platform_id: int, deployment_id: str) -> Deployment | None:
+        """The deployment row this launch was validated against (saves reading it again)."""
+        return self._deployments.get((platform_id, deployment_id))

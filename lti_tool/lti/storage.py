@@ -4,15 +4,24 @@ process and instance (the library's default keeps them in the Flask cookie sessi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pylti1p3.contrib.flask import FlaskSessionService
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lti_tool.models import LaunchValue
+
+_TABLE = LaunchValue.__table__
+
+
+def _aware(moment: datetime) -> datetime:
+    """Core reads skip the ORM's UTC type on some drivers' paths; SQLite returns naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class DbLaunchDataStorage(LaunchDataStorage[Any]):
@@ -31,9 +40,13 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
     def can_set_keys_expiration(self) -> bool:
         return True
 
-    def _live(self, key: str) -> LaunchValue | None:
-        row = self.session.get(LaunchValue, self._prepare_key(key))
-        if row is None or row.expires_at <= self.clock():
+    def _live(self, key: str) -> Any:
+        """The live row (value, expires_at) or None. Read with Core, not the ORM identity
+        map: ``set_value`` writes with an upsert the identity map would not see."""
+        row = self.session.execute(
+            select(_TABLE.c.value, _TABLE.c.expires_at).where(
+                _TABLE.c.key == self._prepare_key(key))).first()
+        if row is None or _aware(row.expires_at) <= self.clock():
             return None
         return row
 
@@ -42,10 +55,18 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         return None if row is None else row.value
 
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
+        """One upsert statement (a merge would read the row first: a login writes two)."""
         lifetime = exp if exp else self.default_lifetime
-        self.session.merge(LaunchValue(key=self._prepare_key(key), value=value,
-                                       expires_at=self.clock() + timedelta(seconds=lifetime)))
-        self.session.flush()
+        values = {"key": self._prepare_key(key), "value": value,
+                  "expires_at": self.clock() + timedelta(seconds=lifetime)}
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(_TABLE).values(**values)
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=[_TABLE.c.key],
+            set_={"value": statement.excluded.value,
+                  "expires_at": statement.excluded.expires_at}))
+
 
     def check_value(self, key: str) -> bool:
         return self._live(key) is not None

@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import ContentRelease, CurriculumItem
+from lti_tool.models import (
+    ContentRelease,
+    CurriculumItem,
+    CurriculumKeyActivity,
+    CurriculumModule,
+)
 from lti_tool.practice.selection import ItemRef
 
 REFRESH_SECONDS = 30.0
@@ -42,6 +47,16 @@ class _Snapshot:
     checked_at: float
     items: dict[str, CachedItem]
     refs: dict[tuple[str, str | None], list[ItemRef]] = field(default_factory=dict)
+    outline: Outline | None = None
+
+
+@dataclass(frozen=True)
+class Outline:
+    """Modules (in order, with their exam length) and each module's live key activities
+    (in order, with titles): what every mastery and progress view walks through."""
+
+    modules: list[tuple[str, int]]
+    activities: dict[str, list[tuple[str, str]]]
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[Engine, _Snapshot] = weakref.WeakKeyDictionary()
@@ -97,3 +112,18 @@ def refs(session: Session, module_id: str, key_activity_id: str | None) -> list[
                  and (key_activity_id is None or i.key_activity_id == key_activity_id)]
         snapshot.refs[key] = found
     return list(found)
+
+
+def outline(session: Session) -> Outline:
+    """The curriculum's shape, kept with the snapshot (it changes only with a release)."""
+    snapshot = _snapshot(session)
+    if snapshot.outline is None:
+        modules = [(m.id, m.exam_items) for m in session.scalars(
+            select(CurriculumModule).order_by(CurriculumModule.position))]
+        activities: dict[str, list[tuple[str, str]]] = {m: [] for m, _ in modules}
+        for ka in session.scalars(select(CurriculumKeyActivity).where(
+                CurriculumKeyActivity.retired.is_(False)).order_by(
+                CurriculumKeyActivity.module_id, CurriculumKeyActivity.position)):
+            activities.setdefault(ka.module_id, []).append((ka.id, ka.title))
+        snapshot.outline = Outline(modules, activities)
+    return snapshot.outline

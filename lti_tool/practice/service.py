@@ -161,6 +161,15 @@ _MASTERY_ROW = select(Mastery).where(Mastery.user_id == bindparam("user_id"),
                                      Mastery.key_activity_id == bindparam("key_activity_id"))
 
 
+def _pass_percent_of(module_id: str) -> float:
+    from lti_tool.curriculum.modules import blueprint
+
+    for m in blueprint().modules:
+        if m.id == module_id and m.exam.pass_percent:
+            return float(m.exam.pass_percent)
+    return 70.0
+
+
 class PracticeService:
     def __init__(self, session: Session, clock: Callable[[], datetime], rng: Random) -> None:
         self.session = session
@@ -186,10 +195,9 @@ class PracticeService:
             raise NotFoundError(f"No module {module_id!r}.")
         return module
 
-    def _activities(self, module_id: str) -> list[CurriculumKeyActivity]:
-        return list(self.session.scalars(select(CurriculumKeyActivity).where(
-            CurriculumKeyActivity.module_id == module_id,
-            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
+    def _activities(self, module_id: str) -> list[tuple[str, str]]:
+        """(id, title) of the module's live key activities, in order (cached)."""
+        return list(catalog.outline(self.session).activities.get(module_id, []))
 
     def _item_refs(self, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
         return catalog.refs(self.session, module_id, key_activity_id)
@@ -252,7 +260,7 @@ class PracticeService:
                 Enrollment.course_id == course_id, Enrollment.user_id == user_id)).first() \
                 if course_id is not None else None
             time_multiplier = enrollment.time_multiplier if enrollment else 1.0
-        activities = [a.id for a in self._activities(module_id)]
+        activities = [ka_id for ka_id, _ in self._activities(module_id)]
         if key_activity_id:
             activities = [key_activity_id]
         refs = self._item_refs(module_id, key_activity_id)
@@ -541,12 +549,7 @@ class PracticeService:
 
     @staticmethod
     def _pass_percent(module: CurriculumModule) -> float:
-        from lti_tool.curriculum.modules import blueprint
-
-        for m in blueprint().modules:
-            if m.id == module.id and m.exam.pass_percent:
-                return float(m.exam.pass_percent)
-        return 70.0
+        return _pass_percent_of(module.id)
 
     def results(self, attempt_id: str, user_id: int) -> AttemptResult:
         """Scores by key activity; the item-by-item review once the attempt is finished
@@ -559,7 +562,7 @@ class PracticeService:
                     if attempt.mode == AttemptMode.DRILL else list(attempt.item_ids))
         cached = catalog.items(self.session)
         items = {item_id: cached[item_id] for item_id in item_ids}
-        titles = {a.id: a.title for a in self._activities(attempt.module_id)}
+        titles = dict(self._activities(attempt.module_id))
         per: dict[str, list[int]] = {}
         review = []
         for item_id in item_ids:
@@ -592,17 +595,17 @@ class PracticeService:
             select(Mastery).where(Mastery.user_id == user_id))}
         activities: list[ActivityMastery] = []
         ready: list[Readiness] = []
-        modules = list(self.session.scalars(select(CurriculumModule)
-                                            .order_by(CurriculumModule.position)))
-        for module in modules:
+        shape = catalog.outline(self.session)
+        for module_id, exam_items in shape.modules:
             mine = []
-            for ka in self._activities(module.id):
-                row = rows.get(ka.id)
+            module_activities = shape.activities.get(module_id, [])
+            for ka_id, _title in module_activities:
+                row = rows.get(ka_id)
                 theta, evidence = (row.theta, row.evidence) if row else (0.0, 0)
-                am = ActivityMastery(ka.id, theta, evidence, standard_error(theta, evidence))
+                am = ActivityMastery(ka_id, theta, evidence, standard_error(theta, evidence))
                 activities.append(am)
                 if evidence:
                     mine.append(am)
-            ready.append(readiness(module.id, mine, len(self._activities(module.id)),
-                                   module.exam_items, self._pass_percent(module)))
+            ready.append(readiness(module_id, mine, len(module_activities), exam_items,
+                                   _pass_percent_of(module_id)))
         return MasteryMap(activities, ready)

@@ -29,9 +29,7 @@ from lti_tool.metrics import LAUNCHES, bump
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
-    Course,
     CurriculumModule,
-    Platform,
     Role,
     ToolSession,
     User,
@@ -83,13 +81,13 @@ def launch():
             "state": check.state, "nonce": check.nonce})
     try:
         with rt.transaction() as db:
-            ctx = LtiEdge(db, rt.settings, rt.clock).launch()
-            record = record_launch(db, ctx, rt.clock)
+            edge = LtiEdge(db, rt.settings, rt.clock)
+            ctx = edge.launch()
+            record = record_launch(db, ctx, rt.clock, edge.tool_conf.known_deployment(
+                ctx.platform_id, ctx.deployment_id))
             tool_session = start_session(db, rt, record, ctx.launch_id)
             bump(db, LAUNCHES, "ok")
-            user = db.get(User, record.user_id)
-            course = db.get(Course, record.course_id) if record.course_id else None
-            platform = db.get(Platform, ctx.platform_id)
+            user, course, platform = record.user, record.course, record.platform
             html, home = None, None
             if ctx.message_type == "LtiSubmissionReviewRequest":
                 home = _review_url(db, ctx, record, tool_session.id)

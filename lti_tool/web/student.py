@@ -113,15 +113,15 @@ def module(module_id: str):
         row = db.get(CurriculumModule, module_id)
         if row is None:
             abort(404, description="There is no such module.")
-        mastery = {a.key_activity_id: a for a in _svc(db).mastery(g.viewer.user_id).activities}
+        mine = _svc(db).mastery(g.viewer.user_id)
+        mastery = {a.key_activity_id: a for a in mine.activities}
         activities = list(db.scalars(select(CurriculumKeyActivity).where(
             CurriculumKeyActivity.module_id == module_id,
             CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
         lessons = {lesson.key_activity_id: lesson for lesson in db.scalars(
             select(CurriculumLesson).where(CurriculumLesson.module_id == module_id,
                                            CurriculumLesson.retired.is_(False)))}
-        readiness = next(r for r in _svc(db).mastery(g.viewer.user_id).readiness
-                         if r.module_id == module_id)
+        readiness = next(r for r in mine.readiness if r.module_id == module_id)
         return render_template("student_module.html", module=row, activities=activities,
                                lessons=lessons, mastery=mastery, readiness=readiness)
 
