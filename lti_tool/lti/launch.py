@@ -391,6 +391,17 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
 
+class _LazySession:
+    """Stands in for the requests session pylti1p3 wants at construction; the real one is
+    made only if a request is actually sent (a JWKS fetch, rarely)."""
+
+    def __init__(self, make: Callable[[], requests.Session]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+
 class LtiEdge:
     """The two halves of an LTI 1.3 launch for one request, over one DB session."""
 
@@ -401,7 +412,15 @@ class LtiEdge:
         self.clock = clock
         self.tool_conf = DbToolConf(session)
         self.storage = DbLaunchDataStorage(session, clock, settings.launch_state_seconds)
-        self.http = TimeoutSession(settings.http_timeout_seconds)
+        self._http: TimeoutSession | None = None
+
+    @property
+    def http(self) -> TimeoutSession:
+        """Made when first used (a JWKS fetch): building a requests session on every
+        launch cost more than the signature check."""
+        if self._http is None:
+            self._http = TimeoutSession(self.settings.http_timeout_seconds)
+        return self._http
 
     def _services(self) -> tuple[FlaskRequest, OneTimeNonceSessionService, ToolCookieService]:
         request = FlaskRequest()
@@ -494,7 +513,8 @@ class LtiEdge:
         """Validate the id_token of this request and return what it says, or raise."""
         request, session_service, cookies = self._services()
         message = ToolMessageLaunch(request, self.tool_conf, session_service=session_service,
-                                    cookie_service=cookies, requests_session=self.http)
+                                    cookie_service=cookies,
+                                    requests_session=_LazySession(lambda: self.http))
         message.storage = self.storage
         message.jwks_cache_seconds = self.settings.jwks_cache_seconds
         message.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})

@@ -14,13 +14,20 @@ from typing import Any
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.keys import KeyService
 from lti_tool.models import Deployment, DeploymentPolicy, Platform
 
 log = logging.getLogger(__name__)
+
+# Built once: composing a select costs more than SQLite takes to run it (every launch).
+_PLATFORM = select(Platform).where(Platform.issuer == bindparam("iss"),
+                                   Platform.client_id == bindparam("client_id"),
+                                   Platform.enabled.is_(True))
+_DEPLOYMENT = select(Deployment).where(Deployment.platform_id == bindparam("platform_id"),
+                                       Deployment.deployment_id == bindparam("deployment_id"))
 
 
 class ToolRegistration(Registration):
@@ -85,9 +92,10 @@ class DbToolConf(ToolConfAbstract):
         return self._platforms[(iss, client_id)]
 
     def _find_platform(self, iss: str, client_id: str | None) -> Platform | None:
-        query = select(Platform).where(Platform.issuer == iss, Platform.enabled.is_(True))
         if client_id:
-            return self.session.scalars(query.where(Platform.client_id == client_id)).first()
+            return self.session.scalars(_PLATFORM, {"iss": iss, "client_id": client_id}
+                                        ).first()
+        query = select(Platform).where(Platform.issuer == iss, Platform.enabled.is_(True))
         candidates = list(self.session.scalars(query.limit(2)))
         if len(candidates) > 1:
             raise AmbiguousPlatformError(iss)
@@ -118,12 +126,8 @@ class DbToolConf(ToolConfAbstract):
         platform = self.find_platform(iss, client_id)
         if platform is None:
             return None
-        row = self.session.scalars(
-            select(Deployment).where(
-                Deployment.platform_id == platform.id,
-                Deployment.deployment_id == deployment_id,
-            )
-        ).first()
+        row = self.session.scalars(_DEPLOYMENT, {"platform_id": platform.id,
+                                                 "deployment_id": deployment_id}).first()
         if row is None and platform.deployment_policy == DeploymentPolicy.AUTO_REGISTER:
             # Course copies and sub-account installs mint new ids; record them for the admin.
             row = Deployment(platform_id=platform.id, deployment_id=deployment_id,

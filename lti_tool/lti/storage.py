@@ -74,14 +74,14 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
     def consume(self, key: str) -> bool:
         """Delete the key and say whether a live one was there: exactly one caller wins."""
         result = self.session.execute(
-            delete(LaunchValue).where(LaunchValue.key == self._prepare_key(key),
-                                      LaunchValue.expires_at > self.clock())
+            delete(_TABLE).where(_TABLE.c.key == self._prepare_key(key),
+                                 _TABLE.c.expires_at > self.clock())
         )
         return result.rowcount == 1
 
     def purge_expired(self) -> int:
         result = self.session.execute(
-            delete(LaunchValue).where(LaunchValue.expires_at <= self.clock())
+            delete(_TABLE).where(_TABLE.c.expires_at <= self.clock())
         )
         return result.rowcount
 

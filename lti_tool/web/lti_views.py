@@ -72,8 +72,13 @@ def login():
 @bp.route("/lti/launch", methods=["POST"])
 def launch():
     rt = runtime()
-    with rt.transaction() as db:
-        check = LtiEdge(db, rt.settings, rt.clock).platform_storage_check()
+    check = None
+    state = request.form.get("state")
+    if not state or request.cookies.get(f"lti1p3-{state}") != state:
+        # No matching state cookie: maybe a cookie-less launch that platform storage can
+        # finish (the usual launch, with its cookie, needs no look at the database here).
+        with rt.transaction() as db:
+            check = LtiEdge(db, rt.settings, rt.clock).platform_storage_check()
     if check is not None:
         return render_template("platform_storage.html", form={
             "id_token": check.id_token, "state": check.state}, cfg={
