@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -31,8 +33,39 @@ def make_engine(database_url: str) -> Engine:
             cur.close()
 
         return engine
-    # pre_ping: a restarted PostgreSQL must not turn into errors for the next requests.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in use within this many seconds was working a moment ago: pinging it
+# would cost a round trip on every request (a launch makes 11 in all).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle.
+
+    A restarted PostgreSQL must not turn into errors for the next requests, so a pooled
+    connection idle for over PING_AFTER_IDLE_SECONDS is pinged before use and replaced if
+    dead (SQLAlchemy's ``pool_pre_ping`` pings every checkout). A connection in constant
+    use that dies fails its one request with a disconnect, and SQLAlchemy then retires
+    every connection the pool made before it, so the next requests reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"idle connection is dead: {exc}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

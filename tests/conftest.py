@@ -3,21 +3,15 @@ the app with its sandbox LMS, and a live loopback server for tests that need rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from lrs_support import Ralph
-from sqlalchemy import create_engine, text
-from support import LiveServer, make_settings, prepare
+from support import POSTGRES_URL, LiveServer, make_settings, prepare, reset_postgres
 
 from lti_tool import create_app
 from lti_tool.migrate import upgrade_to_head
-from lti_tool.models import Base
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
-
-POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
-_migrated: set[str] = set()
 
 
 def _backends() -> list:
@@ -27,22 +21,6 @@ def _backends() -> list:
     return params
 
 
-def _reset_postgres(url: str) -> None:
-    if url not in _migrated:
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        upgrade_to_head(url)
-        _migrated.add(url)
-        return
-    engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=_backends())
 def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
@@ -50,7 +28,7 @@ def database_url(request, tmp_path) -> str:
         upgrade_to_head(url)
         return url
     assert POSTGRES_URL
-    _reset_postgres(POSTGRES_URL)
+    reset_postgres(POSTGRES_URL)
     return POSTGRES_URL
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from html.parser import HTMLParser
 
+from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from lti_tool import create_app
@@ -12,9 +14,33 @@ from lti_tool.curriculum.checks import load_bank
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.keys import KeyService
+from lti_tool.migrate import upgrade_to_head
+from lti_tool.models import Base
 from lti_tool.runtime import system_clock
+from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
 from lti_tool.sandbox.setup import ensure_sandbox_platforms
 from lti_tool.settings import load_settings
+
+POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
+_migrated: set[str] = set()
+
+
+def reset_postgres(url: str) -> None:
+    """A clean schema: migrated once per test run (per URL), then truncated per test."""
+    if url not in _migrated:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade_to_head(url)
+        _migrated.add(url)
+        return
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
 
 
 def make_settings(database_url: str, base_url: str = "http://localhost", **overrides):

@@ -25,7 +25,6 @@ from random import Random
 
 import pytest
 import requests
-from conftest import POSTGRES_URL, _reset_postgres
 from fault_support import (
     HoldingProxy,
     OffsetClock,
@@ -40,7 +39,7 @@ from flask import Response as FlaskResponse
 from flask import request as flask_request
 from lrs_support import Ralph
 from sqlalchemy import select
-from support import LiveServer, make_settings, prepare
+from support import POSTGRES_URL, LiveServer, make_settings, prepare, reset_postgres
 from test_grade_passback import _place, _take_practice
 from test_xapi_delivery import World
 
@@ -93,7 +92,7 @@ def _add_lrs_for_sandbox(sessions, settings, ralph_url: str, auth: tuple[str, st
 def one_backend_url(tmp_path) -> str:
     """PostgreSQL when the run has one, else SQLite: the 60 s outage runs once per suite."""
     if POSTGRES_URL:
-        _reset_postgres(POSTGRES_URL)
+        reset_postgres(POSTGRES_URL)
         return POSTGRES_URL
     url = f"sqlite:///{tmp_path / 'cpt-lti.db'}"
     upgrade_to_head(url)

@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import POSTGRES_URL, _reset_postgres
 from lti_helpers import storage_config
 from scale_support import SECRET_KEY, Instance, Proxy, Worker, tool_env
 from sqlalchemy import func, select
-from support import make_settings, parse_form, prepare
+from support import POSTGRES_URL, make_settings, parse_form, prepare, reset_postgres
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lrs import add_lrs
@@ -59,7 +58,7 @@ def _cluster() -> Iterator[Cluster]:
     """Started once for the module (two gunicorns and the curriculum take seconds); the
     tests use different people, so they do not see each other's data."""
     assert POSTGRES_URL
-    _reset_postgres(POSTGRES_URL)
+    reset_postgres(POSTGRES_URL)
     proxy = Proxy(backends=[]).start()
     instances: list[Instance] = []
     try:
