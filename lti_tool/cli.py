@@ -356,7 +356,9 @@ def platform_list(as_json: bool) -> None:
         deployments = ", ".join(row["deployments"]) or "-"
         click.echo(f"{row['id']}  {row['name'] or '-'}  {row['issuer']}  "
                    f"client={row['client_id']}  {state}  policy={row['deployment_policy']}  "
-                   f"deployments={deployments}  last_launch={row['last_launch_at'] or '-'}")
+                   f"deployments={deployments}  last_launch={row['last_launch_at'] or '-'}"
+                   + (f"  frame_origins={' '.join(row['frame_origins'])}"
+                      if row["frame_origins"] else ""))
 
 
 @platform.command("remove")

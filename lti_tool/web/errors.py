@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
+    """The API, or a client that prefers JSON. ``Accept: */*`` (curl, many scripts) gets
+    the page a person would: HTML is listed first so a tie goes to it."""
     return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best_match(["application/json", "text/html"])
+        request.accept_mimetypes.best_match(["text/html", "application/json"])
         == "application/json")
 
 
