@@ -410,7 +410,7 @@ class LtiEdge:
         self.session = session
         self.settings = settings
         self.clock = clock
-        self.tool_conf = DbToolConf(session)
+        self.tool_conf = DbToolConf(session, defer_key=True)
         self.storage = DbLaunchDataStorage(session, clock, settings.launch_state_seconds)
         self._http: TimeoutSession | None = None
 

@@ -71,9 +71,14 @@ class AmbiguousPlatformError(LookupError):
 
 
 class DbToolConf(ToolConfAbstract):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, defer_key: bool = False) -> None:
+        """``defer_key``: read the tool's signing key only if something signs, for callers
+        that use the registration inside their transaction (launch validation never signs).
+        Others (AGS, deep linking) carry the registration past the transaction, so they get
+        the key read up front."""
         super().__init__()
         self.session = session
+        self.defer_key = defer_key
         self.issuers_relation_types = {}
         # pylti1p3 asks for the same platform several times per launch; one query serves.
         self._platforms: dict[tuple[str, str | None], Platform | None] = {}
@@ -109,7 +114,10 @@ class DbToolConf(ToolConfAbstract):
             active = KeyService(self.session).active()
             return (active.kid, active.private_key_pem) if active else None
 
-        return ToolRegistration(platform, active_key)
+        registration = ToolRegistration(platform, active_key)
+        if not self.defer_key:
+            registration.get_kid()  # loads the key now, while the session is open
+        return registration
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any):
         return self._registration(self.find_platform(iss, None))
