@@ -4,7 +4,7 @@ process and instance (the library's default keeps them in the Flask cookie sessi
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pylti1p3.contrib.flask import FlaskSessionService
@@ -17,11 +17,6 @@ from sqlalchemy.orm import Session
 from lti_tool.models import LaunchValue
 
 _TABLE = LaunchValue.__table__
-
-
-def _aware(moment: datetime) -> datetime:
-    """Core reads skip the ORM's UTC type on some drivers' paths; SQLite returns naive."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class DbLaunchDataStorage(LaunchDataStorage[Any]):
@@ -46,7 +41,7 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         row = self.session.execute(
             select(_TABLE.c.value, _TABLE.c.expires_at).where(
                 _TABLE.c.key == self._prepare_key(key))).first()
-        if row is None or _aware(row.expires_at) <= self.clock():
+        if row is None or row.expires_at <= self.clock():
             return None
         return row
 
