@@ -137,10 +137,6 @@ class _TtlCache:
                 self._items.clear()
             self._items[key] = (time.monotonic() + seconds, value)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 _KEYSETS = _TtlCache()
 _PEMS = _TtlCache()

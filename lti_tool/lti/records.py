@@ -103,7 +103,6 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
             course = Course(deployment_id=deployment.id, context_id=ctx.context_id,
                             created_at=now)
             session.add(course)
-            link = None  # a new course has no links yet
         course.label, course.title = ctx.context_label, ctx.context_title
         session.flush()
         if enrollment is None:
@@ -113,9 +112,7 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
         enrollment.lti_roles = list(ctx.lti_roles)
         enrollment.nrps_url = ctx.nrps_url
         enrollment.last_launch_at = now
-        if not ctx.resource_link_id:
-            link = None
-        else:
+        if ctx.resource_link_id:  # (without one, the query above found no link)
             if link is None:
                 link = ResourceLink(course_id=course.id, link_id=ctx.resource_link_id,
                                     created_at=now)
