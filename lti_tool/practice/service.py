@@ -510,7 +510,7 @@ class PracticeService:
         module = self._module(attempt.module_id)
         passed = None
         if attempt.mode == AttemptMode.MOCK and module.exam_items and total:
-            pass_mark = self._pass_percent(module)
+            pass_mark = _pass_percent_of(module.id)
             passed = raw * 100 >= pass_mark * total
         common = dict(user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
                       module_id=attempt.module_id, key_activity_id=attempt.key_activity_id,
@@ -547,10 +547,6 @@ class PracticeService:
                 key_activity_id=row.key_activity_id, course_id=attempt.course_id,
                 estimate=round(p_correct(row.theta, 2), 4), evidence=row.evidence)
 
-    @staticmethod
-    def _pass_percent(module: CurriculumModule) -> float:
-        return _pass_percent_of(module.id)
-
     def results(self, attempt_id: str, user_id: int) -> AttemptResult:
         """Scores by key activity; the item-by-item review once the attempt is finished
         (drills show theirs as they go)."""
@@ -582,7 +578,7 @@ class PracticeService:
                    if finished and attempt.score_max else None)
         passed = None
         if finished and attempt.mode == AttemptMode.MOCK and percent is not None:
-            passed = percent >= self._pass_percent(self._module(attempt.module_id))
+            passed = percent >= _pass_percent_of(attempt.module_id)
         return AttemptResult(
             attempt.id, attempt.mode.value, attempt.status.value, attempt.module_id,
             attempt.score_raw if finished else None, attempt.score_max if finished else None,
