@@ -15,3 +15,12 @@ keepalive = 5
 accesslog = os.environ.get("CPT_LTI_ACCESS_LOG") or None  # off by default: URLs may hold ?s=
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("CPT_LTI_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """A worker that stops (restart, scale-down, deploy) writes the launch counts it still
+    holds; they would otherwise be lost (see lti_tool.metrics.Tally)."""
+    app = getattr(worker, "wsgi", None)
+    rt = getattr(app, "extensions", {}).get("cpt_lti")
+    if rt is not None:
+        rt.tally.write(rt.sessions)

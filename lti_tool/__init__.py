@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool import logs
 from lti_tool.db import make_engine, make_session_factory
+from lti_tool.metrics import Tally
 from lti_tool.runtime import EXTENSION_KEY, Runtime, system_clock
 from lti_tool.settings import Settings, load_settings
 
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None,
                                 x_host=settings.trusted_proxies)
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION_KEY] = Runtime(settings, engine, make_session_factory(engine),
-                                            clock)
+                                            clock, Tally(settings.metrics_write_seconds))
 
     from lti_tool.web import register as register_web
 

@@ -225,6 +225,8 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
             click.echo("outbox: delivering grades and xAPI statements from an in-process "
                        "worker thread")
         run_simple(host, port, app, threaded=True, use_reloader=False)
+        rt = app.extensions["cpt_lti"]
+        rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.metrics.Tally)
         return
     _exec_gunicorn(host, port, workers)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
+from lti_tool.metrics import Tally
 from lti_tool.settings import Settings
 
 EXTENSION_KEY = "cpt_lti"
@@ -27,6 +28,9 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = system_clock
+    # Launch counts on their way to the shared table (see Tally): per app, since tests run
+    # many apps over different databases in one process.
+    tally: Tally = field(default_factory=Tally)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

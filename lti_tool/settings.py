@@ -53,6 +53,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     metrics_token: str = field(default="", repr=False)
+    metrics_write_seconds: float = 1.0
 
     @property
     def is_https(self) -> bool:
@@ -82,6 +83,8 @@ class Settings:
             raise SettingsError("log_format must be text or json")
         if self.xapi_actor_identity not in {"account", "mbox_sha1sum", "mbox"}:
             raise SettingsError("xapi actor_identity must be account, mbox_sha1sum or mbox")
+        if not 0 <= self.metrics_write_seconds <= 300:
+            raise SettingsError("metrics_write_seconds must be between 0 and 300")
         if not 1 <= self.xapi_batch_size <= 500:
             raise SettingsError("xapi batch_size must be between 1 and 500")
         if self.xapi_endpoint and not self.xapi_endpoint.startswith(("http://", "https://")):
@@ -103,6 +106,7 @@ _TOML_SECTIONS = {
     ("tool", "log_level"): "log_level",
     ("tool", "log_format"): "log_format",
     ("tool", "metrics_token"): "metrics_token",
+    ("tool", "metrics_write_seconds"): "metrics_write_seconds",
     ("tool", "trusted_proxies"): "trusted_proxies",
     ("lti", "deployment_policy"): "deployment_policy",
     ("lti", "registration_require_approval"): "registration_require_approval",

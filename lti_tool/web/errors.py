@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.lti.errors import LaunchError
-from lti_tool.metrics import LAUNCHES, bump
+from lti_tool.metrics import LAUNCHES
 from lti_tool.practice.errors import PracticeError
 from lti_tool.runtime import runtime
 
@@ -33,11 +33,8 @@ def launch_error_page(exc: LaunchError, restart_params: dict[str, str] | None = 
                       ) -> tuple[str, int]:
     log.warning("launch refused: %s (%s) issuer=%s client_id=%s", exc.code, exc.detail,
                 exc.issuer, exc.client_id)
-    try:  # counting must never stand between the person and the explanation
-        with runtime().transaction() as db:
-            bump(db, LAUNCHES, exc.code)
-    except Exception:  # noqa: BLE001
-        log.exception("could not count a refused launch")
+    rt = runtime()
+    rt.tally.count(rt.sessions, LAUNCHES, exc.code)  # never raises: see Tally.write
     return render_template("launch_error.html", error=exc, restart_params=restart_params,
                            ), exc.status
 

@@ -25,7 +25,7 @@ from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
 from lti_tool.lti.storage import DbLaunchDataStorage
-from lti_tool.metrics import LAUNCHES, bump
+from lti_tool.metrics import LAUNCHES
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
@@ -91,7 +91,6 @@ def launch():
             record = record_launch(db, ctx, rt.clock, edge.tool_conf.known_deployment(
                 ctx.platform_id, ctx.deployment_id))
             tool_session = start_session(db, rt, record, ctx.launch_id)
-            bump(db, LAUNCHES, "ok")
             user, course, platform = record.user, record.course, record.platform
             html, home = None, None
             if ctx.message_type == "LtiSubmissionReviewRequest":
@@ -122,6 +121,7 @@ def launch():
         if restart:
             exc.issuer, exc.client_id = restart.get("iss"), restart.get("client_id")
         return launch_error_page(exc, restart)
+    rt.tally.count(rt.sessions, LAUNCHES, "ok")  # after the commit: only launches that held
     response = make_response(html) if html is not None else redirect(home, 303)
     set_cookie(response, rt, tool_session)
     return response

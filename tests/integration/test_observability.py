@@ -79,3 +79,91 @@ def test_json_log_lines_carry_the_request_id(app):
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-0001abcd"
     assert line["message"] == "launch refused: bad_signature" and line["level"] == "WARNING"
+
+
+# --- launch counts on their way to the shared table ---------------------------------------
+
+def _counted(url: str) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.models import Counter
+
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as db:
+            return {label: value for label, value in db.execute(
+                select(Counter.label, Counter.value).where(Counter.name == "launches"))}
+    finally:
+        engine.dispose()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tally_writes_rare_counts_at_once_and_busy_ones_once_a_second(app):
+    from lti_tool.metrics import Tally
+
+    rt = app.extensions["cpt_lti"]
+    clock = _Clock()
+    tally = Tally(every=1.0, clock=clock)
+    tally.count(rt.sessions, "launches", "ok")  # the first: written at once
+    assert _counted(rt.settings.database_url) == {"ok": 1}
+    for _ in range(5):  # a burst within the second: held
+        tally.count(rt.sessions, "launches", "ok")
+    tally.count(rt.sessions, "launches", "bad_signature")
+    assert _counted(rt.settings.database_url) == {"ok": 1}
+    clock.now += 1.0  # the next one after a second writes everything held
+    tally.count(rt.sessions, "launches", "ok")
+    assert _counted(rt.settings.database_url) == {"ok": 7, "bad_signature": 1}
+
+
+def test_tally_keeps_counts_it_could_not_write(app, tmp_path):
+    from sqlalchemy.orm import sessionmaker
+
+    from lti_tool.db import make_engine
+    from lti_tool.metrics import Tally
+
+    rt = app.extensions["cpt_lti"]
+    broken = make_engine(f"sqlite:///{tmp_path}/no-such-dir/x.db")  # cannot even connect
+    tally = Tally(every=1.0, clock=_Clock())
+    tally.count(sessionmaker(bind=broken), "launches", "ok")  # logged, not raised
+    tally.add("launches", "ok")
+    tally.write(rt.sessions)  # the database is back: nothing was lost
+    assert _counted(rt.settings.database_url) == {"ok": 2}
+    broken.dispose()
+
+
+def test_metrics_show_launches_at_once_and_a_stopping_gunicorn_writes_what_it_held(tmp_path):
+    """Under gunicorn, a burst of launches is written once a second per worker; /metrics
+    still shows this worker's latest counts, and a worker that is stopped (deploy, scale
+    down) writes the rest before it exits."""
+    from fault_support import gunicorn, tool_env
+    from support import make_settings, prepare
+
+    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.sandbox.ralph_lrs import free_port
+
+    url = f"sqlite:///{tmp_path}/tool.db"
+    upgrade_to_head(url)
+    port = free_port()
+    prepare(make_settings(url, f"http://127.0.0.1:{port}"))
+    # A long interval: the launches below must all fall inside it, however slow the machine.
+    env = tool_env(url, CPT_LTI_METRICS_TOKEN=TOKEN, CPT_LTI_METRICS_WRITE_SECONDS="300",
+                   CPT_LTI_GUNICORN_THREADS="4")  # threads: it fetches its own sandbox JWKS
+    with gunicorn(env, tmp_path / "gunicorn.log", workers=1, port=port) as server:
+        for _ in range(4):
+            assert full_launch(server, "canvas", CANVAS.people[0].sub).ok
+        assert _counted(url) == {"ok": 1}  # the first was written at once, the rest held
+        assert 'cpt_launches_total{outcome="ok"} 4' in _metrics(server).text
+        for _ in range(3):
+            assert full_launch(server, "canvas", CANVAS.people[0].sub).ok
+        assert _counted(url) == {"ok": 4}  # written by /metrics; these three are held
+        server.process.terminate()  # SIGTERM: gunicorn stops its worker gracefully
+        server.process.wait(timeout=30)
+    assert _counted(url) == {"ok": 7}
