@@ -239,6 +239,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             raise errors.MissingClaimError("the id_token has no iss claim")
         if not body.get("aud"):
             raise errors.MissingClaimError("the id_token has no aud claim", **self._who())
+        if isinstance(self._tool_config, DbToolConf):
+            self._tool_config.expect_deployment(body.get(CLAIM + "deployment_id"))
         try:
             super().validate_registration()
         except AmbiguousPlatformError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.keys import KeyService
@@ -28,6 +28,13 @@ _PLATFORM = select(Platform).where(Platform.issuer == bindparam("iss"),
                                    Platform.enabled.is_(True))
 _DEPLOYMENT = select(Deployment).where(Deployment.platform_id == bindparam("platform_id"),
                                        Deployment.deployment_id == bindparam("deployment_id"))
+# A launch names its deployment in the same token: one round trip answers both questions.
+_PLATFORM_AND_DEPLOYMENT = (
+    select(Platform, Deployment)
+    .outerjoin(Deployment, and_(Deployment.platform_id == Platform.id,
+                                Deployment.deployment_id == bindparam("deployment_id")))
+    .where(Platform.issuer == bindparam("iss"), Platform.client_id == bindparam("client_id"),
+           Platform.enabled.is_(True)))
 
 
 class ToolRegistration(Registration):
@@ -83,6 +90,13 @@ class DbToolConf(ToolConfAbstract):
         # pylti1p3 asks for the same platform several times per launch; one query serves.
         self._platforms: dict[tuple[str, str | None], Platform | None] = {}
         self._deployments: dict[tuple[int, str], Deployment] = {}
+        self._expected_deployment: str | None = None
+        self._prefetched: dict[tuple[int, str], Deployment | None] = {}
+
+    def expect_deployment(self, deployment_id: Any) -> None:
+        """The deployment id the launch's token names, so the platform lookup can read
+        its row in the same query (validation still decides whether it is acceptable)."""
+        self._expected_deployment = deployment_id if isinstance(deployment_id, str) else None
 
     # Every issuer may have many client ids (Canvas), so pylti1p3 always calls *_by_params.
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -97,6 +111,15 @@ class DbToolConf(ToolConfAbstract):
         return self._platforms[(iss, client_id)]
 
     def _find_platform(self, iss: str, client_id: str | None) -> Platform | None:
+        if client_id and self._expected_deployment is not None:
+            found = self.session.execute(_PLATFORM_AND_DEPLOYMENT, {
+                "iss": iss, "client_id": client_id,
+                "deployment_id": self._expected_deployment}).first()
+            if found is None:
+                return None
+            platform, deployment = found
+            self._prefetched[(platform.id, self._expected_deployment)] = deployment
+            return platform
         if client_id:
             return self.session.scalars(_PLATFORM, {"iss": iss, "client_id": client_id}
                                         ).first()
@@ -134,8 +157,9 @@ class DbToolConf(ToolConfAbstract):
         platform = self.find_platform(iss, client_id)
         if platform is None:
             return None
-        row = self.session.scalars(_DEPLOYMENT, {"platform_id": platform.id,
-                                                 "deployment_id": deployment_id}).first()
+        key = (platform.id, deployment_id)
+        row = (self._prefetched[key] if key in self._prefetched else self.session.scalars(
+            _DEPLOYMENT, {"platform_id": platform.id, "deployment_id": deployment_id}).first())
         if row is None and platform.deployment_policy == DeploymentPolicy.AUTO_REGISTER:
             # Course copies and sub-account installs mint new ids; record them for the admin.
             row = Deployment(platform_id=platform.id, deployment_id=deployment_id,
