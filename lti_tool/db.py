@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +66,20 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError(f"idle connection is dead: {exc}") from exc
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement, outside any transaction.
+
+    On PostgreSQL it runs in autocommit: a transaction around a single SELECT costs a BEGIN
+    and a ROLLBACK round trip and buys nothing (each statement sees its own snapshot under
+    READ COMMITTED anyway). Every authenticated request reads its session this way.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

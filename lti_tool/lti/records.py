@@ -85,7 +85,10 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
     if returning is not None:
         user, course, enrollment, link = returning
     else:
-        user = User(platform_id=platform.id, sub=ctx.sub, created_at=now, last_seen_at=now)
+        # Complete before the course lookup below flushes it: one INSERT, no UPDATE after.
+        user = User(platform_id=platform.id, sub=ctx.sub, created_at=now, last_seen_at=now,
+                    name=ctx.name, given_name=ctx.given_name, family_name=ctx.family_name,
+                    email=ctx.email)
         session.add(user)
         course = (session.scalars(_COURSE, {"deployment_id": deployment.id,
                                             "context_id": ctx.context_id}).first()

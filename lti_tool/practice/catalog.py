@@ -21,6 +21,7 @@ from lti_tool.models import (
     ContentRelease,
     CurriculumItem,
     CurriculumKeyActivity,
+    CurriculumLesson,
     CurriculumModule,
 )
 from lti_tool.practice.selection import ItemRef
@@ -57,6 +58,7 @@ class Outline:
 
     modules: list[tuple[str, int]]
     activities: dict[str, list[tuple[str, str]]]
+    lessons: dict[str, list[str]] = field(default_factory=dict)  # live lesson ids by module
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[Engine, _Snapshot] = weakref.WeakKeyDictionary()
@@ -125,5 +127,10 @@ def outline(session: Session) -> Outline:
                 CurriculumKeyActivity.retired.is_(False)).order_by(
                 CurriculumKeyActivity.module_id, CurriculumKeyActivity.position)):
             activities.setdefault(ka.module_id, []).append((ka.id, ka.title))
-        snapshot.outline = Outline(modules, activities)
+        lessons: dict[str, list[str]] = {m: [] for m, _ in modules}
+        for lesson_id, module_id in session.execute(
+                select(CurriculumLesson.id, CurriculumLesson.module_id).where(
+                    CurriculumLesson.retired.is_(False)).order_by(CurriculumLesson.id)):
+            lessons.setdefault(module_id, []).append(lesson_id)
+        snapshot.outline = Outline(modules, activities, lessons)
     return snapshot.outline

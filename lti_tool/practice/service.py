@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -586,9 +586,11 @@ class PracticeService:
             attempt.auto_submitted, by_activity, review if finished or attempt.mode in
             FEEDBACK_NOW else [])
 
-    def mastery(self, user_id: int) -> MasteryMap:
-        rows = {m.key_activity_id: m for m in self.session.scalars(
-            select(Mastery).where(Mastery.user_id == user_id))}
+    def mastery(self, user_id: int, rows: dict[str, Mastery] | None = None) -> MasteryMap:
+        """``rows``: the learner's mastery rows by key activity, when the caller read a
+        whole class's at once (see ``mastery_rows``)."""
+        if rows is None:
+            rows = self.mastery_rows([user_id]).get(user_id, {})
         activities: list[ActivityMastery] = []
         ready: list[Readiness] = []
         shape = catalog.outline(self.session)
@@ -605,3 +607,12 @@ class PracticeService:
             ready.append(readiness(module_id, mine, len(module_activities), exam_items,
                                    _pass_percent_of(module_id)))
         return MasteryMap(activities, ready)
+
+    def mastery_rows(self, user_ids: list[int] | Select[tuple[int]]
+                     ) -> dict[int, dict[str, Mastery]]:
+        """Mastery rows of several learners in one query (ids, or a select of them): a
+        class view reads 30 students' in one round trip instead of 30."""
+        out: dict[int, dict[str, Mastery]] = {}
+        for m in self.session.scalars(select(Mastery).where(Mastery.user_id.in_(user_ids))):
+            out.setdefault(m.user_id, {})[m.key_activity_id] = m
+        return out

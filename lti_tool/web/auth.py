@@ -16,6 +16,7 @@ from typing import Any
 from flask import abort, g, request, url_for
 from sqlalchemy import bindparam, select
 
+from lti_tool.db import single_read
 from lti_tool.models import Role, ToolSession, User
 from lti_tool.runtime import runtime
 from lti_tool.web.sessions import TOKEN_PARAM, session_token
@@ -58,7 +59,7 @@ def _load_viewer() -> Viewer | None:
     sid, from_cookie = session_token(request)
     if not sid:
         return None
-    with rt.engine.connect() as conn:
+    with single_read(rt.engine) as conn:
         row = conn.execute(_SESSION_ROW, {"sid": sid}).first()
     if row is None or row.expires_at <= rt.clock():
         return None

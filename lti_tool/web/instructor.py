@@ -130,6 +130,13 @@ def class_overview():
         synced = max((m.synced_at for m in roster.values()), default=None)
         modules = list(db.scalars(select(CurriculumModule).order_by(CurriculumModule.position)))
         service = PracticeService(db, rt.clock, Random())
+        # The whole class's submitted attempts and mastery in two queries, not two a student.
+        submitted: dict[int, list[Attempt]] = {}
+        for a in db.scalars(select(Attempt).where(
+                Attempt.course_id == course_id, Attempt.status == AttemptStatus.SUBMITTED)):
+            submitted.setdefault(a.user_id, []).append(a)
+        mastery_rows = service.mastery_rows(select(Enrollment.user_id).where(
+            Enrollment.course_id == course_id, Enrollment.role == Role.LEARNER))
         rows = []
         for sub in sorted(set(enrolled) | {s for s, m in roster.items()
                                            if m.role == Role.LEARNER}):
@@ -139,15 +146,13 @@ def class_overview():
                    "launched": user is not None, "attempts": 0, "best": {}, "ready": {},
                    "user_id": user.id if user else None, "mastery": {}}
             if user is not None:
-                attempts = list(db.scalars(select(Attempt).where(
-                    Attempt.user_id == user.id, Attempt.course_id == course_id,
-                    Attempt.status == AttemptStatus.SUBMITTED)))
+                attempts = submitted.get(user.id, [])
                 row["attempts"] = len(attempts)
                 for a in attempts:
                     if a.mode.value in ("practice", "mock") and a.score_max:
                         pct = 100.0 * (a.score_raw or 0) / a.score_max
                         row["best"][a.module_id] = max(row["best"].get(a.module_id, 0), pct)
-                mastery = service.mastery(user.id)
+                mastery = service.mastery(user.id, mastery_rows.get(user.id, {}))
                 for r in mastery.readiness:
                     if r.ready:
                         row["ready"][r.module_id] = r.probability

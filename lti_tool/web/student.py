@@ -26,6 +26,7 @@ from lti_tool.models import (
     Platform,
     User,
 )
+from lti_tool.practice import catalog
 from lti_tool.practice.errors import AttemptClosedError
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
@@ -72,7 +73,9 @@ def _helpers():
 def _progress(db, user_id: int) -> dict[str, dict]:
     mastery = _svc(db).mastery(user_id)
     by_module: dict[str, dict] = {}
-    kas = {ka.id: ka.module_id for ka in db.scalars(select(CurriculumKeyActivity))}
+    shape = catalog.outline(db)  # the curriculum's shape is cached with the item bank
+    kas = {ka_id: module_id for module_id, activities in shape.activities.items()
+           for ka_id, _ in activities}
     for activity in mastery.activities:
         entry = by_module.setdefault(kas[activity.key_activity_id],
                                      {"activities": 0, "mastered": 0, "answers": 0})
@@ -84,11 +87,12 @@ def _progress(db, user_id: int) -> dict[str, dict]:
     done = set(db.scalars(select(Attempt.lesson_id).where(
         Attempt.user_id == user_id, Attempt.mode == AttemptMode.LESSON,
         Attempt.status == AttemptStatus.SUBMITTED)))
-    for lesson in db.scalars(select(CurriculumLesson).where(
-            CurriculumLesson.retired.is_(False))):
-        entry = by_module.setdefault(lesson.module_id, {})
-        entry["lessons"] = entry.get("lessons", 0) + 1
-        entry["lessons_done"] = entry.get("lessons_done", 0) + int(lesson.id in done)
+    for module_id, lesson_ids in shape.lessons.items():
+        if not lesson_ids:
+            continue
+        entry = by_module.setdefault(module_id, {})
+        entry["lessons"] = len(lesson_ids)
+        entry["lessons_done"] = sum(1 for lesson_id in lesson_ids if lesson_id in done)
     return by_module
 
 
@@ -150,15 +154,12 @@ def play(attempt_id: str):
     rt = runtime()
     with rt.transaction() as db:
         svc = _svc(db)
-        svc.results(attempt_id, g.viewer.user_id)  # ownership + timeout
-        attempt = db.get(Attempt, attempt_id)
-        if attempt.status != AttemptStatus.OPEN:
-            return redirect(link("student.results", attempt_id=attempt_id), 303)
-        try:
+        try:  # checks ownership (404) and the deadline (auto-submits) first
             item = svc.item(attempt_id, g.viewer.user_id,
                             request.args.get("position", type=int))
         except AttemptClosedError:
             return redirect(link("student.results", attempt_id=attempt_id), 303)
+        attempt = db.get(Attempt, attempt_id)  # already in the session: no query
         lesson = db.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id else None
         module = db.get(CurriculumModule, attempt.module_id)
         seconds_left = (max(0, int((attempt.deadline_at - rt.clock()).total_seconds()))
