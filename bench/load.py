@@ -106,6 +106,7 @@ SECTION_SIZE = 25
 ERROR_MARK = 'class="error" role="alert"'  # http_error.html and launch_error.html
 IDLE_CLOSE_SECONDS = 4.0  # gunicorn's keepalive is 5 s: reconnect rather than race its close
 P95_TARGET_MS = 100.0
+TIMELINE_WINDOW = 15.0
 LAUNCH_RATIO_TARGET = 0.25
 
 LOGIN = "POST /lti/login"
@@ -194,10 +195,12 @@ class Recorder:
         self.seconds: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.reasons: list[str] = []
+        self.timeline: list[tuple[float, float]] = []  # (when it began, seconds)
 
     def add(self, route: str, seconds: float | None, problem: str | None) -> None:
         if seconds is not None:
             self.seconds[route].append(seconds)
+            self.timeline.append((time.monotonic() - seconds, seconds))
         if problem:
             self.errors[route] += 1
             self.reasons.append(f"{route}: {problem}")
@@ -827,6 +830,14 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> bool:
           f"{mark(pct(student_all, .95) < P95_TARGET_MS)}")
     print(f"{'all routes':<38}{len(every):>9}{len(every) / seconds:>8.1f}{pct(every, .5):>9.1f}"
           f"{pct(every, .95):>9.1f}{pct(every, .99):>9.1f}{errors:>8}")
+    if recorder.timeline:  # where the tail comes from: the arrival peak, or throughout
+        began = min(t for t, _ in recorder.timeline)
+        windows: dict[int, list[float]] = defaultdict(list)
+        for t, took in recorder.timeline:
+            windows[int((t - began) // TIMELINE_WINDOW)].append(took)
+        print(f"latency over time, all routes, {TIMELINE_WINDOW:.0f} s windows: "
+              + "; ".join(f"{k * TIMELINE_WINDOW:.0f}s {len(v) / TIMELINE_WINDOW:.0f}/s "
+                          f"p95 {pct(v, .95):.0f}" for k, v in sorted(windows.items())))
     if signing:
         print(f"client-side id_token signing (the LMS's work, in no latency above): "
               f"{len(signing)} tokens, mean {statistics.mean(signing) * 1000:.2f} ms, "
