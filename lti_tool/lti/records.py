@@ -101,7 +101,7 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
     # privacy setting changed) makes us forget it too.
     user.name, user.given_name, user.family_name, user.email = (
         ctx.name, ctx.given_name, ctx.family_name, ctx.email)
-    if user.last_seen_at is None or now - user.last_seen_at >= SEEN_STEP:
+    if now - user.last_seen_at >= SEEN_STEP:
         user.last_seen_at = now
     role = map_roles(ctx.lti_roles)
 
@@ -121,7 +121,7 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
         enrollment.role = role
         enrollment.lti_roles = list(ctx.lti_roles)
         enrollment.nrps_url = ctx.nrps_url
-        if enrollment.last_launch_at is None or now - enrollment.last_launch_at >= SEEN_STEP:
+        if now - enrollment.last_launch_at >= SEEN_STEP:
             enrollment.last_launch_at = now
         if ctx.resource_link_id:  # (without one, the query above found no link)
             if link is None:

@@ -590,7 +590,8 @@ class PracticeService:
         """``rows``: the learner's mastery rows by key activity, when the caller read a
         whole class's at once (see ``mastery_rows``)."""
         if rows is None:
-            rows = self.mastery_rows([user_id]).get(user_id, {})
+            rows = {m.key_activity_id: m for m in self.session.scalars(
+                select(Mastery).where(Mastery.user_id == user_id))}
         activities: list[ActivityMastery] = []
         ready: list[Readiness] = []
         shape = catalog.outline(self.session)
@@ -608,11 +609,10 @@ class PracticeService:
                                    _pass_percent_of(module_id)))
         return MasteryMap(activities, ready)
 
-    def mastery_rows(self, user_ids: list[int] | Select[tuple[int]]
-                     ) -> dict[int, dict[str, Mastery]]:
-        """Mastery rows of several learners in one query (ids, or a select of them): a
-        class view reads 30 students' in one round trip instead of 30."""
+    def mastery_rows(self, learners: Select[tuple[int]]) -> dict[int, dict[str, Mastery]]:
+        """Mastery rows of several learners (a select of their ids) in one query: a class
+        view reads 30 students' in one round trip instead of 30."""
         out: dict[int, dict[str, Mastery]] = {}
-        for m in self.session.scalars(select(Mastery).where(Mastery.user_id.in_(user_ids))):
+        for m in self.session.scalars(select(Mastery).where(Mastery.user_id.in_(learners))):
             out.setdefault(m.user_id, {})[m.key_activity_id] = m
         return out
