@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,28 +68,16 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"idle connection is dead: {exc}") from exc
 
 
-@contextmanager
-def single_read(engine: Engine) -> Iterator[Connection]:
-    """A connection for one read statement, outside any transaction.
-
-    On PostgreSQL it runs in autocommit: a transaction around a single SELECT costs a BEGIN
-    and a ROLLBACK round trip and buys nothing (each statement sees its own snapshot under
-    READ COMMITTED anyway). Every authenticated request reads its session this way.
-    """
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
-
-
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error, always close."""
-    session = factory()
+def transaction(factory: sessionmaker[Session], session: Session | None = None
+                ) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error, always close.
+    ``session``: one already begun (it read something first) to continue instead."""
+    session = session or factory()
     try:
         yield session
         session.commit()

@@ -23,5 +23,8 @@ def _md() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=4096)
 def markdown_to_html(text: str) -> str:
+    """Cached: the same stems and lesson bodies are rendered on every page view, and
+    parsing them cost more CPU than the rest of a question page."""
     return _md().render(text)

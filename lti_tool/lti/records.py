@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.launch import LaunchContext
@@ -46,20 +46,21 @@ LAST_LAUNCH_STEP = timedelta(minutes=1)
 # Nothing reads them closer than that (retention and "inactive since" questions).
 SEEN_STEP = timedelta(minutes=15)
 # Built once with bind parameters: every launch runs them.
-_COURSE = select(Course).where(Course.deployment_id == bindparam("deployment_id"),
-                               Course.context_id == bindparam("context_id"))
-_RETURNING = (
+# User, course, enrollment and link in one query, each None where it does not exist yet:
+# always one row (joined onto a one-row select), so a new student in a known course costs
+# one round trip too.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_KNOWN = (
     select(User, Course, Enrollment, ResourceLink)
-    .select_from(User)
+    .select_from(_ONE_ROW)
+    .outerjoin(User, and_(User.platform_id == bindparam("platform_id"),
+                          User.sub == bindparam("sub")))
     .outerjoin(Course, and_(Course.deployment_id == bindparam("deployment_id"),
                             Course.context_id == bindparam("context_id")))
     .outerjoin(Enrollment, and_(Enrollment.course_id == Course.id,
                                 Enrollment.user_id == User.id))
     .outerjoin(ResourceLink, and_(ResourceLink.course_id == Course.id,
-                                  ResourceLink.link_id == bindparam("link_id")))
-    .where(User.platform_id == bindparam("platform_id"), User.sub == bindparam("sub")))
-_LINK = select(ResourceLink).where(ResourceLink.course_id == bindparam("course_id"),
-                                   ResourceLink.link_id == bindparam("link_id"))
+                                  ResourceLink.link_id == bindparam("link_id"))))
 
 
 def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], datetime],
@@ -77,26 +78,15 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
             Deployment.platform_id == platform.id,
             Deployment.deployment_id == ctx.deployment_id)).one()
 
-    # A returning student (the usual launch at exam time): user, course, enrollment and
-    # link in one query instead of four round trips.
-    returning = session.execute(_RETURNING, {
+    user, course, enrollment, link = session.execute(_KNOWN, {
         "platform_id": platform.id, "sub": ctx.sub, "deployment_id": deployment.id,
-        "context_id": ctx.context_id or "", "link_id": ctx.resource_link_id or ""}).first()
-    if returning is not None:
-        user, course, enrollment, link = returning
-    else:
-        # Complete before the course lookup below flushes it: one INSERT, no UPDATE after.
+        "context_id": ctx.context_id or "", "link_id": ctx.resource_link_id or ""}).one()
+    if user is None:
+        # Complete from the start: one INSERT, no UPDATE after.
         user = User(platform_id=platform.id, sub=ctx.sub, created_at=now, last_seen_at=now,
                     name=ctx.name, given_name=ctx.given_name, family_name=ctx.family_name,
                     email=ctx.email)
         session.add(user)
-        course = (session.scalars(_COURSE, {"deployment_id": deployment.id,
-                                            "context_id": ctx.context_id}).first()
-                  if ctx.context_id else None)
-        enrollment = None  # a new user has none
-        link = (session.scalars(_LINK, {"course_id": course.id,
-                                        "link_id": ctx.resource_link_id}).first()
-                if course is not None and ctx.resource_link_id else None)
     # Personal data only as the platform sends it; a platform that stops sending it (a
     # privacy setting changed) makes us forget it too.
     user.name, user.given_name, user.family_name, user.email = (

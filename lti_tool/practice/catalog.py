@@ -1,9 +1,11 @@
-"""An in-process read cache of the item bank, per database engine.
+"""An in-process read cache of the curriculum (item bank, modules, key activities,
+lessons), per database engine.
 
-Items change only when ``cpt-lti init`` loads a new content release, yet every answer
-needs an item's key and difficulty. The cache holds plain copies and is checked against
-the latest content release at most every ``REFRESH_SECONDS``, so a new release reaches
-every process within that time without a restart, and the hot path skips three queries.
+Content changes only when ``cpt-lti init`` loads a new content release, yet every answer
+needs an item's key and difficulty and every page its module's title. The cache holds
+plain, read-only copies and is checked against the latest content release at most every
+``REFRESH_SECONDS``, so a new release reaches every process within that time without a
+restart, and the hot paths skip the curriculum queries altogether.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -42,6 +44,47 @@ class CachedItem:
     options: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class CachedModule:
+    id: str
+    title: str
+    required: bool
+    summary: str
+    exam_items: int
+    exam_minutes: int
+    exam_source: str
+    position: int
+
+
+@dataclass(frozen=True)
+class CachedKeyActivity:
+    id: str
+    module_id: str
+    title: str
+    knowledge: list[str]
+    position: int
+    retired: bool
+
+
+@dataclass(frozen=True)
+class CachedLesson:
+    id: str
+    module_id: str
+    key_activity_id: str
+    title: str
+    objectives: list[str]
+    body: str
+    example: str
+    key_terms: list[dict[str, str]]
+    checks: list[str]
+    revision: int
+    retired: bool
+
+
+def _copy(kind: type, row: Any) -> Any:
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
+
+
 @dataclass
 class _Snapshot:
     release: tuple[int, Any] | None
@@ -59,6 +102,10 @@ class Outline:
     modules: list[tuple[str, int]]
     activities: dict[str, list[tuple[str, str]]]
     lessons: dict[str, list[str]] = field(default_factory=dict)  # live lesson ids by module
+    # Every row, retired ones too: an attempt keeps pointing at its lesson after a release.
+    module_rows: dict[str, CachedModule] = field(default_factory=dict)
+    activity_rows: dict[str, CachedKeyActivity] = field(default_factory=dict)
+    lesson_rows: dict[str, CachedLesson] = field(default_factory=dict)
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[Engine, _Snapshot] = weakref.WeakKeyDictionary()
@@ -120,17 +167,39 @@ def outline(session: Session) -> Outline:
     """The curriculum's shape, kept with the snapshot (it changes only with a release)."""
     snapshot = _snapshot(session)
     if snapshot.outline is None:
-        modules = [(m.id, m.exam_items) for m in session.scalars(
-            select(CurriculumModule).order_by(CurriculumModule.position))]
+        module_rows = {m.id: _copy(CachedModule, m) for m in session.scalars(
+            select(CurriculumModule).order_by(CurriculumModule.position))}
+        activity_rows = {ka.id: _copy(CachedKeyActivity, ka) for ka in session.scalars(
+            select(CurriculumKeyActivity).order_by(CurriculumKeyActivity.module_id,
+                                                   CurriculumKeyActivity.position))}
+        lesson_rows = {lesson.id: _copy(CachedLesson, lesson) for lesson in session.scalars(
+            select(CurriculumLesson).order_by(CurriculumLesson.id))}
+        modules = [(m.id, m.exam_items) for m in module_rows.values()]
         activities: dict[str, list[tuple[str, str]]] = {m: [] for m, _ in modules}
-        for ka in session.scalars(select(CurriculumKeyActivity).where(
-                CurriculumKeyActivity.retired.is_(False)).order_by(
-                CurriculumKeyActivity.module_id, CurriculumKeyActivity.position)):
-            activities.setdefault(ka.module_id, []).append((ka.id, ka.title))
+        for ka in activity_rows.values():
+            if not ka.retired:
+                activities.setdefault(ka.module_id, []).append((ka.id, ka.title))
         lessons: dict[str, list[str]] = {m: [] for m, _ in modules}
-        for lesson_id, module_id in session.execute(
-                select(CurriculumLesson.id, CurriculumLesson.module_id).where(
-                    CurriculumLesson.retired.is_(False)).order_by(CurriculumLesson.id)):
-            lessons.setdefault(module_id, []).append(lesson_id)
-        snapshot.outline = Outline(modules, activities, lessons)
+        for lesson in lesson_rows.values():
+            if not lesson.retired:
+                lessons.setdefault(lesson.module_id, []).append(lesson.id)
+        snapshot.outline = Outline(modules, activities, lessons, module_rows, activity_rows,
+                                   lesson_rows)
     return snapshot.outline
+
+
+def module(session: Session, module_id: str) -> CachedModule | None:
+    return outline(session).module_rows.get(module_id)
+
+
+def lesson(session: Session, lesson_id: str) -> CachedLesson | None:
+    return outline(session).lesson_rows.get(lesson_id)
+
+
+def key_activity(session: Session, key_activity_id: str) -> CachedKeyActivity | None:
+    return outline(session).activity_rows.get(key_activity_id)
+
+
+def key_activities(session: Session) -> dict[str, CachedKeyActivity]:
+    """Every key activity by id, retired ones too (old mastery rows still name them)."""
+    return outline(session).activity_rows

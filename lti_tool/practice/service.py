@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -24,9 +24,6 @@ from lti_tool.models import (
     Attempt,
     AttemptMode,
     AttemptStatus,
-    CurriculumKeyActivity,
-    CurriculumLesson,
-    CurriculumModule,
     Enrollment,
     Mastery,
     Response,
@@ -153,12 +150,17 @@ _LAST_PER_ITEM = (select(Response.item_id, func.max(Response.id).label("last_id"
 _HISTORY = (select(Response.item_id, Response.correct, Response.answered_at,
                    _LAST_PER_ITEM.c.times)
             .join(_LAST_PER_ITEM, Response.id == _LAST_PER_ITEM.c.last_id))
-_REPEAT = select(Response.id).where(Response.attempt_id == bindparam("attempt_id"),
-                                 Response.idempotency_key == bindparam("key"))
-_LAST_POSITION = select(func.max(Response.position)).where(
-    Response.attempt_id == bindparam("attempt_id"))
-_MASTERY_ROW = select(Mastery).where(Mastery.user_id == bindparam("user_id"),
-                                     Mastery.key_activity_id == bindparam("key_activity_id"))
+# An answer's attempt, the response already recorded under its idempotency key (a
+# double submit) and the student's mastery row for the item's key activity: one round trip.
+_FOR_ANSWER = (
+    select(Attempt,
+           select(Response.id).where(Response.attempt_id == Attempt.id,
+                                     Response.idempotency_key == bindparam("key"))
+           .scalar_subquery().label("repeat_id"),
+           Mastery)
+    .outerjoin(Mastery, and_(Mastery.user_id == Attempt.user_id,
+                             Mastery.key_activity_id == bindparam("key_activity_id")))
+    .where(Attempt.id == bindparam("attempt_id")))
 
 
 def _pass_percent_of(module_id: str) -> float:
@@ -178,6 +180,9 @@ class PracticeService:
         # The session's identity map holds rows weakly: an answer followed by "what next"
         # in one transaction would load the attempt twice. Keep what this unit of work read.
         self._loaded: dict[str, Attempt] = {}
+        # An attempt's responses, read once per unit of work (a submit scores, updates
+        # mastery, reports progress and shows results from the same rows).
+        self._responses_of: dict[str, list[Response]] = {}
 
     # -- reading helpers ----------------------------------------------------------------
     def _attempt(self, attempt_id: str, user_id: int) -> Attempt:
@@ -189,8 +194,8 @@ class PracticeService:
             raise NotFoundError("No such attempt.")
         return attempt
 
-    def _module(self, module_id: str) -> CurriculumModule:
-        module = self.session.get(CurriculumModule, module_id)
+    def _module(self, module_id: str) -> catalog.CachedModule:
+        module = catalog.module(self.session, module_id)
         if module is None:
             raise NotFoundError(f"No module {module_id!r}.")
         return module
@@ -206,8 +211,13 @@ class PracticeService:
         return catalog.items(self.session).get(item_id)
 
     def _responses(self, attempt: Attempt) -> list[Response]:
-        return list(self.session.scalars(select(Response).where(
-            Response.attempt_id == attempt.id).order_by(Response.position)))
+        """In position order; answers recorded by this unit of work are appended."""
+        found = self._responses_of.get(attempt.id)
+        if found is None:
+            found = list(self.session.scalars(select(Response).where(
+                Response.attempt_id == attempt.id).order_by(Response.position)))
+            self._responses_of[attempt.id] = found
+        return found
 
     def _final_answers(self, attempt: Attempt) -> dict[str, Response]:
         """The last answer to each item (tests and exams let you change your mind)."""
@@ -238,12 +248,12 @@ class PracticeService:
         mode = AttemptMode(mode)
         module = self._module(module_id)
         if key_activity_id is not None:
-            ka = self.session.get(CurriculumKeyActivity, key_activity_id)
+            ka = catalog.key_activity(self.session, key_activity_id)
             if ka is None or ka.module_id != module_id:
                 raise NotFoundError(f"No key activity {key_activity_id!r} in {module_id}.")
         lesson = None
         if mode == AttemptMode.LESSON:
-            lesson = self.session.get(CurriculumLesson, lesson_id) if lesson_id else None
+            lesson = catalog.lesson(self.session, lesson_id) if lesson_id else None
             if lesson is None or lesson.module_id != module_id or lesson.retired:
                 raise NotFoundError(f"No lesson {lesson_id!r} in {module_id}.")
         scope = lesson_id or key_activity_id or "-"
@@ -287,15 +297,16 @@ class PracticeService:
             self.session.flush()
         except IntegrityError as exc:  # the same start from another tab won the race
             raise ConflictError("This activity was just started in another window.") from exc
-        events.queue_event(self.session, now, "initialized", user_id=user_id,
-                           attempt_id=attempt.id, mode=mode.value, module_id=module_id,
-                           key_activity_id=key_activity_id, lesson_id=lesson_id,
-                           course_id=course_id, resource_link_id=resource_link_id)
+        queued: list[tuple[str, dict[str, Any]]] = [("initialized", dict(
+            user_id=user_id, attempt_id=attempt.id, mode=mode.value, module_id=module_id,
+            key_activity_id=key_activity_id, lesson_id=lesson_id, course_id=course_id,
+            resource_link_id=resource_link_id))]
         if lesson is not None:
-            events.queue_event(self.session, now, "experienced", user_id=user_id,
-                               attempt_id=attempt.id, lesson_id=lesson.id,
-                               module_id=module_id, key_activity_id=lesson.key_activity_id,
-                               course_id=course_id)
+            queued.append(("experienced", dict(
+                user_id=user_id, attempt_id=attempt.id, lesson_id=lesson.id,
+                module_id=module_id, key_activity_id=lesson.key_activity_id,
+                course_id=course_id)))
+        events.queue_events(self.session, now, queued)
         return attempt
 
     def _item_view(self, item: catalog.CachedItem, position: int, total: int | None,
@@ -362,16 +373,20 @@ class PracticeService:
                with_next: bool = False) -> AnswerResult:
         """Record one answer. ``with_next`` also works out the item to show next (the
         page's one round trip per question), for a first recording only."""
-        attempt = self._attempt(attempt_id, user_id)
-        repeat_id = self.session.scalar(_REPEAT, {"attempt_id": attempt.id,
-                                                  "key": idempotency_key})
+        item = self._get_item(item_id)
+        found = self.session.execute(_FOR_ANSWER, {
+            "attempt_id": attempt_id, "key": idempotency_key,
+            "key_activity_id": item.key_activity_id if item else ""}).first()
+        if found is None or found[0].user_id != user_id:
+            raise NotFoundError("No such attempt.")
+        attempt, repeat_id, known_mastery = found
+        self._loaded[attempt.id] = attempt
         if repeat_id is not None:
             repeat = self.session.get(Response, repeat_id)
             assert repeat is not None
             return self._answer_result(attempt, repeat, recorded=False)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished; it takes no more answers.")
-        item = self._get_item(item_id)
         if item is None:
             raise NotFoundError(f"No item {item_id!r}.")
         if attempt.mode == AttemptMode.DRILL:
@@ -402,15 +417,18 @@ class PracticeService:
                 upcoming = self._drill_view(attempt, history,
                                             (answered + [item.id])[-REVIEW_GAP:], position)
         else:
-            position = (self.session.scalar(_LAST_POSITION, {"attempt_id": attempt.id})
-                        or 0) + 1
-        mastery = (self._mastery_row(user_id, item.key_activity_id, now)
-                   if attempt.mode in FEEDBACK_NOW else None)
+            earlier = self._responses(attempt)
+            position = (earlier[-1].position if earlier else 0) + 1
+        mastery = None
+        if attempt.mode in FEEDBACK_NOW:
+            mastery = known_mastery or self._new_mastery(user_id, item.key_activity_id, now)
         response = Response(attempt_id=attempt.id, item_id=item.id, item_revision=item.revision,
                             position=position, choice=choice, correct=correct,
                             idempotency_key=idempotency_key, answered_at=now,
                             duration_ms=duration_ms)
         self.session.add(response)
+        if attempt.id in self._responses_of:
+            self._responses_of[attempt.id].append(response)
         attempt.updated_at = now
         # Always an UPDATE (even when the clock has not moved), so the version is bumped
         # and a tab that read the attempt before this write gets a conflict.
@@ -450,19 +468,20 @@ class PracticeService:
                             feedback, attempt_closed=closed or attempt.status !=
                             AttemptStatus.OPEN)
 
-    def _update_mastery(self, user_id: int, item: catalog.CachedItem, correct: bool,
-                        now: datetime) -> None:
-        self._apply_mastery(self._mastery_row(user_id, item.key_activity_id, now), item,
-                            correct, now)
-
-    def _mastery_row(self, user_id: int, key_activity_id: str, now: datetime) -> Mastery:
-        row = self.session.scalars(_MASTERY_ROW, {
-            "user_id": user_id, "key_activity_id": key_activity_id}).first()
-        if row is None:
-            row = Mastery(user_id=user_id, key_activity_id=key_activity_id, theta=0.0,
-                          evidence=0, correct=0, updated_at=now)
-            self.session.add(row)
+    def _new_mastery(self, user_id: int, key_activity_id: str, now: datetime) -> Mastery:
+        row = Mastery(user_id=user_id, key_activity_id=key_activity_id, theta=0.0,
+                      evidence=0, correct=0, updated_at=now)
+        self.session.add(row)
         return row
+
+    def _mastery_rows(self, user_id: int, key_activity_ids: set[str],
+                      now: datetime) -> dict[str, Mastery]:
+        """The student's rows for these key activities in one query, new ones added."""
+        rows = {m.key_activity_id: m for m in self.session.scalars(select(Mastery).where(
+            Mastery.user_id == user_id, Mastery.key_activity_id.in_(sorted(key_activity_ids))))}
+        for ka_id in sorted(key_activity_ids - rows.keys()):
+            rows[ka_id] = self._new_mastery(user_id, ka_id, now)
+        return rows
 
     @staticmethod
     def _apply_mastery(row: Mastery, item: catalog.CachedItem, correct: bool,
@@ -473,12 +492,15 @@ class PracticeService:
         row.updated_at = now
 
     def submit(self, attempt_id: str, user_id: int) -> AttemptResult:
-        attempt = self._attempt(attempt_id, user_id)
-        if not self._expire_if_due(attempt):
-            if attempt.status != AttemptStatus.OPEN:
-                return self.results(attempt_id, user_id)
-            self._finish(attempt, auto=False)
+        self.finish(attempt_id, user_id)
         return self.results(attempt_id, user_id)
+
+    def finish(self, attempt_id: str, user_id: int) -> None:
+        """Submit for scoring (a no-op on a finished attempt); for callers that show the
+        results on another request."""
+        attempt = self._attempt(attempt_id, user_id)
+        if not self._expire_if_due(attempt) and attempt.status == AttemptStatus.OPEN:
+            self._finish(attempt, auto=False)
 
     def _finish(self, attempt: Attempt, *, auto: bool) -> None:
         now = self.clock()
@@ -492,11 +514,15 @@ class PracticeService:
             raw = sum(1 for item_id in attempt.item_ids if item_id in final
                       and final[item_id].correct)
             total = len(attempt.item_ids)
+        mastery: dict[str, Mastery] | None = None
         if attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK):
-            for item_id, response in final.items():
-                item = self._get_item(item_id)
+            answered = [(self._get_item(item_id), response) for item_id, response in
+                        final.items()]
+            mastery = self._mastery_rows(attempt.user_id, {
+                item.key_activity_id for item, _ in answered if item is not None}, now)
+            for item, response in answered:
                 assert item is not None
-                self._update_mastery(attempt.user_id, item, response.correct, now)
+                self._apply_mastery(mastery[item.key_activity_id], item, response.correct, now)
         attempt.status = AttemptStatus.SUBMITTED
         attempt.open_key = None
         attempt.submitted_at = finished_at
@@ -518,34 +544,38 @@ class PracticeService:
                       score_raw=raw, score_max=total,
                       duration_seconds=round((finished_at - attempt.started_at)
                                              .total_seconds(), 2))
-        events.queue_event(self.session, now, "completed", **common)
+        queued: list[tuple[str, dict[str, Any]]] = [("completed", common)]
         if passed is not None:
-            events.queue_event(self.session, now, "passed" if passed else "failed", **common)
-        self._queue_progress(attempt, now)
-        events.queue_event(self.session, now, "terminated", **common)
+            queued.append(("passed" if passed else "failed", common))
+        queued += self._progress_events(attempt, mastery)
+        queued.append(("terminated", common))
+        events.queue_events(self.session, now, queued)
         if attempt.resource_link_id is not None and attempt.mode != AttemptMode.DRILL:
             grading.queue_link_score(self.session, now, attempt.resource_link_id,
                                      attempt.user_id)
 
-    def _queue_progress(self, attempt: Attempt, now: datetime) -> None:
+    def _progress_events(self, attempt: Attempt, mastery: dict[str, Mastery] | None
+                         ) -> list[tuple[str, dict[str, Any]]]:
         """One "progressed" event per key activity the attempt gave evidence on, carrying
-        the mastery estimate as it stands after the attempt (for analytics dashboards)."""
+        the mastery estimate as it stands after the attempt (for analytics dashboards).
+        ``mastery``: the rows the attempt just updated, when it did (tests and exams)."""
         touched = set()
         for response in self._responses(attempt):
             item = self._get_item(response.item_id)
             if item is not None:
                 touched.add(item.key_activity_id)
         if not touched:
-            return
-        rows = self.session.scalars(select(Mastery).where(
-            Mastery.user_id == attempt.user_id, Mastery.key_activity_id.in_(sorted(touched)))
-            .order_by(Mastery.key_activity_id))
-        for row in rows:
-            events.queue_event(
-                self.session, now, "progressed", user_id=attempt.user_id,
-                attempt_id=attempt.id, mode=attempt.mode.value, module_id=attempt.module_id,
-                key_activity_id=row.key_activity_id, course_id=attempt.course_id,
-                estimate=round(p_correct(row.theta, 2), 4), evidence=row.evidence)
+            return []
+        if mastery is None:
+            mastery = {m.key_activity_id: m for m in self.session.scalars(select(Mastery).where(
+                Mastery.user_id == attempt.user_id,
+                Mastery.key_activity_id.in_(sorted(touched))))}
+        return [("progressed", dict(
+            user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
+            module_id=attempt.module_id, key_activity_id=row.key_activity_id,
+            course_id=attempt.course_id, estimate=round(p_correct(row.theta, 2), 4),
+            evidence=row.evidence))
+            for row in (mastery[ka_id] for ka_id in sorted(touched) if ka_id in mastery)]
 
     def results(self, attempt_id: str, user_id: int) -> AttemptResult:
         """Scores by key activity; the item-by-item review once the attempt is finished

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from lti_tool.runtime import close_handed_over
     from lti_tool.web import (
         admin,
         api,
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
     )
 
     security.register(app)
+    app.teardown_request(close_handed_over)
     app.register_blueprint(lti_views.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(student.bp)

@@ -16,7 +16,6 @@ from typing import Any
 from flask import abort, g, request, url_for
 from sqlalchemy import bindparam, select
 
-from lti_tool.db import single_read
 from lti_tool.models import Role, ToolSession, User
 from lti_tool.runtime import runtime
 from lti_tool.web.sessions import TOKEN_PARAM, session_token
@@ -54,15 +53,23 @@ _SESSION_ROW = select(
 
 
 def _load_viewer() -> Viewer | None:
-    """One indexed read on every request; a plain Core query, no ORM unit of work."""
+    """One indexed read on every request, a plain Core query. It runs in the session the
+    view's first transaction will continue (one connection and one round trip fewer per
+    page than a read of its own)."""
     rt = runtime()
     sid, from_cookie = session_token(request)
     if not sid:
         return None
-    with single_read(rt.engine) as conn:
-        row = conn.execute(_SESSION_ROW, {"sid": sid}).first()
+    session = rt.sessions()
+    try:
+        row = session.execute(_SESSION_ROW, {"sid": sid}).first()
+    except BaseException:
+        session.close()
+        raise
     if row is None or row.expires_at <= rt.clock():
+        session.close()
         return None
+    rt.hand_over(session)
     return Viewer(row.id, row.user_id, None, row.course_id, row.resource_link_id,
                   Role(row.role), row.csrf_token, not from_cookie)
 

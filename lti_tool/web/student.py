@@ -9,7 +9,7 @@ from random import Random
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from lti_tool.curriculum.figures import FigureError, sanitize_svg
 from lti_tool.curriculum.modules import modules as blueprint_modules
@@ -20,9 +20,6 @@ from lti_tool.models import (
     AttemptMode,
     AttemptStatus,
     Course,
-    CurriculumKeyActivity,
-    CurriculumLesson,
-    CurriculumModule,
     Platform,
     User,
 )
@@ -96,14 +93,21 @@ def _progress(db, user_id: int) -> dict[str, dict]:
     return by_module
 
 
+# The student, their platform and the course they launched from, in one round trip.
+_WHO_AND_WHERE = (select(User, Platform, Course)
+                  .join(Platform, Platform.id == User.platform_id)
+                  .outerjoin(Course, Course.id == bindparam("course_id"))
+                  .where(User.id == bindparam("user_id")))
+
+
 @bp.get("/home")
 @login_required
 def home():
     with runtime().transaction() as db:
         progress = _progress(db, g.viewer.user_id)
-        user = db.get(User, g.viewer.user_id)
-        course = db.get(Course, g.viewer.course_id) if g.viewer.course_id else None
-        platform = db.get(Platform, user.platform_id) if user else None
+        user, platform, course = db.execute(_WHO_AND_WHERE, {
+            "user_id": g.viewer.user_id, "course_id": g.viewer.course_id}).first() or (
+            None, None, None)
         return render_template("student_home.html", modules=blueprint_modules(),
                                progress=progress, user=user, course=course,
                                platform=platform,
@@ -114,17 +118,16 @@ def home():
 @login_required
 def module(module_id: str):
     with runtime().transaction() as db:
-        row = db.get(CurriculumModule, module_id)
+        row = catalog.module(db, module_id)
         if row is None:
             abort(404, description="There is no such module.")
         mine = _svc(db).mastery(g.viewer.user_id)
         mastery = {a.key_activity_id: a for a in mine.activities}
-        activities = list(db.scalars(select(CurriculumKeyActivity).where(
-            CurriculumKeyActivity.module_id == module_id,
-            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
-        lessons = {lesson.key_activity_id: lesson for lesson in db.scalars(
-            select(CurriculumLesson).where(CurriculumLesson.module_id == module_id,
-                                           CurriculumLesson.retired.is_(False)))}
+        shape = catalog.outline(db)
+        activities = [shape.activity_rows[ka_id]
+                      for ka_id, _ in shape.activities.get(module_id, [])]
+        lessons = {shape.lesson_rows[lesson_id].key_activity_id: shape.lesson_rows[lesson_id]
+                   for lesson_id in shape.lessons.get(module_id, [])}
         readiness = next(r for r in mine.readiness if r.module_id == module_id)
         return render_template("student_module.html", module=row, activities=activities,
                                lessons=lessons, mastery=mastery, readiness=readiness)
@@ -160,8 +163,8 @@ def play(attempt_id: str):
         except AttemptClosedError:
             return redirect(link("student.results", attempt_id=attempt_id), 303)
         attempt = db.get(Attempt, attempt_id)  # already in the session: no query
-        lesson = db.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id else None
-        module = db.get(CurriculumModule, attempt.module_id)
+        lesson = catalog.lesson(db, attempt.lesson_id) if attempt.lesson_id else None
+        module = catalog.module(db, attempt.module_id)
         seconds_left = (max(0, int((attempt.deadline_at - rt.clock()).total_seconds()))
                         if attempt.deadline_at else None)
         return render_template("student_play.html", attempt=attempt, item=item,
@@ -186,9 +189,7 @@ def answer(attempt_id: str):
             target = (position + 1) if position and position < len(attempt.item_ids) else None
             return redirect(link("student.play", attempt_id=attempt_id, position=target)
                             if target else link("student.play", attempt_id=attempt_id), 303)
-        from lti_tool.models import CurriculumItem
-
-        item = db.get(CurriculumItem, result.item_id)
+        item = catalog.items(db)[result.item_id]
         return render_template("student_feedback.html", attempt=attempt, item=item,
                                result=result)
 
@@ -197,7 +198,7 @@ def answer(attempt_id: str):
 @login_required
 def submit(attempt_id: str):
     with runtime().transaction() as db:
-        _svc(db).submit(attempt_id, g.viewer.user_id)
+        _svc(db).finish(attempt_id, g.viewer.user_id)
     return redirect(link("student.results", attempt_id=attempt_id), 303)
 
 
@@ -206,7 +207,7 @@ def submit(attempt_id: str):
 def results(attempt_id: str):
     with runtime().transaction() as db:
         result = _svc(db).results(attempt_id, g.viewer.user_id)
-        module = db.get(CurriculumModule, result.module_id)
+        module = catalog.module(db, result.module_id)
         return render_template("student_results.html", result=result, module=module)
 
 
@@ -215,6 +216,6 @@ def results(attempt_id: str):
 def mastery():
     with runtime().transaction() as db:
         data = _svc(db).mastery(g.viewer.user_id)
-        kas = {ka.id: ka for ka in db.scalars(select(CurriculumKeyActivity))}
+        kas = catalog.key_activities(db)
         return render_template("student_mastery.html", mastery=data, kas=kas,
                                modules=blueprint_modules())

@@ -333,21 +333,33 @@ def test_two_tabs_answering_at_once_cannot_both_win(world):
 
 
 def test_item_cache_follows_a_new_content_release(world, tmp_path, monkeypatch):
-    """The in-process item cache notices a new release (here at once, REFRESH_SECONDS=0)."""
+    """The in-process curriculum cache notices a new release (here at once,
+    REFRESH_SECONDS=0): items, and the module, key activity and lesson rows pages show."""
     from lti_tool.practice import catalog
 
     monkeypatch.setattr(catalog, "REFRESH_SECONDS", 0.0)
     sessions, clock, (ana, _) = world
     with transaction(sessions) as db:
         assert "TST-001" in catalog.items(db)
+        module_id = catalog.outline(db).modules[0][0]
+        old_title = catalog.module(db, module_id).title
+        assert catalog.key_activity(db, "mod.other").title == "Other"
+        assert catalog.lesson(db, "LES-mod-other").checks == ["TST-011", "TST-012", "TST-013"]
         data = _two_activity_dataset()
         data["items"]["items"][0]["stem"] = "A brand new wording of the first question?"
+        data["blueprint"]["modules"][0]["title"] = old_title + " (revised)"
+        data["blueprint"]["modules"][0]["key_activities"][-1]["title"] = "Other, renamed"
+        data["lessons"]["lessons"][-1]["checks"] = ["TST-014", "TST-012", "TST-013"]
         bank = load_bank(_write(tmp_path / "v2", data))
         clock.advance(minutes=1)
         sync_curriculum(db, bank, clock)
     with transaction(sessions) as db:
         assert catalog.items(db)["TST-001"].stem.startswith("A brand new wording")
         assert catalog.items(db)["TST-001"].revision == 2
+        assert catalog.module(db, module_id).title == old_title + " (revised)"
+        assert catalog.key_activity(db, "mod.other").title == "Other, renamed"
+        assert catalog.lesson(db, "LES-mod-other").checks == ["TST-014", "TST-012", "TST-013"]
+        assert catalog.module(db, "no-such-module") is None
 
 
 def test_grading_policies():
