@@ -426,6 +426,8 @@ class PracticeService:
                             position=position, choice=choice, correct=correct,
                             idempotency_key=idempotency_key, answered_at=now,
                             duration_ms=duration_ms)
+        if mastery is not None:  # before the flush: a new row is one INSERT, not two writes
+            self._apply_mastery(mastery, item, correct, now)
         self.session.add(response)
         if attempt.id in self._responses_of:
             self._responses_of[attempt.id].append(response)
@@ -437,8 +439,6 @@ class PracticeService:
             self.session.flush()
         except (IntegrityError, StaleDataError) as exc:
             raise ConflictError("This attempt changed in another window; reload it.") from exc
-        if mastery is not None:
-            self._apply_mastery(mastery, item, correct, now)
         events.queue_event(self.session, now, "answered", user_id=user_id,
                            attempt_id=attempt.id, item_id=item.id, choice=choice,
                            correct=correct, duration_ms=duration_ms, mode=attempt.mode.value,
