@@ -151,13 +151,16 @@ _HISTORY = (select(Response.item_id, Response.correct, Response.answered_at,
                    _LAST_PER_ITEM.c.times)
             .join(_LAST_PER_ITEM, Response.id == _LAST_PER_ITEM.c.last_id))
 # An answer's attempt, the response already recorded under its idempotency key (a
-# double submit) and the student's mastery row for the item's key activity: one round trip.
+# double submit), the student's mastery row for the item's key activity and the attempt's
+# last answer position: one round trip.
 _FOR_ANSWER = (
     select(Attempt,
            select(Response.id).where(Response.attempt_id == Attempt.id,
                                      Response.idempotency_key == bindparam("key"))
            .scalar_subquery().label("repeat_id"),
-           Mastery)
+           Mastery,
+           select(func.max(Response.position)).where(Response.attempt_id == Attempt.id)
+           .scalar_subquery().label("last_position"))
     .outerjoin(Mastery, and_(Mastery.user_id == Attempt.user_id,
                              Mastery.key_activity_id == bindparam("key_activity_id")))
     .where(Attempt.id == bindparam("attempt_id")))
@@ -379,7 +382,7 @@ class PracticeService:
             "key_activity_id": item.key_activity_id if item else ""}).first()
         if found is None or found[0].user_id != user_id:
             raise NotFoundError("No such attempt.")
-        attempt, repeat_id, known_mastery = found
+        attempt, repeat_id, known_mastery, last_position = found
         self._loaded[attempt.id] = attempt
         if repeat_id is not None:
             repeat = self.session.get(Response, repeat_id)
@@ -404,10 +407,10 @@ class PracticeService:
         now = self.clock()
         correct = bool(item.options[choice].get("correct"))
         upcoming: ItemView | None = None
+        position = (last_position or 0) + 1
         if attempt.mode == AttemptMode.DRILL:
-            answered, position = self._recent(attempt)
-            position += 1
             if with_next:
+                answered, _ = self._recent(attempt)
                 # Worked out before the writes, with this answer folded in, so SQLite's
                 # single write lock is held only for the inserts below.
                 history = self._history(user_id, attempt.module_id)
@@ -416,9 +419,6 @@ class PracticeService:
                                         times=(before.times if before else 0) + 1)
                 upcoming = self._drill_view(attempt, history,
                                             (answered + [item.id])[-REVIEW_GAP:], position)
-        else:
-            earlier = self._responses(attempt)
-            position = (earlier[-1].position if earlier else 0) + 1
         mastery = None
         if attempt.mode in FEEDBACK_NOW:
             mastery = known_mastery or self._new_mastery(user_id, item.key_activity_id, now)
