@@ -119,9 +119,7 @@ def _release(session: Session) -> tuple[int, Any] | None:
 
 
 def _load(session: Session) -> dict[str, CachedItem]:
-    return {i.id: CachedItem(i.id, i.module_id, i.key_activity_id, i.difficulty, i.revision,
-                             i.retired, i.stem, i.figure, list(i.options))
-            for i in session.scalars(select(CurriculumItem))}
+    return {i.id: _copy(CachedItem, i) for i in session.scalars(select(CurriculumItem))}
 
 
 def items(session: Session) -> dict[str, CachedItem]:
