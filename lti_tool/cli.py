@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -224,11 +225,20 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
             start_background_worker(rt.sessions, rt.clock, settings)
             click.echo("outbox: delivering grades and xAPI statements from an in-process "
                        "worker thread")
+        # SIGTERM (a service manager, `kill`, a container stop) ends the server the way
+        # Ctrl+C does, so what follows and the atexit hooks run: without this the process
+        # died at once, losing the launch counts it held and leaving the local Ralph
+        # running with no parent.
+        signal.signal(signal.SIGTERM, _interrupt)
         run_simple(host, port, app, threaded=True, use_reloader=False)
         rt = app.extensions["cpt_lti"]
         rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.metrics.Tally)
         return
     _exec_gunicorn(host, port, workers)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # werkzeug's server loop stops on it and returns
 
 
 def _start_local_lrs(settings: Settings) -> Settings:

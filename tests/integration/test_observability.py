@@ -167,3 +167,60 @@ def test_metrics_show_launches_at_once_and_a_stopping_gunicorn_writes_what_it_he
         server.process.terminate()  # SIGTERM: gunicorn stops its worker gracefully
         server.process.wait(timeout=30)
     assert _counted(url) == {"ok": 7}
+
+
+def test_the_dev_server_stopped_by_sigterm_writes_what_it_held_and_stops_its_lrs(tmp_path):
+    """`cpt-lti serve --local-lrs` (what `make run` starts), stopped by SIGTERM - a service
+    manager, `kill`, a container stop - ends as on Ctrl+C: the launch counts it held are
+    written and its local Ralph stops with it (it used to die at once and orphan Ralph)."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    from types import SimpleNamespace
+
+    from fault_support import cpt_lti, tool_env
+    from support import make_settings, prepare
+
+    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.sandbox.ralph_lrs import free_port
+
+    def listening(port: int) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    url = f"sqlite:///{tmp_path}/tool.db"
+    upgrade_to_head(url)
+    port, lrs_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    prepare(make_settings(url, base))
+    env = tool_env(url, CPT_LTI_BASE_URL=base, CPT_LTI_METRICS_WRITE_SECONDS="300",
+                   CPT_LTI_LOCAL_LRS_PORT=str(lrs_port))
+    log = tmp_path / "serve.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen([cpt_lti(), "serve", "--port", str(port), "--local-lrs"],
+                                   env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while not listening(port):
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "cpt-lti serve did not start within 90 s"
+            time.sleep(0.2)
+        for _ in range(3):
+            assert full_launch(SimpleNamespace(url=base), "canvas", CANVAS.people[0].sub).ok
+        assert _counted(url) == {"ok": 1}  # the first written at once, two held
+        assert listening(lrs_port)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text(errors="replace")[-2000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert _counted(url) == {"ok": 3}
+    deadline = time.monotonic() + 15
+    while listening(lrs_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not listening(lrs_port), "the local Ralph outlived the server"
