@@ -190,6 +190,17 @@ def module(session: Session, module_id: str) -> CachedModule | None:
     return outline(session).module_rows.get(module_id)
 
 
+def modules(session: Session) -> list[CachedModule]:
+    """Every module, in blueprint order."""
+    return list(outline(session).module_rows.values())
+
+
+def live_activities(session: Session, module_id: str) -> list[CachedKeyActivity]:
+    """A module's live key activities, in order."""
+    shape = outline(session)
+    return [shape.activity_rows[ka_id] for ka_id, _ in shape.activities.get(module_id, [])]
+
+
 def lesson(session: Session, lesson_id: str) -> CachedLesson | None:
     return outline(session).lesson_rows.get(lesson_id)
 

@@ -15,8 +15,6 @@ from lti_tool.lti.nrps import sync_roster
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
-    CurriculumKeyActivity,
-    CurriculumModule,
     Enrollment,
     GradingPolicy,
     ResourceLink,
@@ -128,7 +126,7 @@ def class_overview():
         roster = {m.sub: m for m in db.scalars(select(RosterMember).where(
             RosterMember.course_id == course_id))}
         synced = max((m.synced_at for m in roster.values()), default=None)
-        modules = list(db.scalars(select(CurriculumModule).order_by(CurriculumModule.position)))
+        modules = catalog.modules(db)
         service = PracticeService(db, rt.clock, Random())
         # The whole class's submitted attempts and mastery in two queries, not two a student.
         submitted: dict[int, list[Attempt]] = {}
@@ -159,9 +157,7 @@ def class_overview():
                 row["mastery"] = {a.key_activity_id: a for a in mastery.activities}
             rows.append(row)
         heat_module = request.args.get("module") or (modules[0].id if modules else "")
-        activities = list(db.scalars(select(CurriculumKeyActivity).where(
-            CurriculumKeyActivity.module_id == heat_module,
-            CurriculumKeyActivity.retired.is_(False)).order_by(CurriculumKeyActivity.position)))
+        activities = catalog.live_activities(db, heat_module)
         if request.args.get("format") == "csv":
             return _csv("class-overview.csv",
                         ["student", "status", "launched", "attempts",
@@ -282,6 +278,6 @@ def attempt_review(attempt_id: str):
                 or attempt.course_id != g.viewer.course_id):
             abort(404, description="No such attempt in this course.")
         result = PracticeService(db, rt.clock, Random()).results(attempt.id, attempt.user_id)
-        module = db.get(CurriculumModule, result.module_id)
+        module = catalog.module(db, result.module_id)
         return render_template("student_results.html", result=result, module=module,
                                reviewer=True)

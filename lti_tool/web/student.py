@@ -124,8 +124,7 @@ def module(module_id: str):
         mine = _svc(db).mastery(g.viewer.user_id)
         mastery = {a.key_activity_id: a for a in mine.activities}
         shape = catalog.outline(db)
-        activities = [shape.activity_rows[ka_id]
-                      for ka_id, _ in shape.activities.get(module_id, [])]
+        activities = catalog.live_activities(db, module_id)
         lessons = {shape.lesson_rows[lesson_id].key_activity_id: shape.lesson_rows[lesson_id]
                    for lesson_id in shape.lessons.get(module_id, [])}
         readiness = next(r for r in mine.readiness if r.module_id == module_id)
