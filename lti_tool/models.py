@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -377,6 +378,12 @@ class Attempt(Base):
     auto_submitted: Mapped[bool] = mapped_column(default=False)
     score_raw: Mapped[int | None] = mapped_column(nullable=True)
     score_max: Mapped[int | None] = mapped_column(nullable=True)
+    # True only for an attempt of exactly the activity its link placed (mode, module, full
+    # size): the only attempts a link's grade is made of (practice/placement.py).
+    counts_for_grade: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A drill's question on screen: the only item it takes an answer for, so a drill
+    # cannot be asked for the key of any item the student names.
+    served_item_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=0)
 

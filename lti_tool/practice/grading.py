@@ -2,7 +2,8 @@
 
 Every publish is a new outbox row stamped with the time the score changed, so a later
 publish (a new attempt, or a policy change) always wins at the LMS, while Canvas's
-``submitted_at`` stays the time of the student's own last submission.
+``submitted_at`` stays the time of the student's own last submission. Only attempts that
+count for the link (exactly its placed activity, see placement.py) make the grade.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from lti_tool.models import (
     Attempt,
-    AttemptMode,
     AttemptStatus,
     GradingPolicy,
     Outbox,
@@ -23,8 +23,15 @@ from lti_tool.models import (
     OutboxStatus,
     ResourceLink,
 )
+from lti_tool.practice.placement import GRADED_MODES, placement
 
-GRADED_MODES = (AttemptMode.PRACTICE, AttemptMode.MOCK, AttemptMode.LESSON)
+
+def counted_attempts(session: Session, link_id: int, user_id: int) -> list[Attempt]:
+    """The submitted attempts that make one student's grade on one link, oldest first."""
+    return list(session.scalars(select(Attempt).where(
+        Attempt.user_id == user_id, Attempt.resource_link_id == link_id,
+        Attempt.status == AttemptStatus.SUBMITTED, Attempt.counts_for_grade.is_(True),
+        Attempt.mode.in_(GRADED_MODES)).order_by(Attempt.submitted_at, Attempt.id)))
 
 
 def policy_score(attempts: list[Attempt], policy: GradingPolicy) -> tuple[float, float]:
@@ -49,12 +56,11 @@ def score_key_prefix(link_id: int, user_id: int) -> str:
 def queue_link_score(session: Session, now: datetime, link_id: int, user_id: int) -> bool:
     """Queue the policy score of one student on one link; False if nothing to publish."""
     link = session.get(ResourceLink, link_id)
-    if link is None:
+    # A link that places no graded activity (any more) sends nothing: no line item appears
+    # in the gradebook for course navigation or a lessons link.
+    if link is None or placement(session, link) is None:
         return False
-    attempts = list(session.scalars(select(Attempt).where(
-        Attempt.user_id == user_id, Attempt.resource_link_id == link_id,
-        Attempt.status == AttemptStatus.SUBMITTED, Attempt.mode.in_(GRADED_MODES))
-        .order_by(Attempt.submitted_at, Attempt.id)))
+    attempts = counted_attempts(session, link_id, user_id)
     if not attempts:
         return False
     given, maximum = policy_score(attempts, link.grading_policy)

@@ -43,6 +43,7 @@ from lti_tool.practice.mastery import (
     standard_error,
     update_theta,
 )
+from lti_tool.practice.placement import DEFAULT_PRACTICE_SIZE, Placement, link_placement
 from lti_tool.practice.selection import (
     REVIEW_GAP,
     ItemRef,
@@ -51,7 +52,6 @@ from lti_tool.practice.selection import (
     plan_test,
 )
 
-DEFAULT_PRACTICE_SIZE = 25
 FEEDBACK_NOW = {AttemptMode.DRILL, AttemptMode.LESSON}
 
 
@@ -95,20 +95,28 @@ class AnswerResult:
 
 @dataclass(frozen=True)
 class ItemReview:
+    """An item after answering. ``withheld``: the item is also in the student's open
+    practice test or mock exam, so its key, rationales and the verdict wait until that is
+    submitted (options carry their text only)."""
+
     id: str
     key_activity_id: str
     stem: str
     figure: dict[str, Any] | None
     options: list[dict[str, Any]]
     chosen: int | None
-    correct: bool
+    correct: bool | None
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
 class ActivityScore:
+    """``correct`` is None while a test or exam is open: a count that moves when an answer
+    is changed would tell the student which answer is right."""
+
     key_activity_id: str
     title: str
-    correct: int
+    correct: int | None
     total: int
 
 
@@ -229,6 +237,18 @@ class PracticeService:
             final[response.item_id] = response
         return final
 
+    def _sealed(self, user_id: int, except_attempt: str | None = None) -> set[str]:
+        """Items of the student's open practice tests and mock exams: no feedback, key or
+        rationale is given for them anywhere until that attempt is submitted (an open exam
+        whose time ran out is submitted here and seals nothing)."""
+        sealed: set[str] = set()
+        for attempt in self.session.scalars(select(Attempt).where(
+                Attempt.user_id == user_id, Attempt.status == AttemptStatus.OPEN,
+                Attempt.mode.in_((AttemptMode.PRACTICE, AttemptMode.MOCK)))):
+            if attempt.id != except_attempt and not self._expire_if_due(attempt):
+                sealed.update(attempt.item_ids)
+        return sealed
+
     # -- time ------------------------------------------------------------------------------
     def _expire_if_due(self, attempt: Attempt) -> bool:
         """Auto-submit a timed attempt whose deadline passed (server time decides)."""
@@ -246,10 +266,18 @@ class PracticeService:
         """Start an attempt, or resume the open one for the same activity (a relaunch).
 
         Timed exams get the student's extra time (set by the instructor for the course)
-        unless a multiplier is given.
+        unless a multiplier is given. ``resource_link_id`` is the link the student
+        launched from; the attempt counts toward that link's grade only when it is exactly
+        the activity the link placed (see placement.py).
         """
         mode = AttemptMode(mode)
         module = self._module(module_id)
+        if mode == AttemptMode.PRACTICE:
+            size = size or DEFAULT_PRACTICE_SIZE
+        elif mode == AttemptMode.MOCK:
+            size = module.exam_items
+        else:
+            size = None
         if key_activity_id is not None:
             ka = catalog.key_activity(self.session, key_activity_id)
             if ka is None or ka.module_id != module_id:
@@ -259,8 +287,14 @@ class PracticeService:
             lesson = catalog.lesson(self.session, lesson_id) if lesson_id else None
             if lesson is None or lesson.module_id != module_id or lesson.retired:
                 raise NotFoundError(f"No lesson {lesson_id!r} in {module_id}.")
+        graded = self._counts_for(link_placement(self.session, resource_link_id), mode,
+                                  module_id, key_activity_id, lesson_id, size)
         scope = lesson_id or key_activity_id or "-"
         open_key = f"{mode.value}:{module_id}:{scope}:{course_id or '-'}"
+        if graded:  # the link's graded attempt is resumed apart from any practice one
+            open_key += f":link{resource_link_id}"
+        elif mode == AttemptMode.PRACTICE:
+            open_key += f":size{size}"
         existing = self.session.scalars(select(Attempt).where(
             Attempt.user_id == user_id, Attempt.open_key == open_key)).first()
         if existing is not None:
@@ -284,16 +318,20 @@ class PracticeService:
         elif mode == AttemptMode.DRILL:
             planned = []
         elif mode == AttemptMode.PRACTICE:
-            planned = plan_test(refs, activities, size or DEFAULT_PRACTICE_SIZE, self.rng)
+            assert size is not None
+            planned = plan_test(refs, activities, size, self.rng)
         else:
             planned = plan_test(refs, activities, module.exam_items, self.rng)
             minutes = module.exam_minutes * time_multiplier
             deadline = now + timedelta(minutes=minutes)
+        # A bank too small for the placed size cannot give the graded activity.
+        graded = graded and len(planned) == size
         attempt = Attempt(
             id=str(uuid.uuid4()), user_id=user_id, course_id=course_id,
             resource_link_id=resource_link_id, mode=mode, status=AttemptStatus.OPEN,
             module_id=module_id, key_activity_id=key_activity_id, lesson_id=lesson_id,
             open_key=open_key, item_ids=planned, time_multiplier=time_multiplier,
+            counts_for_grade=graded,
             started_at=now, deadline_at=deadline, updated_at=now)
         self.session.add(attempt)
         try:
@@ -312,6 +350,14 @@ class PracticeService:
         events.queue_events(self.session, now, queued)
         return attempt
 
+    @staticmethod
+    def _counts_for(placed: Placement | None, mode: AttemptMode, module_id: str,
+                    key_activity_id: str | None, lesson_id: str | None,
+                    size: int | None) -> bool:
+        """Whether an attempt so started is exactly the placed activity."""
+        return (placed is not None and placed.mode == mode and placed.module_id == module_id
+                and key_activity_id is None and lesson_id is None and placed.size == size)
+
     def _item_view(self, item: catalog.CachedItem, position: int, total: int | None,
                    chosen: int | None) -> ItemView:
         return ItemView(id=item.id, position=position, total=total, stem=item.stem,
@@ -327,9 +373,25 @@ class PracticeService:
             raise AttemptClosedError("This attempt is finished.")
         if attempt.mode == AttemptMode.DRILL:
             answered, count = self._recent(attempt)
-            return self._drill_view(attempt, self._history(user_id, attempt.module_id),
-                                    answered, count)
+            sealed = self._sealed(user_id)
+            shown = self._get_item(attempt.served_item_id) if attempt.served_item_id else None
+            if shown is not None and shown.id not in sealed:  # a reload: the same question
+                return self._item_view(shown, count + 1, None, None)
+            view = self._drill_view(attempt, self._history(user_id, attempt.module_id),
+                                    answered, count, sealed)
+            self._serve(attempt, view)
+            return view
         return self._plan_view(attempt, self._final_answers(attempt), position)
+
+    def _serve(self, attempt: Attempt, view: ItemView | None) -> None:
+        """Remember the drill question on screen: the only one it takes an answer for."""
+        served = view.id if view is not None else None
+        if attempt.served_item_id != served:
+            attempt.served_item_id = served
+            try:
+                self.session.flush()
+            except StaleDataError as exc:
+                raise ConflictError("This drill changed in another window; reload it.") from exc
 
     def _plan_view(self, attempt: Attempt, final: dict[str, Response],
                    position: int | None) -> ItemView | None:
@@ -354,8 +416,9 @@ class PracticeService:
             recent[0].position if recent else 0)
 
     def _drill_view(self, attempt: Attempt, history: dict[str, Seen], answered: list[str],
-                    count: int) -> ItemView | None:
-        refs = self._item_refs(attempt.module_id, attempt.key_activity_id)
+                    count: int, sealed: set[str]) -> ItemView | None:
+        refs = [ref for ref in self._item_refs(attempt.module_id, attempt.key_activity_id)
+                if ref.id not in sealed]
         item_id = next_drill_item(refs, history, answered, self.rng)
         if item_id is None:
             return None
@@ -385,21 +448,31 @@ class PracticeService:
         attempt, repeat_id, known_mastery, last_position = found
         self._loaded[attempt.id] = attempt
         if repeat_id is not None:
-            repeat = self.session.get(Response, repeat_id)
-            assert repeat is not None
-            return self._answer_result(attempt, repeat, recorded=False)
+            repeat = self._repeat(attempt, repeat_id)
+            sealed = self._sealed(user_id, attempt.id) if attempt.mode in FEEDBACK_NOW \
+                else set()
+            return self._answer_result(attempt, repeat, recorded=False, sealed=sealed)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished; it takes no more answers.")
         if item is None:
             raise NotFoundError(f"No item {item_id!r}.")
         if attempt.mode == AttemptMode.DRILL:
-            if item.module_id != attempt.module_id or (
-                    attempt.key_activity_id and item.key_activity_id != attempt.key_activity_id):
-                raise InvalidRequestError("That item is not part of this drill.")
+            # Only the question the drill put on screen: otherwise a drill would give the
+            # key of any item id a student names (an open exam's included).
+            if item_id != attempt.served_item_id:
+                raise InvalidRequestError("That is not the drill question on screen; reload "
+                                          "the drill to see it.")
         elif item_id not in attempt.item_ids:
             raise InvalidRequestError("That item is not part of this attempt.")
         if not 0 <= choice < len(item.options):
             raise InvalidRequestError("Choose one of the four options.")
+        sealed: set[str] = set()
+        if attempt.mode in FEEDBACK_NOW:
+            sealed = self._sealed(user_id, attempt.id)
+            if item.id in sealed:
+                raise ConflictError("This question is also in your open practice test or "
+                                    "mock exam. Submit that first; then answer it here to see "
+                                    "the feedback.")
         final = (self._final_answers(attempt) if attempt.mode != AttemptMode.DRILL
                  else {})
         if attempt.mode == AttemptMode.LESSON and item_id in final:
@@ -418,7 +491,9 @@ class PracticeService:
                 history[item.id] = Seen(last_correct=correct, last_at=now,
                                         times=(before.times if before else 0) + 1)
                 upcoming = self._drill_view(attempt, history,
-                                            (answered + [item.id])[-REVIEW_GAP:], position)
+                                            (answered + [item.id])[-REVIEW_GAP:], position,
+                                            sealed)
+            attempt.served_item_id = upcoming.id if upcoming is not None else None
         mastery = None
         if attempt.mode in FEEDBACK_NOW:
             mastery = known_mastery or self._new_mastery(user_id, item.key_activity_id, now)
@@ -455,10 +530,15 @@ class PracticeService:
         return replace(self._answer_result(attempt, response, recorded=True, closed=closed),
                        next_item=upcoming)
 
+    def _repeat(self, attempt: Attempt, repeat_id: int) -> Response:
+        repeat = self.session.get(Response, repeat_id)
+        assert repeat is not None
+        return repeat
+
     def _answer_result(self, attempt: Attempt, response: Response, *, recorded: bool,
-                       closed: bool = False) -> AnswerResult:
+                       closed: bool = False, sealed: set[str] | None = None) -> AnswerResult:
         feedback = None
-        if attempt.mode in FEEDBACK_NOW:
+        if attempt.mode in FEEDBACK_NOW and response.item_id not in (sealed or set()):
             item = self._get_item(response.item_id)
             assert item is not None
             answer = next(i for i, o in enumerate(item.options) if o.get("correct"))
@@ -550,7 +630,7 @@ class PracticeService:
         queued += self._progress_events(attempt, mastery)
         queued.append(("terminated", common))
         events.queue_events(self.session, now, queued)
-        if attempt.resource_link_id is not None and attempt.mode != AttemptMode.DRILL:
+        if attempt.counts_for_grade and attempt.resource_link_id is not None:
             grading.queue_link_score(self.session, now, attempt.resource_link_id,
                                      attempt.user_id)
 
@@ -577,12 +657,18 @@ class PracticeService:
             evidence=row.evidence))
             for row in (mastery[ka_id] for ka_id in sorted(touched) if ka_id in mastery)]
 
-    def results(self, attempt_id: str, user_id: int) -> AttemptResult:
+    def results(self, attempt_id: str, user_id: int, *, reviewer: bool = False
+                ) -> AttemptResult:
         """Scores by key activity; the item-by-item review once the attempt is finished
-        (drills show theirs as they go)."""
+        (drills and lessons show the items answered so far, never one not yet answered).
+        A student's review withholds the items of their open tests and exams; a
+        ``reviewer`` (their instructor) sees everything."""
         attempt = self._attempt(attempt_id, user_id)
         self._expire_if_due(attempt)
         finished = attempt.status == AttemptStatus.SUBMITTED
+        show_review = finished or attempt.mode in FEEDBACK_NOW
+        sealed = (self._sealed(user_id, attempt.id) if show_review and not reviewer
+                  else set())
         final = self._final_answers(attempt)
         item_ids = (list(dict.fromkeys(r.item_id for r in self._responses(attempt)))
                     if attempt.mode == AttemptMode.DRILL else list(attempt.item_ids))
@@ -598,11 +684,18 @@ class PracticeService:
             tally = per.setdefault(item.key_activity_id, [0, 0])
             tally[0] += int(correct)
             tally[1] += 1
-            if finished or attempt.mode in FEEDBACK_NOW:
+            if not show_review or (response is None and not finished):
+                continue
+            if item.id in sealed:
+                review.append(ItemReview(item.id, item.key_activity_id, item.stem, item.figure,
+                                         [{"text": o["text"]} for o in item.options],
+                                         response.choice if response else None, None,
+                                         withheld=True))
+            else:
                 review.append(ItemReview(item.id, item.key_activity_id, item.stem, item.figure,
                                          list(item.options),
                                          response.choice if response else None, correct))
-        by_activity = [ActivityScore(ka, titles.get(ka, ka), c, t)
+        by_activity = [ActivityScore(ka, titles.get(ka, ka), c if show_review else None, t)
                        for ka, (c, t) in per.items()]
         percent = (100.0 * attempt.score_raw / attempt.score_max
                    if finished and attempt.score_max else None)
@@ -613,8 +706,7 @@ class PracticeService:
             attempt.id, attempt.mode.value, attempt.status.value, attempt.module_id,
             attempt.score_raw if finished else None, attempt.score_max if finished else None,
             percent, passed, attempt.started_at, attempt.submitted_at, attempt.deadline_at,
-            attempt.auto_submitted, by_activity, review if finished or attempt.mode in
-            FEEDBACK_NOW else [])
+            attempt.auto_submitted, by_activity, review)
 
     def mastery(self, user_id: int, rows: dict[str, Mastery] | None = None) -> MasteryMap:
         """``rows``: the learner's mastery rows by key activity, when the caller read a

@@ -25,6 +25,7 @@ from lti_tool.models import (
 from lti_tool.practice import catalog
 from lti_tool.practice.analytics import item_analysis
 from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
+from lti_tool.practice.placement import placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
 from lti_tool.web.auth import link, staff_required
@@ -42,8 +43,8 @@ def _link(db) -> ResourceLink:
 
 def _students_with_attempts(db, link_row: ResourceLink) -> list[int]:
     return list(db.scalars(select(Attempt.user_id).where(
-        Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.SUBMITTED)
-        .distinct()))
+        Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.SUBMITTED,
+        Attempt.counts_for_grade.is_(True)).distinct()))
 
 
 @bp.get("/grades")
@@ -52,31 +53,39 @@ def grades():
     rt = runtime()
     with rt.transaction() as db:
         link_row = _link(db)
+        placed = placement(db, link_row)
+        module = catalog.module(db, placed.module_id) if placed else None
         learners = list(db.execute(select(User, Enrollment).join(
             Enrollment, Enrollment.user_id == User.id).where(
             Enrollment.course_id == link_row.course_id, Enrollment.role == Role.LEARNER)
             .order_by(User.family_name, User.name, User.sub)))
         rows = []
         for user, _ in learners:
-            attempts = list(db.scalars(select(Attempt).where(
+            taken = list(db.scalars(select(Attempt).where(
                 Attempt.user_id == user.id, Attempt.resource_link_id == link_row.id,
                 Attempt.status == AttemptStatus.SUBMITTED).order_by(Attempt.submitted_at)))
+            attempts = [a for a in taken if a.counts_for_grade]
             given, maximum = policy_score(attempts, link_row.grading_policy)
             rows.append({"user": user, "attempts": len(attempts),
+                         "practice": len(taken) - len(attempts),
                          "score": (given, maximum) if attempts else None,
                          "sync": latest_sync(db, link_row.id, user.id)})
         pending = db.scalar(select(func.count()).select_from(Attempt).where(
-            Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.OPEN))
+            Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.OPEN,
+            Attempt.counts_for_grade.is_(True)))
         if request.args.get("format") == "csv":
             return _csv("grades.csv", ["student", "attempts", "grade", "out of", "policy",
-                                       "sync status", "sync error"],
+                                       "sync status", "sync error", "practice attempts"],
                         [[r["user"].name or r["user"].sub, r["attempts"],
                           r["score"][0] if r["score"] else "",
                           r["score"][1] if r["score"] else "",
                           link_row.grading_policy.value,
                           r["sync"].status.value if r["sync"] else "",
-                          (r["sync"].last_error or "") if r["sync"] else ""] for r in rows])
+                          (r["sync"].last_error or "") if r["sync"] else "",
+                          r["practice"]] for r in rows])
         return render_template("instructor_grades.html", link_row=link_row, rows=rows,
+                               placed=placed.describe(module.title) if placed and module
+                               else None,
                                policies=list(GradingPolicy), open_attempts=pending)
 
 
@@ -277,7 +286,8 @@ def attempt_review(attempt_id: str):
         if (attempt is None or g.viewer.course_id is None
                 or attempt.course_id != g.viewer.course_id):
             abort(404, description="No such attempt in this course.")
-        result = PracticeService(db, rt.clock, Random()).results(attempt.id, attempt.user_id)
+        result = PracticeService(db, rt.clock, Random()).results(attempt.id, attempt.user_id,
+                                                                reviewer=True)
         module = catalog.module(db, result.module_id)
         return render_template("student_results.html", result=result, module=module,
                                reviewer=True)

@@ -305,7 +305,9 @@ def test_two_tabs_answering_at_once_cannot_both_win(world):
     """Two transactions add the same position to one attempt: one commits, one conflicts."""
     sessions, clock, (ana, _) = world
     with transaction(sessions) as db:
-        attempt_id = _svc(db, clock).start(ana, "drill", "mod").id
+        svc = _svc(db, clock)
+        attempt_id = svc.start(ana, "drill", "mod").id
+        svc.item(attempt_id, ana)  # the question on screen in both tabs
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
