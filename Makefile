@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# The tool defaults to production (which refuses to start without its secrets); the demo
+# asks for development explicitly: the sandbox LMS, the development secret and a sealing
+# key generated into var/sealing.key. `cpt-lti serve` says so when it starts.
+# The sandbox LMS and the local Ralph LRS listen on loopback, which the outbound policy
+# refuses unless it is allowed by name.
+DEV_ENV := CPT_LTI_ENVIRONMENT=development CPT_LTI_OUTBOUND_ALLOW_NETWORKS="127.0.0.0/8 ::1/128"
+
 run: install
-	$(BIN)/cpt-lti init
-	$(BIN)/cpt-lti serve --host 127.0.0.1 --port 5000 --local-lrs
+	$(DEV_ENV) $(BIN)/cpt-lti init
+	$(DEV_ENV) $(BIN)/cpt-lti serve --host 127.0.0.1 --port 5000 --local-lrs
 
 test: install
 	$(BIN)/python -m pytest -q

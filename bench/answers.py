@@ -43,6 +43,7 @@ from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: 
 from lti_tool.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.models import Platform, Role, ToolSession, User  # noqa: E402
 from lti_tool.practice.service import PracticeService  # noqa: E402
+from lti_tool.sealed import new_key  # noqa: E402
 
 
 def setup(url: str, students: int) -> list[tuple[str, str, str]]:
@@ -143,6 +144,8 @@ def main() -> int:
         classroom, saturating = students[:args.students], students[args.students:]
         port = free_port()
         env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_SANDBOX": "false",
+               "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SEALING_KEY": new_key(),
+               "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
                "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}", "CPT_LTI_LOG_LEVEL": "WARNING"}
         with gunicorn(port, args.workers, env) as base:
             latencies, errors, seconds = run_students(base, classroom, args.answers,

@@ -51,17 +51,23 @@ from lti_tool.practice.grading import queue_link_score  # noqa: E402
 from lti_tool.sandbox.models import SandboxLineItem, SandboxToken  # noqa: E402
 from lti_tool.sandbox.platforms import AGS_SCOPES, MOODLE  # noqa: E402
 from lti_tool.sandbox.setup import ensure_sandbox_platforms  # noqa: E402
+from lti_tool.sealed import Sealer, new_key, sealer_for  # noqa: E402
 from lti_tool.settings import load_settings  # noqa: E402
+
+# One per run: the bench process signs with the tool key the server processes sealed.
+SEALING_KEY = new_key()
 
 
 def setup(url: str, base: str, scores: int) -> str:
     """Returns the line item URL."""
     upgrade_to_head(url)
     settings = load_settings(env={"CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": base,
-                                  "CPT_LTI_ENVIRONMENT": "test"})
+                                  "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
+                                  "CPT_LTI_SEALING_KEY": SEALING_KEY,
+                                  "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"})
     engine = make_engine(url)
     now = datetime.now(UTC)
-    with transaction(make_session_factory(engine)) as db:
+    with transaction(make_session_factory(engine, sealer_for(settings))) as db:
         KeyService(db).ensure_key()
         ensure_sandbox_platforms(db, settings)
         sync_curriculum(db, load_bank(), lambda: now)
@@ -79,7 +85,8 @@ def setup(url: str, base: str, scores: int) -> str:
         course = Course(deployment_id=deployment.id, context_id=MOODLE.context_id)
         db.add(course)
         db.flush()
-        link = ResourceLink(course_id=course.id, link_id="bench-link", custom={},
+        link = ResourceLink(course_id=course.id, link_id="bench-link",
+                            custom={"activity": "practice", "module": "safety", "size": "25"},
                             ags_lineitem_url=item_url, ags_scopes=list(AGS_SCOPES))
         db.add(link)
         db.flush()
@@ -93,7 +100,8 @@ def setup(url: str, base: str, scores: int) -> str:
                 db.add(Attempt(id=f"{n:06d}-{k:02d}-bench-000000000000000000", user_id=user.id,
                                course_id=course.id, resource_link_id=link.id,
                                mode=AttemptMode.PRACTICE, status=AttemptStatus.SUBMITTED,
-                               module_id="safety", item_ids=[], started_at=at,
+                               module_id="safety", item_ids=[], counts_for_grade=True,
+                               started_at=at,
                                submitted_at=at, updated_at=at, score_raw=(n + k) % 26,
                                score_max=25))
                 db.flush()
@@ -118,12 +126,15 @@ def main() -> int:
         # Threads: the sandbox's token endpoint fetches the tool's JWKS from the same
         # server, which would deadlock a single-threaded worker (a real LMS is elsewhere).
         env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": base,
-               "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_LOG_LEVEL": "WARNING",
+               "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
+               "CPT_LTI_LOG_LEVEL": "WARNING", "CPT_LTI_SEALING_KEY": SEALING_KEY,
+               "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
                "CPT_LTI_GUNICORN_THREADS": "4"}
         engine = make_engine(url)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, Sealer([SEALING_KEY]))
         with gunicorn(port, args.workers, env):
-            worker = OutboxWorker(sessions, lambda: datetime.now(UTC), 10.0)
+            worker = OutboxWorker(sessions, lambda: datetime.now(UTC), 10.0,
+                                  settings=load_settings(env=env))
             began = time.perf_counter()
             sent = 0
             while True:

@@ -98,6 +98,7 @@ from lti_tool.sandbox.platforms import (  # noqa: E402
     SandboxPlatform,
 )
 from lti_tool.sandbox.setup import ensure_sandbox_platforms, sandbox_key  # noqa: E402
+from lti_tool.sealed import new_key, sealer_for  # noqa: E402
 from lti_tool.settings import Settings, load_settings  # noqa: E402
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -111,6 +112,7 @@ LAUNCH_RATIO_TARGET = 0.25
 
 LOGIN = "POST /lti/login"
 LAUNCH = "POST /lti/launch (student)"
+LANDING = "GET /home?s= (cookie back: 303 to /home)"
 HOME = "GET /home"
 MODULE = "GET /modules/<id>"
 START = "POST /attempts (start)"
@@ -124,7 +126,7 @@ MASTERY = "GET /mastery"
 STAFF_LAUNCH = "POST /lti/launch (instructor)"
 CLASS = "GET /instructor/class"
 ITEMS = "GET /instructor/items"
-ROUTES = (LOGIN, LAUNCH, HOME, MODULE, START, LESSON, ITEM, ANSWER, EXAM_ANSWER, SUBMIT,
+ROUTES = (LOGIN, LAUNCH, LANDING, HOME, MODULE, START, LESSON, ITEM, ANSWER, EXAM_ANSWER, SUBMIT,
           RESULTS, MASTERY, STAFF_LAUNCH, CLASS, ITEMS)
 STAFF_ROUTES = {STAFF_LAUNCH, CLASS, ITEMS}
 
@@ -264,9 +266,10 @@ class Browser:
             raise Failed
         return response
 
-    def follow(self, route: str, response: requests.Response) -> requests.Response:
+    def follow(self, route: str, response: requests.Response,
+               expect: tuple[int, ...] = (200,)) -> requests.Response:
         """GET the page a 303 names, as a browser does after a form POST."""
-        return self.call(route, "GET", response.headers["Location"], (200,))
+        return self.call(route, "GET", response.headers["Location"], expect)
 
     def think(self, rng: Random, mean: float) -> None:
         pause = min(rng.expovariate(1 / mean), 5 * mean) if mean > 0 else 0.0
@@ -364,6 +367,9 @@ class Plan:
 def student(browser: Browser, lms_: Lms, member: Member, rng: Random, plan: Plan,
             takes_exam: bool) -> None:
     r = launch(browser, lms_, member, LAUNCH, (303,))
+    # The landing URL carries the session id; the cookie came back, so the tool sends the
+    # browser on to the same page without it (issue 15), as it does a real browser.
+    r = browser.follow(LANDING, r, (303,))
     r = browser.follow(HOME, r)
     modules = sorted(set(re.findall(r'href="(/modules/[^"?]+)', r.text)))
     if not modules:
@@ -614,7 +620,7 @@ def prepare(url: str, settings: Settings) -> dict[str, tuple[str, str]]:
     engine = make_engine(url)
     now = datetime.now(UTC)
     try:
-        with transaction(make_session_factory(engine)) as db:
+        with transaction(make_session_factory(engine, sealer_for(settings))) as db:
             KeyService(db).ensure_key()
             ensure_sandbox_platforms(db, settings)
             sync_curriculum(db, load_bank(), lambda: now)
@@ -752,6 +758,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> bool:
         "CPT_LTI_SANDBOX_BASE_URL": f"http://127.0.0.1:{lms_port}",
         # test, not development: no template auto-reload (production refuses the sandbox)
         "CPT_LTI_ENVIRONMENT": "test",
+        "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
+        "CPT_LTI_SEALING_KEY": new_key(),  # the servers open the tool key prepare() sealed
         "CPT_LTI_LOG_LEVEL": "WARNING",
     }
     settings = load_settings(env=variables)

@@ -120,6 +120,7 @@ def main() -> int:
         settings = load_settings(env={
             "CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}",
             "CPT_LTI_SANDBOX": "true", "CPT_LTI_ENVIRONMENT": "test",
+            "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
             "CPT_LTI_LOG_LEVEL": "WARNING"})
         keys = load.prepare(url, settings)
         app = create_app(settings)

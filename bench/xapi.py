@@ -204,7 +204,9 @@ def main() -> int:
         bare = RalphServer(Path(tmp) / "ralph-bare").start()
         try:
             settings = dataclasses.replace(
-                load_settings(env={"CPT_LTI_DATABASE_URL": url}),
+                load_settings(env={"CPT_LTI_DATABASE_URL": url,
+                                   "CPT_LTI_ENVIRONMENT": "test",
+                                   "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"}),
                 xapi_endpoint=ours.endpoint_url, xapi_username=ours.username,
                 xapi_password=ours.password, xapi_batch_size=args.batch)
             engine.dispose()  # the worker processes open their own

@@ -7,12 +7,17 @@ number of workers and instances can run side by side.
 
 import os
 
+from lti_tool.logs import gunicorn_logger_class
+
 worker_class = "gthread"  # threads > 1 overlap slow LMS/LRS calls
 threads = int(os.environ.get("CPT_LTI_GUNICORN_THREADS", "1"))  # CPU-bound: processes beat threads
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-accesslog = os.environ.get("CPT_LTI_ACCESS_LOG") or None  # off by default: URLs may hold ?s=
+accesslog = os.environ.get("CPT_LTI_ACCESS_LOG") or None  # a path, or "-" for stderr
+# Session ids (``?s=`` in the request line and Referer, the X-CPT-Session header, the
+# cookie) are blanked in every access-log atom, whatever access_log_format says.
+logger_class = gunicorn_logger_class()
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("CPT_LTI_FORWARDED_ALLOW_IPS", "127.0.0.1")
 

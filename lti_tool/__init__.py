@@ -12,6 +12,7 @@ from lti_tool import logs
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.metrics import Tally
 from lti_tool.runtime import EXTENSION_KEY, Runtime, system_clock
+from lti_tool.sealed import sealer_for
 from lti_tool.settings import Settings, load_settings
 
 
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None,
                                 x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
     engine = make_engine(settings.database_url)
-    app.extensions[EXTENSION_KEY] = Runtime(settings, engine, make_session_factory(engine),
+    sessions = make_session_factory(engine, sealer_for(settings))
+    app.extensions[EXTENSION_KEY] = Runtime(settings, engine, sessions,
                                             clock, Tally(settings.metrics_write_seconds))
 
     from lti_tool.web import register as register_web

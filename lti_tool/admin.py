@@ -1,5 +1,11 @@
-"""Tool administrators: accounts, sign-in with a rate limit, sessions, and what the
+"""Tool administrators: accounts, sign-in with a backoff, sessions, and what the
 console (and the CLI) may change.
+
+The backoff never lets a stranger lock the real admin out (issue 15): failed passwords
+pause only the (client address, account) pair that made them. Guessing spread over many
+addresses is bounded by the account as a whole and by each address: past a number of
+failures every further try is held a little longer (at most ``MAX_DELAY_SECONDS``),
+never refused, so the admin at their own desk is slowed at worst.
 
 Kept apart from LTI on purpose: an LTI launch - even an LMS administrator's - never opens
 the admin console; only a password made with `cpt-lti admin create` does.
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -31,7 +37,11 @@ from lti_tool.models import (
 
 MIN_PASSWORD = 12
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES = 5  # per user name and per address within the window
+MAX_FAILURES = 5  # per (address, user name) within the window: then that pair waits
+ACCOUNT_SLOW_AFTER = 10  # failures for one user name, from every address, within the window
+ADDRESS_SLOW_AFTER = 20  # failures from one address, for every user name, within the window
+DELAY_STEP_SECONDS = 0.25  # held per failure past those counts...
+MAX_DELAY_SECONDS = 2.0  # ...up to this (a held request holds a server thread)
 SESSION_HOURS = 8
 
 
@@ -40,7 +50,7 @@ class AdminError(ValueError):
 
 
 class TooManyAttempts(AdminError):
-    """Sign-in is paused for this user name or address."""
+    """Sign-in is paused for this user name from this address (only)."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,35 @@ class AdminService:
         return row, created
 
     # -- sign-in -------------------------------------------------------------------------
+    def _failures(self, *where: Any) -> int:
+        since = self.clock() - FAILURE_WINDOW
+        return self.session.scalar(select(func.count()).select_from(AdminLoginFailure).where(
+            AdminLoginFailure.at > since, *where)) or 0
+
+    def _check_pair(self, username: str, address: str) -> None:
+        if self._failures(AdminLoginFailure.username == username[:100],
+                          AdminLoginFailure.address == address[:64]) >= MAX_FAILURES:
+            raise TooManyAttempts("Too many failed sign-ins for this user name from here. "
+                                  "Wait 15 minutes and try again.")
+
+    def backoff(self, username: str, address: str) -> float:
+        """Before a password is checked: TooManyAttempts when this address has failed
+        for this user name too often; otherwise the seconds to hold this try (0 unless
+        the account, or this address, is being guessed at). Read-only: the caller waits
+        outside any transaction, then calls ``sign_in``."""
+        self._check_pair(username, address)
+        excess = max(
+            self._failures(AdminLoginFailure.username == username[:100])
+            - ACCOUNT_SLOW_AFTER,
+            self._failures(AdminLoginFailure.address == address[:64]) - ADDRESS_SLOW_AFTER)
+        if excess < 0:
+            return 0.0
+        return min(MAX_DELAY_SECONDS, DELAY_STEP_SECONDS * (excess + 1))
+
     def sign_in(self, username: str, password: str, address: str) -> SignedIn | None:
         """None for a wrong user name or password (the failure is recorded: commit it)."""
         now = self.clock()
-        recent = self.session.scalar(select(func.count()).select_from(AdminLoginFailure).where(
-            AdminLoginFailure.at > now - FAILURE_WINDOW,
-            or_(AdminLoginFailure.username == username[:100],
-                AdminLoginFailure.address == address[:64]))) or 0
-        if recent >= MAX_FAILURES:
-            raise TooManyAttempts("Too many failed sign-ins. Wait 15 minutes and try again.")
+        self._check_pair(username, address)
         row = self.session.scalars(select(AdminUser).where(
             AdminUser.username == username)).first()
         # Hash even for an unknown name, so timing does not tell which names exist.
@@ -94,8 +124,11 @@ class AdminService:
             self.session.add(AdminLoginFailure(username=username[:100], address=address[:64],
                                                at=now))
             return None
+        # This address's failures for this name are forgiven; the account's failures from
+        # elsewhere are not (they would let a spread-out guesser go full speed again).
         self.session.execute(delete(AdminLoginFailure).where(
-            AdminLoginFailure.username == username))
+            AdminLoginFailure.username == username[:100],
+            AdminLoginFailure.address == address[:64]))
         row.last_login_at = now
         signed = AdminSession(id=secrets.token_urlsafe(32), admin_id=row.id,
                               csrf_token=secrets.token_urlsafe(32), created_at=now,

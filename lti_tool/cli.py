@@ -46,7 +46,14 @@ from lti_tool.migrate import (
 )
 from lti_tool.models import DeploymentPolicy, ToolKey
 from lti_tool.runtime import system_clock
-from lti_tool.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from lti_tool.sealed import (
+    SealedValues,
+    SealingKeyError,
+    UnsealError,
+    new_key,
+    sealer_for,
+)
+from lti_tool.settings import DEV_SECRET, PROJECT_ROOT, Settings, SettingsError, load_settings
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -82,7 +89,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except SettingsError as exc:
+        except (SettingsError, SealingKeyError) as exc:
             raise CliError(str(exc), EXIT_USAGE) from exc
         except SQLAlchemyError as exc:
             raise CliError(f"database: {_describe(exc)}") from exc
@@ -130,7 +137,7 @@ def _database(settings: Settings) -> Iterator[Session]:
     _require_schema(settings)
     engine = make_engine(settings.database_url)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        with transaction(make_session_factory(engine, sealer_for(settings))) as session:
             yield session
     finally:
         engine.dispose()
@@ -157,14 +164,18 @@ def init() -> None:
     """Migrate the database to the newest schema and make sure a signing key exists.
 
     Safe to run on every deploy: an up-to-date database and an existing key are left alone.
+    Secrets stored before the sealing key existed (plain private keys, LRS passwords sealed
+    with the secret-derived key) are sealed with CPT_LTI_SEALING_KEY.
     With sandbox = true it also registers the sandbox LMS platforms.
     """
     settings = _settings()
+    sealer = sealer_for(settings)
     upgrade_to_head(settings.database_url)
     click.echo(f"database: {_safe_url(settings.database_url)} at schema {head_revision()}")
     engine = make_engine(settings.database_url)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        with transaction(make_session_factory(engine, sealer)) as session:
+            _migrate_sealed(SealedValues(session, sealer, settings.secret_key))
             key = KeyService(session).ensure_key()
             click.echo(f"signing key: {key.kid}")
             if settings.sandbox:
@@ -190,6 +201,35 @@ def init() -> None:
         engine.dispose()
 
 
+def _migrate_sealed(values: SealedValues) -> None:
+    """The init step of the sealing key: seal what older versions stored, report the rest.
+
+    A tool key nobody can open stops the deploy (the tool could not sign a launch); an LRS
+    password nobody can open only warns, since its statements wait with the same advice.
+    """
+    report = values.migrate()
+    if report.to_migrate:
+        parts = ", ".join(f"{n} {how}" for how, n in sorted(report.migrated.items()))
+        click.echo(f"sealed values: {report.to_migrate} migrated to the sealing key ({parts})")
+    keys = [label for label in report.unreadable if label.startswith("key:")]
+    if keys:
+        raise CliError(f"tool key {', '.join(k[4:] for k in keys)} cannot be opened with "
+                       "CPT_LTI_SEALING_KEY: if the sealing key was replaced, list the "
+                       "previous one after the new one and run `cpt-lti sealing rotate`")
+    for label in report.unreadable:
+        click.echo(f"warning: LRS {label[4:]} password cannot be opened with the sealing key "
+                   "or the secret key: add it again (cpt-lti lrs add)", err=True)
+
+
+def _mode_line(settings: Settings) -> str:
+    """The one line a non-production start prints, so nobody mistakes it for production."""
+    sandbox = (f"sandbox LMS on at {settings.url('/sandbox/')}" if settings.sandbox
+               else "sandbox LMS off")
+    secret = ", development secret key" if settings.secret_key == DEV_SECRET else ""
+    return (f"{settings.environment} mode: {sandbox}{secret} - not for production "
+            "(CPT_LTI_ENVIRONMENT=production)")
+
+
 def _gunicorn_bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -210,6 +250,8 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
     _require_schema(settings)
     if local_lrs and workers != 1:
         raise CliError("--local-lrs runs with --workers 1 (it is for development)", EXIT_USAGE)
+    if settings.environment != "production":
+        click.echo(_mode_line(settings))
     if workers == 1:
         from werkzeug.serving import run_simple
 
@@ -230,7 +272,8 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
         # died at once, losing the launch counts it held and leaving the local Ralph
         # running with no parent.
         signal.signal(signal.SIGTERM, _interrupt)
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False,
+                   request_handler=_quiet_request_handler())
         rt = app.extensions["cpt_lti"]
         rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.metrics.Tally)
         return
@@ -239,6 +282,19 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
 
 def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt  # werkzeug's server loop stops on it and returns
+
+
+def _quiet_request_handler() -> type:
+    """werkzeug's request handler, its ``Server`` header without versions (it sent
+    ``Werkzeug/3.x Python/3.y``, what a scanner reads to pick its exploits). gunicorn
+    (``--workers N``) already sends ``Server: gunicorn`` with no version."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietRequestHandler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "Werkzeug"
+
+    return QuietRequestHandler
 
 
 def _start_local_lrs(settings: Settings) -> Settings:
@@ -291,6 +347,72 @@ def _exec_gunicorn(host: str, port: int, workers: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
+
+
+# --- passwords: a prompt, a file or the environment, never argv --------------------------------
+
+_NO_ARGV = ("--password is refused: a command line shows in the process list and the shell "
+            "history; use --password-file PATH, --password-env NAME, or type it at the prompt")
+
+
+def _password_options(what: str, default_env: str) -> Callable[[Callable[..., Any]],
+                                                                Callable[..., Any]]:
+    """--password-file and --password-env for a command that takes a secret, and a hidden
+    --password that is there only to refuse (exit 2) with what to do instead."""
+    options = [
+        click.option("--password-file", type=str, default=None, metavar="PATH",
+                     help=f"Read the {what} from the first line of this file ('-': standard "
+                          "input)."),
+        click.option("--password-env", default=None, metavar="NAME",
+                     help=f"Read the {what} from environment variable NAME (default: "
+                          f"{default_env}, when set). With neither option it is asked for "
+                          "at a terminal. Never on the command line."),
+        click.option("--password", "argv_password", default=None, hidden=True,
+                     is_flag=False, flag_value=""),
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password(password_file: str | None, password_env: str | None,
+                   argv_password: str | None, default_env: str, prompt: str,
+                   confirm: bool) -> str:
+    if argv_password is not None:
+        raise CliError(_NO_ARGV, EXIT_USAGE)
+    if password_file is not None and password_env is not None:
+        raise CliError("give --password-file or --password-env, not both", EXIT_USAGE)
+    if password_file is not None:
+        try:
+            text = (sys.stdin.readline() if password_file == "-"
+                    else Path(password_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read password file {password_file}: "
+                           f"{getattr(exc, 'strerror', None) or exc}", EXIT_USAGE) from exc
+        password = text.split("\n", 1)[0].rstrip("\r")
+        if not password:
+            raise CliError(f"password file {password_file} is empty", EXIT_USAGE)
+        return password
+    if password_env is not None:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise CliError(f"environment variable {password_env} is not set or empty",
+                           EXIT_USAGE)
+        return password
+    if os.environ.get(default_env):
+        return os.environ[default_env]
+    if not _stdin_is_tty():
+        raise CliError("no password given and no terminal to ask at: use --password-file "
+                       "PATH or --password-env NAME", EXIT_USAGE)
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))
 
 
 # --- platform ---------------------------------------------------------------------------------
@@ -355,12 +477,26 @@ def platform_add(issuer: str, client_id: str, auth_login_url: str, auth_token_ur
 @platform.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
 def platform_list(as_json: bool) -> None:
-    """List registered platforms and their deployment ids."""
+    """List registered platforms and their deployment ids, then the Dynamic Registrations
+    waiting for approval (`platform approve ID`)."""
+    from lti_tool.lti.registration import pending_as_dict, pending_registrations
+
     with _database(_settings()) as session:
         rows = [platform_as_dict(p) for p in PlatformService(session).list()]
+        pending = [pending_as_dict(session, r) for r in pending_registrations(session)]
     if as_json:
-        _echo_json(rows)
+        _echo_json(rows + pending)  # waiting ones carry "pending_registration": their id
         return
+    for item in pending:
+        what = (f"new URLs for platform {item['replaces_platform']}"
+                if item["replaces_platform"] else "a new platform")
+        click.echo(f"waiting for approval: registration {item['pending_registration']}  "
+                   f"{item['name'] or '-'}  {item['issuer']}  client={item['client_id']}  "
+                   f"({what}: login={item['auth_login_url']}  "
+                   f"token={item['auth_token_url']}  jwks={item['key_set_url']}"
+                   + (f"  deployment={item['deployment_id']}" if item["deployment_id"]
+                      else "")
+                   + f")  approve: cpt-lti platform approve {item['pending_registration']}")
     if not rows:
         click.echo("no platforms registered")
     for row in rows:
@@ -427,7 +563,8 @@ def _platform_keys(command: Callable[..., Any]) -> Callable[..., Any]:
 @platform.command("enable")
 @_platform_keys
 def platform_enable(issuer: str, client_id: str, deployment_id: str | None) -> None:
-    """Allow launches (e.g. approve a Dynamic Registration)."""
+    """Allow launches from a disabled platform or deployment (a Dynamic Registration
+    waiting for approval is accepted with `platform approve`)."""
     _set_platform(issuer, client_id, deployment_id, True)
 
 
@@ -436,6 +573,45 @@ def platform_enable(issuer: str, client_id: str, deployment_id: str | None) -> N
 def platform_disable(issuer: str, client_id: str, deployment_id: str | None) -> None:
     """Refuse launches from a platform or one deployment (its data stays)."""
     _set_platform(issuer, client_id, deployment_id, False)
+
+
+@platform.command("approve")
+@click.argument("registration_id", type=click.IntRange(1, 2 ** 31 - 1))
+def platform_approve(registration_id: int) -> None:
+    """Accept a Dynamic Registration waiting for approval (its id is in `platform list`):
+    a new platform is registered and enabled; for one already registered its login,
+    token and key-set URLs are replaced (its enabled state is kept)."""
+    from lti_tool.lti.registration import RegistrationError, approve_registration
+
+    settings = _settings()
+    with _database(settings) as session:
+        try:
+            done = approve_registration(session, settings, registration_id)
+        except RegistrationError as exc:
+            raise CliError(str(exc)) from exc
+        row = done.platform
+        if done.created:
+            click.echo(f"registered platform {row.id}: {row.issuer} client {row.client_id}")
+        else:
+            click.echo(f"updated platform {row.id}: {row.issuer} client {row.client_id}"
+                       + (f"; changed: {', '.join(done.changed)}" if done.changed else ""))
+            if not row.enabled:
+                click.echo("it is disabled: `cpt-lti platform enable` allows its launches")
+
+
+@platform.command("reject")
+@click.argument("registration_id", type=click.IntRange(1, 2 ** 31 - 1))
+def platform_reject(registration_id: int) -> None:
+    """Discard a Dynamic Registration waiting for approval (nothing else changes)."""
+    from lti_tool.lti.registration import RegistrationError, reject_registration
+
+    with _database(_settings()) as session:
+        try:
+            row = reject_registration(session, registration_id)
+        except RegistrationError as exc:
+            raise CliError(str(exc)) from exc
+        click.echo(f"rejected registration {registration_id}: {row.issuer} client "
+                   f"{row.client_id}")
 
 
 # --- admin ------------------------------------------------------------------------------------
@@ -447,17 +623,16 @@ def admin() -> None:
 
 @admin.command("create")
 @click.argument("username")
-@click.option("--password", default=None,
-              help="Better: leave it out and type it at the prompt, or set "
-                   "CPT_LTI_ADMIN_PASSWORD.")
-def admin_create(username: str, password: str | None) -> None:
+@_password_options("admin's password", "CPT_LTI_ADMIN_PASSWORD")
+def admin_create(username: str, password_file: str | None, password_env: str | None,
+                 argv_password: str | None) -> None:
     """Create an admin (or set a new password, which signs them out everywhere)."""
     from lti_tool.admin import AdminError, AdminService
 
-    if password is None:
-        password = os.environ.get("CPT_LTI_ADMIN_PASSWORD") or click.prompt(
-            "Password", hide_input=True, confirmation_prompt=True, err=True)
-    with _database(_settings()) as session:
+    settings = _settings()
+    password = _read_password(password_file, password_env, argv_password,
+                              "CPT_LTI_ADMIN_PASSWORD", "Password", confirm=True)
+    with _database(settings) as session:
         try:
             row, created = AdminService(session, system_clock).create(username, password)
         except AdminError as exc:
@@ -556,6 +731,64 @@ def keys_list(as_json: bool) -> None:
                    f"signs from {row['signs_from']}")
 
 
+# --- sealing key -------------------------------------------------------------------------------
+
+@cli.group(short_help="The sealing key of stored secrets: make one, rotate it.")
+def sealing() -> None:
+    """The tool's private keys and the LRS passwords are stored sealed with
+    CPT_LTI_SEALING_KEY: one or more keys, comma separated, newest first.
+
+    To rotate: put a new key (`cpt-lti sealing new-key`) first in CPT_LTI_SEALING_KEY and
+    keep the old one after it, restart, run `cpt-lti sealing rotate`, then remove the old key.
+    """
+
+
+@sealing.command("new-key")
+def sealing_new_key() -> None:
+    """Print a fresh random sealing key (needs no configuration)."""
+    click.echo(new_key())
+
+
+@sealing.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def sealing_status(as_json: bool) -> None:
+    """How many stored secrets each key opens: current (the first key), older (a later key:
+    rotate before removing it), to migrate (run `cpt-lti init`) and unreadable."""
+    settings = _settings()
+    with _database(settings) as session:
+        report = SealedValues(session, sealer_for(settings), settings.secret_key).status()
+    data = {"current": report.current, "older": report.older,
+            "to_migrate": report.to_migrate, "unreadable": report.unreadable}
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"current {report.current}, older {report.older}, "
+               f"to migrate {report.to_migrate}, unreadable {len(report.unreadable)}"
+               + (f" ({', '.join(report.unreadable)})" if report.unreadable else ""))
+
+
+@sealing.command("rotate")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def sealing_rotate(as_json: bool) -> None:
+    """Re-seal every stored secret with the first key of CPT_LTI_SEALING_KEY; afterwards
+    the keys after it can be removed. Changes nothing if any value cannot be opened."""
+    settings = _settings()
+    try:
+        with _database(settings) as session:
+            report = SealedValues(session, sealer_for(settings), settings.secret_key).rotate()
+    except UnsealError as exc:
+        raise CliError(str(exc)) from exc
+    data = {"resealed": report.resealed,
+            "tool_keys": report.by_column.get("tool_keys", 0),
+            "lrs_passwords": report.by_column.get("lrs_passwords", 0)}
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"re-sealed {report.resealed} values with the first sealing key "
+               f"({data['tool_keys']} tool keys, {data['lrs_passwords']} LRS passwords); "
+               "keys after it in CPT_LTI_SEALING_KEY can now be removed")
+
+
 # --- worker and outbox -------------------------------------------------------------------------
 
 @cli.command()
@@ -572,7 +805,7 @@ def worker(once: bool, limit: int) -> None:
     settings = _settings()
     _require_schema(settings)
     engine = make_engine(settings.database_url)
-    runner = OutboxWorker(make_session_factory(engine), system_clock,
+    runner = OutboxWorker(make_session_factory(engine, sealer_for(settings)), system_clock,
                           settings.http_timeout_seconds, settings=settings)
     log = logging.getLogger("lti_tool.worker")
     try:
@@ -661,25 +894,22 @@ def lrs() -> None:
 @click.option("--endpoint", required=True,
               help="The LRS's xAPI base URL (statements are POSTed to <endpoint>statements).")
 @click.option("--username", required=True, help="Basic-auth user name (LRS key).")
-@click.option("--password", default=None,
-              help="Basic-auth password (LRS secret). Better: leave it out and type it at "
-                   "the prompt, or set CPT_LTI_LRS_PASSWORD, so it stays out of shell "
-                   "history and the process list.")
 @click.option("--name", default="lrs", show_default=True,
               help="A name for this LRS, unique per platform; adding the same name updates it.")
 @click.option("--actor-identity", default="account", show_default=True,
               type=click.Choice(["account", "mbox_sha1sum", "mbox"]),
               help="How learners are named: platform account (no personal data), hashed or "
                    "plain e-mail.")
+@_password_options("LRS password (its secret)", "CPT_LTI_LRS_PASSWORD")
 def lrs_add(issuer: str, client_id: str | None, endpoint: str, username: str,
-            password: str | None, name: str, actor_identity: str) -> None:
+            name: str, actor_identity: str, password_file: str | None,
+            password_env: str | None, argv_password: str | None) -> None:
     """Send a platform's statements to an LRS (several per platform allowed)."""
     from lti_tool.lrs import LrsConfigError, add_lrs, destination_key, find_platform
 
     settings = _settings()
-    if password is None:
-        password = os.environ.get("CPT_LTI_LRS_PASSWORD") or click.prompt(
-            "LRS password", hide_input=True, err=True)
+    password = _read_password(password_file, password_env, argv_password,
+                              "CPT_LTI_LRS_PASSWORD", "LRS password", confirm=False)
     with _database(settings) as session:
         try:
             platform_row = find_platform(session, issuer, client_id)

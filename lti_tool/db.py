@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lti_tool.sealed import SEALER_INFO_KEY, Sealer
+
 
 def make_engine(database_url: str) -> Engine:
     """Create the engine; SQLite gets a file directory, WAL and foreign keys on."""
@@ -68,8 +70,13 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"idle connection is dead: {exc}") from exc
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, sealer: Sealer | None = None
+                         ) -> sessionmaker[Session]:
+    """``sealer`` (lti_tool.sealed) travels in each session's ``info``: the code that signs
+    with the tool's key (pylti1p3's registry, AGS, deep linking) gets a session, not the
+    settings, and a session made without one can read and list but never sign."""
+    return sessionmaker(bind=engine, expire_on_commit=False,
+                        info={SEALER_INFO_KEY: sealer} if sealer is not None else None)
 
 
 @contextmanager

@@ -1,6 +1,13 @@
 """Logging: plain text for a developer's terminal, JSON lines for production collectors,
 and a request id on every line written while serving a request (also returned to the
-client as ``X-Request-ID``, and taken from a proxy's header when it sends a sane one)."""
+client as ``X-Request-ID``, and taken from a proxy's header when it sends a sane one).
+
+No log line holds a tool session id (issue 15): the id may ride in a URL (``?s=``), the
+``X-CPT-Session`` header or the ``cpt_session`` cookie, and whoever reads a log must not be
+able to open a student's session with it. ``redact`` blanks those values in the tool's own
+lines, in the built-in server's access lines (``cpt-lti serve``, werkzeug) and in
+gunicorn's access log (``RedactingGunicornLogger``, named in config/gunicorn.conf.py).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,34 @@ import logging
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+REDACTED = "[redacted]"
+# ``s=`` as a query/form parameter (after ?, & or ; or at the start of a bare query string)
+# and the session cookie; then the session header, however it is written out.
+_IN_URL = re.compile(r"(^|[?&;\s])((?:s|cpt_session)=)[^&;\s\"'#]*")
+_IN_HEADER = re.compile(r"(x-cpt-session['\"]?\s*[:=,]\s*['\"]?)[^\s'\",;}]+", re.I)
+_SESSION_ATOMS = ("{x-cpt-session}i", "{http_x_cpt_session}e")
+
+
+def redact(text: str) -> str:
+    """``text`` with every session id blanked (a URL, a query string, a header line)."""
+    return _IN_HEADER.sub(rf"\1{REDACTED}", _IN_URL.sub(rf"\1\2{REDACTED}", text))
+
+
+class RedactFilter(logging.Filter):
+    """Rewrites a record's message without session ids (formatted once, here, so the
+    arguments cannot bring one back)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class RequestIdFilter(logging.Filter):
@@ -39,6 +70,7 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str, form: str) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactFilter())
     if form == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -50,6 +82,29 @@ def configure(level: str, form: str) -> None:
     handler._cpt_lti = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # The built-in server's access lines ("GET /home?s=... HTTP/1.1" 200) are records of
+    # the werkzeug logger; a filter there redacts them whatever handler writes them.
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactFilter) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactFilter())
+
+
+def gunicorn_logger_class() -> type:
+    """gunicorn's logger with session ids blanked in every access-log atom (request line,
+    query string, Referer, headers, environ): config/gunicorn.conf.py names it, so any
+    ``access_log_format`` an operator picks stays clean."""
+    from gunicorn.glogging import Logger
+
+    class RedactingGunicornLogger(Logger):
+        def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any
+                  ) -> dict[str, Any]:
+            atoms = super().atoms(resp, req, environ, request_time)
+            for key in _SESSION_ATOMS:
+                if key in atoms:
+                    atoms[key] = REDACTED
+            return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+    return RedactingGunicornLogger
 
 
 def register(app: Flask) -> None:

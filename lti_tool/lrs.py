@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ActorIdentity, LrsEndpoint, Platform
-from lti_tool.sealed import seal, unseal
+from lti_tool.outbound import OutboundPolicy, OutboundRefused, OutboundSession
+from lti_tool.sealed import Sealer, UnsealError, sealer_for
 from lti_tool.settings import Settings
 
 DEFAULT_KEY = "default"
@@ -43,13 +44,20 @@ class Destination:
     actor_identity: ActorIdentity
     _plain: str | None = field(default=None, repr=False)
     _sealed: str | None = field(default=None, repr=False)
-    _secret_key: str = field(default="", repr=False)
+    _sealer: Sealer | None = field(default=None, repr=False)
 
     @property
     def password(self) -> str:
         if self._plain is not None:
             return self._plain
-        return unseal(self._secret_key, self._sealed or "")
+        assert self._sealer is not None
+        try:
+            return self._sealer.unseal(self._sealed or "")
+        except UnsealError as exc:
+            raise UnsealError(f"the password of LRS {self.key} cannot be opened with "
+                              "CPT_LTI_SEALING_KEY: if the key was replaced, list the "
+                              "previous one after it and run `cpt-lti sealing rotate`; "
+                              "otherwise add the LRS again (cpt-lti lrs add)") from exc
 
     def __repr__(self) -> str:  # the password must never reach a log line
         return f"Destination({self.key!r}, {self.url!r})"
@@ -70,7 +78,7 @@ def default_destination(settings: Settings) -> Destination | None:
 def _destination(settings: Settings, row: LrsEndpoint) -> Destination:
     return Destination(destination_key(row), row.name, row.url, row.username,
                        row.actor_identity, _sealed=row.password_sealed,
-                       _secret_key=settings.secret_key)
+                       _sealer=sealer_for(settings))
 
 
 def destinations_for(session: Session, settings: Settings,
@@ -96,6 +104,15 @@ def destination_by_key(session: Session, settings: Settings, key: str) -> Destin
     if row is None or not row.enabled:
         return None
     return _destination(settings, row)
+
+
+def lrs_session(settings: Settings) -> OutboundSession:
+    """The session statements travel in: the outbound policy (no private or loopback LRS
+    unless outbound_allow_networks names it, https outside development and test) with
+    xapi timeout_seconds as the deadline of each POST."""
+    policy = OutboundPolicy.from_settings(settings,
+                                          deadline_seconds=settings.xapi_timeout_seconds)
+    return policy.session("cpt-lti (xAPI)")
 
 
 def check_lrs_url(value: str) -> str:
@@ -133,11 +150,20 @@ def add_lrs(session: Session, settings: Settings, platform: Platform, *, name: s
         raise LrsConfigError("the LRS name must be 1 to 100 characters")
     if not username or not password:
         raise LrsConfigError("the LRS user name and password must not be empty")
+    # The columns' sizes: longer was a database error (a 500 on PostgreSQL).
+    if len(username) > 255:
+        raise LrsConfigError("the LRS user name must be at most 255 characters")
     try:
         identity = ActorIdentity(actor_identity)
     except ValueError as exc:
         raise LrsConfigError("actor identity must be account, mbox_sha1sum or mbox") from exc
     url = check_lrs_url(url)
+    if len(url) > 1024:
+        raise LrsConfigError("the LRS endpoint URL must be at most 1024 characters")
+    try:  # the URL's own rules now; its addresses are checked at each call
+        OutboundPolicy.from_settings(settings).check_url(url)
+    except OutboundRefused as exc:
+        raise LrsConfigError(f"the LRS endpoint is refused: {exc}") from exc
     row = session.scalars(select(LrsEndpoint).where(
         LrsEndpoint.platform_id == platform.id, LrsEndpoint.name == name)).first()
     created = row is None
@@ -145,7 +171,7 @@ def add_lrs(session: Session, settings: Settings, platform: Platform, *, name: s
         row = LrsEndpoint(platform_id=platform.id, name=name)
         session.add(row)
     row.url, row.username, row.actor_identity, row.enabled = url, username, identity, True
-    row.password_sealed = seal(settings.secret_key, password)
+    row.password_sealed = sealer_for(settings).seal(password)
     session.flush()
     return row, created
 

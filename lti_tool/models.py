@@ -101,6 +101,28 @@ class Platform(Base):
     )
 
 
+class PlatformRegistration(Base):
+    """A Dynamic Registration waiting for a tool admin (issue 15). The registration page is
+    open to anyone, so what it receives is only a proposal: a new platform (when approval
+    is required) or new URLs for one already registered (always) wait here, change
+    nothing, launch nothing and frame nothing until approved (lti/registration.py). One
+    per issuer and client ID: a repeated registration replaces the waiting proposal."""
+
+    __tablename__ = "platform_registration"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    auth_login_url: Mapped[str] = mapped_column(String(1024))
+    auth_token_url: Mapped[str] = mapped_column(String(1024))
+    key_set_url: Mapped[str] = mapped_column(String(1024))
+    deployment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    openid_configuration: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Deployment(Base):
     __tablename__ = "deployment"
     __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
@@ -122,7 +144,9 @@ class ToolKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    # The PKCS#8 PEM sealed with the sealing key (lti_tool.sealed), never the PEM itself:
+    # KeyService opens it only to sign.
+    private_key_sealed: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -219,6 +243,12 @@ class LaunchValue(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Who started the login that stored this row (a keyed hash of the client address):
+    # logins are anonymous, so each client's waiting ones are capped (lti/storage.py).
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+Index("ix_launch_value_owner_expires_at", LaunchValue.owner, LaunchValue.expires_at)
 
 
 class ToolSession(Base):
@@ -241,6 +271,16 @@ class ToolSession(Base):
     launch_id: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Idle expiry: the last request, written at most once a minute (web/sessions.py).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # SHA-256 of the launching browser's User-Agent: an id copied out of a URL does not
+    # open the session from another browser. None for sessions older than the check.
+    agent_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# A relaunch ends the person's older sessions of the same link context (web/sessions.py).
+Index("ix_tool_session_user_id_resource_link_id", ToolSession.user_id,
+      ToolSession.resource_link_id)
 
 
 class ContentRelease(Base):
@@ -487,8 +527,8 @@ class LrsEndpoint(Base):
     name: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(1024))
     username: Mapped[str] = mapped_column(String(255))
-    # Fernet-sealed with a key derived from the tool's secret key: a copy of the database
-    # alone does not give away the college's LRS credentials.
+    # Fernet-sealed with the sealing key (lti_tool.sealed), separate from the cookie secret:
+    # a copy of the database alone does not give away the college's LRS credentials.
     password_sealed: Mapped[str] = mapped_column(Text)
     actor_identity: Mapped[ActorIdentity] = mapped_column(_enum(ActorIdentity),
                                                           default=ActorIdentity.ACCOUNT)

@@ -36,6 +36,7 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
+from lti_tool.outbound import OutboundPolicy
 from lti_tool.privacy import purge_expired
 from lti_tool.settings import Settings
 from lti_tool.xapi_delivery import XapiDelivery, XapiReport
@@ -116,10 +117,17 @@ class OutboxWorker:
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
                  timeout: float, rng: Random | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None,
+                 policy: OutboundPolicy | None = None) -> None:
+        """``policy``: the outbound policy for grade passback; by default the settings'
+        (or, without settings, the strict one: public https hosts only)."""
         self.sessions = sessions
         self.clock = clock
         self.timeout = timeout
+        if policy is None:
+            policy = (OutboundPolicy.from_settings(settings, deadline_seconds=timeout)
+                      if settings is not None else OutboundPolicy(deadline_seconds=timeout))
+        self.policy = policy
         self.rng = rng or Random()
         self.settings = settings
         self._purged_at: datetime | None = None
@@ -169,7 +177,7 @@ class OutboxWorker:
         one short transaction (on SQLite each write transaction competes with the web
         processes for the single writer lock)."""
         report = WorkerReport()
-        client = AgsClient(self.sessions, self.clock, self.timeout)
+        client = AgsClient(self.sessions, self.clock, self.policy)
         outcomes: list[tuple[int, int, DeliveryError | None]] = []
         for row_id, payload, attempts in self._claim(limit):
             try:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
-from lti_tool.lrs import Destination, destination_by_key, destinations_for
+from lti_tool.lrs import Destination, destination_by_key, destinations_for, lrs_session
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
 from lti_tool.sealed import UnsealError
 from lti_tool.settings import Settings
@@ -219,7 +219,8 @@ class XapiDelivery:
         if client is None or client.endpoint != endpoint:  # new, or changed by `lrs add`
             if client is not None:
                 client.close()
-            client = LrsClient(endpoint, timeout=(3.05, self.settings.xapi_timeout_seconds))
+            client = LrsClient(endpoint, timeout=(3.05, self.settings.xapi_timeout_seconds),
+                               session=lrs_session(self.settings))
             self.clients[key] = client
         return client
 

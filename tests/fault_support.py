@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 from lti_helpers import full_launch
+from support import TEST_SEALING_KEY
 
 from lti_tool.sandbox.ralph_lrs import free_port
 
@@ -325,6 +326,8 @@ def tool_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a `cpt-lti` process of these tests runs with."""
     return {**os.environ, "CPT_LTI_DATABASE_URL": database_url,
             "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
+            "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
+            "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8, ::1/128",
             "CPT_LTI_CONFIG": "", "CPT_LTI_LOG_LEVEL": "WARNING", **extra}
 
 

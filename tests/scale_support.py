@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from support import TEST_SEALING_KEY
 
 from lti_tool.sandbox.ralph_lrs import free_port
 
@@ -31,12 +32,14 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 def tool_env(database_url: str, base_url: str, **extra: str) -> dict[str, str]:
     """What every instance and worker of one installation shares: the database, the public
-    address and the secret key (cookies and sealed LRS passwords must read the same)."""
+    address, the secret key (cookies) and the sealing key (sealed private keys and LRS
+    passwords must read the same)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPT_LTI_")}
     env.update({"CPT_LTI_DATABASE_URL": database_url, "CPT_LTI_BASE_URL": base_url,
                 "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-                "CPT_LTI_SECRET_KEY": SECRET_KEY,
-                "CPT_LTI_EMBEDDED_WORKER": "false", **extra})
+                "CPT_LTI_SECRET_KEY": SECRET_KEY, "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
+                "CPT_LTI_EMBEDDED_WORKER": "false",
+                "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8, ::1/128", **extra})
     return env
 
 

@@ -19,6 +19,7 @@ from lti_tool.models import Base
 from lti_tool.runtime import system_clock
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
 from lti_tool.sandbox.setup import ensure_sandbox_platforms
+from lti_tool.sealed import sealer_for
 from lti_tool.settings import load_settings
 
 POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
@@ -43,9 +44,23 @@ def reset_postgres(url: str) -> None:
 
 
 
+# One sealing key for the whole test run, so a `cpt-lti` process a test starts (see
+# fault_support.tool_env) opens what the test process sealed; never a development key file.
+TEST_SEALING_KEY = "WFG0Gt2qXZ1tbbqCumHYBpHkYF4tMbq45J3N_S3cSdU="  # Fernet.generate_key()
+
+
+# The sandbox LMS and every test server listen here: allowed by name, never by default.
+LOOPBACK_NETWORKS = "127.0.0.0/8, ::1/128"
+
+
 def make_settings(database_url: str, base_url: str = "http://localhost", **overrides):
+    """Test settings: the environment is named explicitly (the default is production), and
+    so is loopback, where the sandbox LMS, Ralph and the tests' own servers listen (the
+    outbound policy refuses it otherwise)."""
     env = {"CPT_LTI_DATABASE_URL": database_url, "CPT_LTI_BASE_URL": base_url,
-           "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true"}
+           "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
+           "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
+           "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": LOOPBACK_NETWORKS}
     return load_settings(env=env, **overrides)
 
 
@@ -63,7 +78,7 @@ def prepare(settings) -> None:
     """What `cpt-lti init` does after migrating: a tool key, the sandbox platforms and the
     curriculum."""
     engine = make_engine(settings.database_url)
-    with transaction(make_session_factory(engine)) as db:
+    with transaction(make_session_factory(engine, sealer_for(settings))) as db:
         KeyService(db).ensure_key()
         ensure_sandbox_platforms(db, settings)
         sync_curriculum(db, shipped_bank(), system_clock)

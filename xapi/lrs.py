@@ -103,6 +103,16 @@ def _reason(response: requests.Response) -> str:
         f"HTTP {response.status_code}"
 
 
+def _failure(exc: requests.RequestException) -> str:
+    """What a failed call may say: the exception's type only - its text can carry the URL
+    (and a URL can carry credentials an operator pasted there) - unless the session's own
+    policy raised it and marked its message as safe to show (``public_message``: the
+    tool's outbound policy names the rule it applied, e.g. a refused address)."""
+    if getattr(exc, "public_message", False):
+        return str(exc)
+    return type(exc).__name__
+
+
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
@@ -125,7 +135,11 @@ def _body(statement: bytes | dict[str, Any]) -> bytes:
 
 class LrsClient:
     """One LRS, one keep-alive session. Never puts the password in a message: it only
-    travels in the Authorization header, and errors are reported by type and status."""
+    travels in the Authorization header, and errors are reported by type and status.
+
+    The tool passes its outbound session (lti_tool.outbound: checked and pinned
+    addresses, a wall-clock deadline for each call, a cap on the answer's size); without
+    one, a plain requests session with ``timeout`` per read is used."""
 
     def __init__(self, endpoint: LrsEndpoint, timeout: tuple[float, float] = (3.05, 15.0),
                  session: requests.Session | None = None) -> None:
@@ -150,10 +164,8 @@ class LrsClient:
             answer = self.http.post(self.endpoint.statements_url, data=payload,
                                     timeout=self.timeout)
         except requests.RequestException as exc:
-            # Only the exception's type: its text can carry the URL (and a URL can carry
-            # credentials when an operator pasted them there).
             return BatchOutcome(Outcome("retry", f"{self.endpoint.name} unreachable: "
-                                                 f"{type(exc).__name__}"))
+                                                 f"{_failure(exc)}"))
         status = answer.status_code
         if status in (200, 204):
             return BatchOutcome(DELIVERED, status, _stored_ids(answer))
@@ -205,7 +217,7 @@ class LrsClient:
                                    params={"statementId": mine["id"]}, timeout=self.timeout)
         except requests.RequestException as exc:
             return Outcome("retry", f"{self.endpoint.name} unreachable while checking a "
-                                    f"conflict: {type(exc).__name__}")
+                                    f"conflict: {_failure(exc)}")
         if answer.status_code != 200:
             return Outcome("retry", f"{self.endpoint.name}: checking a conflict gave "
                                     f"{_reason(answer)}")

@@ -6,6 +6,11 @@ they expire (pylti1p3 caches per connector object and drops ``expires_in``), the
 found or created by our ``resourceId``, the score's ``timestamp`` and Canvas's
 ``submitted_at`` taken from the attempt (not from when the outbox got round to it), and
 errors classified as worth retrying or not.
+
+Every call goes through the outbound policy's session (lti_tool.outbound: checked and
+pinned addresses, a deadline, a size cap), and the bearer token only to the platform's
+own hosts (``ServiceHosts``): a service URL - from a launch, or a line item id an answer
+named - on any other host is refused before the token is sent.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
-from lti_tool.lti.http import TimeoutSession
 from lti_tool.lti.registry import DbToolConf, ToolRegistration
 from lti_tool.models import AccessToken, Platform
+from lti_tool.outbound import OutboundError, OutboundPolicy, describe
 
 TOKEN_MARGIN = timedelta(seconds=60)
 DEFAULT_TOKEN_SECONDS = 3600
@@ -57,8 +62,12 @@ def call_lms(what: str, send: Callable[[], requests.Response]) -> requests.Respo
     DeliveryError that says whether retrying can help."""
     try:
         resp = send()
+    except OutboundError as exc:
+        # The policy said no (an address, a size): the same call will fail the same way.
+        raise DeliveryError(f"{what} refused by the outbound policy: {exc}",
+                            retryable=False) from exc
     except requests.RequestException as exc:
-        raise DeliveryError(f"{what} unreachable: {exc.__class__.__name__}",
+        raise DeliveryError(f"{what} unreachable: {describe(exc)}",
                             retryable=True) from exc
     if not resp.ok:
         raise DeliveryError(f"{what} refused: {resp.status_code} {resp.text[:200]}",
@@ -75,6 +84,21 @@ class CachingConnector(ServiceConnector):
         self.sessions = sessions
         self.clock = clock
         self.platform_id = registration.platform_id
+        self.service_hosts = registration.service_hosts
+
+    def check_service_url(self, url: str, what: str) -> None:
+        """Refuse, before any token is fetched or sent, a URL off the platform's hosts."""
+        if not self.service_hosts.allows(url):
+            raise DeliveryError(
+                f"the {what} URL is not on one of the platform's registered hosts (its "
+                "issuer, login, token and key set URLs and frame origins); the tool's "
+                "access token is not sent there", retryable=False)
+
+    def make_service_request(self, scopes, url, *args, **kwargs):  # type: ignore[override]
+        """pylti1p3's service call (AGS line items and scores, the URLs an answer names
+        included), after the host check."""
+        self.check_service_url(url, "service")
+        return super().make_service_request(scopes, url, *args, **kwargs)
 
     def get_access_token(self, scopes) -> str:  # type: ignore[override]
         # Short transactions only: no DB lock may be held while the LMS is called.
@@ -136,10 +160,12 @@ class ScoreToSend:
 
 class AgsClient:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 timeout: float) -> None:
+                 policy: OutboundPolicy) -> None:
+        """``policy``: OutboundPolicy.from_settings(settings) - its deadline is the
+        http_timeout_seconds of a whole call to the platform."""
         self.sessions = sessions
         self.clock = clock
-        self.http = TimeoutSession(timeout)
+        self.http = policy.session("cpt-lti (pylti1p3)")
         self.connectors: dict[int, CachingConnector] = {}
 
     def connector(self, platform_id: int) -> tuple[CachingConnector, str]:
@@ -159,6 +185,10 @@ class AgsClient:
 
     def publish(self, score: ScoreToSend) -> dict[str, Any]:
         connector, issuer = self.connector(score.platform_id)
+        for url, what in ((score.lineitem_url, "AGS line item"),
+                          (score.lineitems_url, "AGS line items")):
+            if url:
+                connector.check_service_url(url, what)
         service = AssignmentsGradesService(connector, {
             "scope": score.scopes, "lineitems": score.lineitems_url or "",
             "lineitem": score.lineitem_url or ""})
@@ -183,8 +213,11 @@ class AgsClient:
             status = exc.response.status_code
             raise DeliveryError(f"AGS refused: {status} {exc.response.text[:200]}",
                                 retryable=classify(status), status=status) from exc
+        except OutboundError as exc:
+            raise DeliveryError(f"AGS refused by the outbound policy: {exc}",
+                                retryable=False) from exc
         except requests.RequestException as exc:
-            raise DeliveryError(f"AGS unreachable: {exc.__class__.__name__}",
+            raise DeliveryError(f"AGS unreachable: {describe(exc)}",
                                 retryable=True) from exc
         except LtiException as exc:
             raise DeliveryError(str(exc), retryable=False) from exc

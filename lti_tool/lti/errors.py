@@ -132,3 +132,15 @@ class LoginError(LaunchError):
     title = "The login request from the LMS was incomplete"
     admin_hint = ("The LMS must send iss, login_hint and target_link_uri to /lti/login. "
                   "Check the tool's login (OIDC initiation) URL in the LMS.")
+
+
+class BadClaimError(LaunchError):
+    """A claim has the wrong JSON type or shape, an identifier is longer than LTI allows,
+    or a value holds a NUL: the platform sent something no LTI 1.3 platform should."""
+
+    code = "bad_claim"
+    status = 400
+    title = "The launch carried information the tool cannot use"
+    admin_hint = ("A claim of the launch message has the wrong form or is too long; the "
+                  "message below names it. Check the tool's custom parameters and "
+                  "variable substitutions in the LMS, or report it to the LMS vendor.")

@@ -1,22 +1,21 @@
-"""One HTTP session type for every call to an LMS: a timeout on every request.
+"""The HTTP session for every call to an LMS (JWKS, token, AGS, NRPS, registration).
 
-pylti1p3 calls ``session.get(url)`` and ``session.post(url, ...)`` without a timeout; a
-hung platform must not hang a launch or a worker.
+pylti1p3 calls ``session.get(url)`` and ``session.post(url, ...)`` with no timeout and
+follows whatever URL it is given; this session is the outbound policy's
+(lti_tool.outbound): checked and pinned addresses, a wall-clock deadline of
+``http_timeout_seconds`` for the whole call and a cap on the answer's size.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from lti_tool.outbound import OutboundPolicy, OutboundSession
+from lti_tool.settings import Settings
 
-import requests
+# A key set is a few kilobytes; a launch must never buffer more on a platform's word.
+JWKS_MAX_BYTES = 256 * 1024
 
 
-class TimeoutSession(requests.Session):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-        self.headers["User-Agent"] = "cpt-lti (pylti1p3)"
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(*args, **kwargs)
+def lms_session(settings: Settings, *, max_response_bytes: int | None = None
+                ) -> OutboundSession:
+    policy = OutboundPolicy.from_settings(settings, max_response_bytes=max_response_bytes)
+    return policy.session("cpt-lti (pylti1p3)")

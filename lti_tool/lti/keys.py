@@ -1,4 +1,8 @@
-"""Tool RSA keys: generation, JWKS publication, rotation with an overlap window."""
+"""Tool RSA keys: generation, JWKS publication, rotation with an overlap window.
+
+The private half is stored sealed with the sealing key (lti_tool.sealed) and opened only
+to sign; the JWKS is built from the stored public JWK, never from the private key.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ToolKey
+from lti_tool.sealed import SEALER_INFO_KEY, Sealer, UnsealError
 
 
 class ToolKeyError(LookupError):
@@ -55,9 +60,31 @@ class KeyService:
     key stays published until it is retired.
     """
 
-    def __init__(self, session: Session, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, session: Session, clock: Callable[[], datetime] | None = None,
+                 sealer: Sealer | None = None) -> None:
+        """``sealer``: by default the one the session factory carries (lti_tool.db); only
+        creating a key and signing need it, listing and retiring do not."""
         self.session = session
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._sealer = sealer if sealer is not None else session.info.get(SEALER_INFO_KEY)
+
+    @property
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            raise ToolKeyError("no sealing key for the tool's private keys: make the session "
+                               "with make_session_factory(engine, sealer_for(settings))")
+        return self._sealer
+
+    def private_pem(self, key: ToolKey) -> str:
+        """The key's PEM, opened from its sealed column for one signature."""
+        try:
+            return self.sealer.unseal(key.private_key_sealed)
+        except UnsealError as exc:
+            raise ToolKeyError(f"tool key {key.kid} cannot be opened with "
+                               "CPT_LTI_SEALING_KEY: run `cpt-lti init` (it seals keys "
+                               "stored before the sealing key existed); if the sealing key "
+                               "was replaced, list the previous one after it and run "
+                               "`cpt-lti sealing rotate`") from exc
 
     def all(self) -> list[ToolKey]:
         return list(self.session.scalars(select(ToolKey).order_by(ToolKey.created_at,
@@ -91,7 +118,8 @@ class KeyService:
         pem = generate_rsa_pem()
         jwk = public_jwk_from_pem(pem)
         has_signer = self.active() is not None
-        key = ToolKey(kid=jwk["kid"], private_key_pem=pem, public_jwk=jwk, active=True,
+        key = ToolKey(kid=jwk["kid"], private_key_sealed=self.sealer.seal(pem),
+                      public_jwk=jwk, active=True,
                       created_at=now,
                       activates_at=now + overlap if overlap and has_signer else None)
         self.session.add(key)
@@ -138,4 +166,4 @@ class KeyService:
         key = self.active()
         if key is None:
             raise ToolKeyError("the tool has no signing key: run `cpt-lti init`")
-        return SigningKey(kid=key.kid, private_key_pem=key.private_key_pem)
+        return SigningKey(kid=key.kid, private_key_pem=self.private_pem(key))

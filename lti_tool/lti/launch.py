@@ -8,6 +8,7 @@ platform's JWKS - and turns every failure into one of the closed set in ``errors
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -32,10 +33,16 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.orm import Session
 
 from lti_tool.cookies import iframe_cookie
-from lti_tool.lti import errors
-from lti_tool.lti.http import TimeoutSession
-from lti_tool.lti.registry import AmbiguousPlatformError, DbToolConf, ToolRegistration
+from lti_tool.lti import claims, errors
+from lti_tool.lti.http import JWKS_MAX_BYTES, lms_session
+from lti_tool.lti.registry import (
+    AmbiguousPlatformError,
+    DbToolConf,
+    ServiceHosts,
+    ToolRegistration,
+)
 from lti_tool.lti.storage import DbLaunchDataStorage, OneTimeNonceSessionService
+from lti_tool.outbound import describe
 from lti_tool.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,24 @@ SUPPORTED_MESSAGES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest",
                       "LtiSubmissionReviewRequest")
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id",
                 "lti_deployment_id", "lti_storage_target")
+# Anyone may start a login, and its parameters are stored with the state until it expires:
+# each is bounded (generously: Canvas's lti_message_hint is a signed JWT of about 1 KB),
+# and so is the number of logins one client address can keep waiting (issue 15: 20
+# anonymous logins added 27 MB). Past the cap a client's oldest logins are forgotten - by
+# then long finished - rather than the newest refused: a campus behind one NAT address
+# logs in by the hundred at exam time.
+LOGIN_PARAM_LIMITS = {"iss": 255, "client_id": 255, "lti_deployment_id": 255,
+                      "login_hint": 2048, "lti_message_hint": 4096,
+                      "target_link_uri": 2048, "lti_storage_target": 64}
+LOGIN_STATES_PER_CLIENT = 2000  # rows: each login keeps a nonce and its state's parameters
+# A platform's key set that failed is not fetched again for this long (per process):
+# launches fail at once with keyset_unavailable instead of each waiting out the deadline.
+JWKS_FAILURE_SECONDS = 30.0
+# One fetch of a key set at a time per process; other launches wait this long for it.
+JWKS_WAIT_SECONDS = 2.0
+# An unknown kid refetches the key set (the platform may have rotated) at most this often:
+# tokens with made-up kids must not turn each launch into a fetch.
+JWKS_REFRESH_SECONDS = 10.0
 PURGE_EVERY = 20
 STORAGE_STATE_FIELD = "lti_storage_state"
 STORAGE_NONCE_FIELD = "lti_storage_nonce"
@@ -140,6 +165,25 @@ class _TtlCache:
 
 _KEYSETS = _TtlCache()
 _PEMS = _TtlCache()
+_JWKS_FAILURES = _TtlCache()  # key set URL -> why its last fetch failed
+_JWKS_REFRESHED = _TtlCache()  # key set URL -> True while a forced refetch is recent
+_JWKS_FETCHING: dict[str, threading.Lock] = {}
+_JWKS_FETCHING_GUARD = threading.Lock()
+
+
+def _fetch_lock(url: str) -> threading.Lock:
+    with _JWKS_FETCHING_GUARD:
+        if len(_JWKS_FETCHING) > 1024:  # platforms come and go; idle locks can be dropped
+            for key in [k for k, lock in _JWKS_FETCHING.items() if not lock.locked()]:
+                del _JWKS_FETCHING[key]
+        return _JWKS_FETCHING.setdefault(url, threading.Lock())
+
+
+def forget_keyset_failures() -> None:
+    """Clear the per-process memory of failed key-set fetches (tests; an operator who
+    fixed a platform can also just wait JWKS_FAILURE_SECONDS)."""
+    _JWKS_FAILURES._items.clear()
+    _JWKS_REFRESHED._items.clear()
 
 
 def _origin(url: str) -> str:
@@ -211,6 +255,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if not isinstance(self._jwt.get("body"), dict) or not isinstance(
                 self._jwt.get("header"), dict):
             raise errors.BadTokenError("id_token header and body must be JSON objects")
+        # Before any claim is used to look up the platform, its key or deployment.
+        claims.check_envelope(self._jwt["body"], self._who())
         return self
 
     def validate_nonce(self):
@@ -266,16 +312,59 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     def _jwks_cache_key(self, url: str) -> str:
         return "jwks-" + hashlib.sha256(url.encode()).hexdigest()
 
+    def _cached_keyset(self, key_set_url: str) -> Any:
+        cached = _KEYSETS.get(key_set_url)
+        if cached:
+            return cached
+        cached = self.storage.get_value(self._jwks_cache_key(key_set_url))
+        if cached:
+            _KEYSETS.put(key_set_url, cached, self.jwks_cache_seconds)
+        return cached
+
     def fetch_public_key(self, key_set_url: str, force: bool = False):
-        key = self._jwks_cache_key(key_set_url)
-        if not force:
-            cached = _KEYSETS.get(key_set_url)
+        """The platform's key set: cached (per process and in the DB), else fetched - by
+        one launch at a time per key set, within the outbound deadline; a failure is
+        remembered for JWKS_FAILURE_SECONDS so a broken platform costs each launch
+        nothing but the refusal, and cannot hold every server thread (issue 15)."""
+        if not force or _JWKS_REFRESHED.get(key_set_url):
+            cached = self._cached_keyset(key_set_url)
             if cached:
                 return cached
-            cached = self.storage.get_value(key)
-            if cached:
-                _KEYSETS.put(key_set_url, cached, self.jwks_cache_seconds)
-                return cached
+        self._raise_if_failed_recently(key_set_url)
+        lock = _fetch_lock(key_set_url)
+        if not lock.acquire(timeout=JWKS_WAIT_SECONDS):
+            raise errors.KeysetUnavailableError(
+                "the platform's key set is being fetched by another launch, which has "
+                "not had an answer yet", **self._who())
+        try:
+            # Whoever held the lock may have just fetched it, or failed to.
+            if not force or _JWKS_REFRESHED.get(key_set_url):
+                cached = self._cached_keyset(key_set_url)
+                if cached:
+                    return cached
+            self._raise_if_failed_recently(key_set_url)
+            try:
+                keyset = self._download_keyset(key_set_url)
+            except errors.KeysetUnavailableError as exc:
+                _JWKS_FAILURES.put(key_set_url, exc.detail, JWKS_FAILURE_SECONDS)
+                raise
+            if force:
+                _JWKS_REFRESHED.put(key_set_url, True, JWKS_REFRESH_SECONDS)
+        finally:
+            lock.release()
+        self.storage.set_value(self._jwks_cache_key(key_set_url), keyset,
+                               self.jwks_cache_seconds)
+        _KEYSETS.put(key_set_url, keyset, self.jwks_cache_seconds)
+        return keyset
+
+    def _raise_if_failed_recently(self, key_set_url: str) -> None:
+        failed = _JWKS_FAILURES.get(key_set_url)
+        if failed:
+            raise errors.KeysetUnavailableError(
+                f"{failed} (a recent fetch failed; it is tried again within "
+                f"{JWKS_FAILURE_SECONDS:g} seconds)", **self._who())
+
+    def _download_keyset(self, key_set_url: str) -> dict[str, Any]:
         try:
             resp = self._requests_session.get(key_set_url)
             resp.raise_for_status()
@@ -283,12 +372,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         except (requests.RequestException, ValueError) as exc:
             raise errors.KeysetUnavailableError(
                 f"the platform keyset at {key_set_url} could not be fetched: "
-                f"{exc.__class__.__name__}", **self._who()) from exc
+                f"{describe(exc)}", **self._who()) from exc
         if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
             raise errors.KeysetUnavailableError(f"{key_set_url} is not a JSON Web Key Set",
                                                 **self._who())
-        self.storage.set_value(key, keyset, self.jwks_cache_seconds)
-        _KEYSETS.put(key_set_url, keyset, self.jwks_cache_seconds)
         return keyset
 
     def get_public_key(self):
@@ -370,6 +457,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     def validate_message(self):
         body = self._jwt["body"]
         message_type = body.get(CLAIM + "message_type")
+        # Signed, so from the platform: now every claim read below and in _context gets
+        # its type and size checked (pylti1p3's validators index into them as they are).
+        claims.check_message(body, self._who())
         if body.get(CLAIM + "version") != "1.3.0":
             raise errors.UnsupportedMessageError(
                 f"LTI version {body.get(CLAIM + 'version')!r} is not 1.3.0", **self._who())
@@ -410,14 +500,15 @@ class LtiEdge:
         self.clock = clock
         self.tool_conf = DbToolConf(session, defer_key=True)
         self.storage = DbLaunchDataStorage(session, clock, settings.launch_state_seconds)
-        self._http: TimeoutSession | None = None
+        self._http: requests.Session | None = None
 
     @property
-    def http(self) -> TimeoutSession:
+    def http(self) -> requests.Session:
         """Made when first used (a JWKS fetch): building a requests session on every
-        launch cost more than the signature check."""
+        launch cost more than the signature check. Only key sets are fetched with it,
+        hence their small size cap."""
         if self._http is None:
-            self._http = TimeoutSession(self.settings.http_timeout_seconds)
+            self._http = lms_session(self.settings, max_response_bytes=JWKS_MAX_BYTES)
         return self._http
 
     def _services(self) -> tuple[FlaskRequest, OneTimeNonceSessionService, ToolCookieService]:
@@ -436,6 +527,10 @@ class LtiEdge:
         Canvas), return what the page that stores state and nonce there needs instead.
         """
         iss, hint = params.get("iss"), params.get("login_hint")
+        for name, limit in LOGIN_PARAM_LIMITS.items():
+            if len(params.get(name) or "") > limit:
+                raise errors.LoginError(f"the login parameter {name} is longer than "
+                                        f"{limit} characters")
         if not iss:
             raise errors.LoginError("the login request has no iss parameter")
         if not hint:
@@ -447,6 +542,8 @@ class LtiEdge:
         # every login: at exam time logins arrive by the hundred).
         if secrets.randbelow(PURGE_EVERY) == 0:
             self.storage.purge_expired()
+        self.storage.owner = self._client_key()
+        self.storage.make_room(self.storage.owner, LOGIN_STATES_PER_CLIENT)
         oidc = FlaskOIDCLogin(request, self.tool_conf, session_service=session_service,
                               cookie_service=cookies, launch_data_storage=None)
         # Keep the login parameters with the state: if the browser loses the state cookie
@@ -470,6 +567,15 @@ class LtiEdge:
         return PlatformStorageLogin(target=target, origin=_origin(url), state=query["state"],
                                     nonce=query["nonce"], redirect_url=url,
                                     response=redirect.do_redirect())
+
+    def _client_key(self) -> str:
+        """Who started a login, for the per-client cap: an HMAC of the client address
+        (the proxy-resolved one), so the table holds no address."""
+        from flask import request as flask_request
+
+        address = (flask_request.remote_addr or "-").encode()
+        return hmac.new(self.settings.secret_key.encode(), address,
+                        hashlib.sha256).hexdigest()[:32]
 
     def platform_storage_check(self) -> PlatformStorageCheck | None:
         """For a launch without the state cookie whose login used platform storage, what
@@ -531,16 +637,39 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _service_url(value: Any, hosts: ServiceHosts, what: str, issuer: str,
+                 client_id: str | None) -> str | None:
+    """A service URL from the launch, kept only on one of the platform's own hosts: the
+    tool calls it with the platform's bearer token (issue 15: a launch could name any
+    host, a loopback address included). Dropped, not refused - the launch itself is
+    good - and logged so an admin can add the LMS's origin (`--frame-origin`)."""
+    url = _str(value)
+    if url is None or hosts.allows(url):
+        return url
+    log.warning("launch from %s client %s: the %s URL is not on one of the platform's "
+                "registered hosts (issuer, login, token and key set URLs, frame origins); "
+                "it is not kept or called", issuer, client_id, what)
+    return None
+
+
 def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any]
              ) -> LaunchContext:
+    """The launch as the rest of the tool sees it. Every claim read here passed
+    ``claims.check_envelope`` and ``claims.check_message``: objects are objects,
+    identifiers fit their columns; display text is cut to its column here."""
     context = body.get(CLAIM + "context") or {}
     link = body.get(CLAIM + "resource_link") or {}
     ags = body.get(AGS_CLAIM) or {}
     nrps = body.get(NRPS_CLAIM) or {}
-    custom = body.get(CLAIM + "custom") or {}
     platform = body.get(CLAIM + "tool_platform") or {}
     presentation = body.get(CLAIM + "launch_presentation") or {}
-    roles = body.get(CLAIM + "roles") or []
+    for_user = body.get(CLAIM + "for_user") or {}
+    display = claims.display_text
+    hosts = registration.service_hosts
+
+    def service_url(value: Any, what: str) -> str | None:
+        return _service_url(value, hosts, what, body["iss"], registration.get_client_id())
+
     return LaunchContext(
         launch_id=launch_id,
         message_type=body[CLAIM + "message_type"],
@@ -548,27 +677,25 @@ def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any
         issuer=body["iss"],
         client_id=registration.get_client_id() or "",
         deployment_id=body[CLAIM + "deployment_id"],
-        sub=str(body["sub"]),
-        lti_roles=tuple(r for r in roles if isinstance(r, str)),
-        name=_str(body.get("name")),
-        given_name=_str(body.get("given_name")),
-        family_name=_str(body.get("family_name")),
-        email=_str(body.get("email")),
-        context_id=_str(context.get("id")) if isinstance(context, dict) else None,
-        context_label=_str(context.get("label")) if isinstance(context, dict) else None,
-        context_title=_str(context.get("title")) if isinstance(context, dict) else None,
-        resource_link_id=_str(link.get("id")) if isinstance(link, dict) else None,
-        resource_link_title=_str(link.get("title")) if isinstance(link, dict) else None,
+        sub=body["sub"],
+        lti_roles=tuple(body.get(CLAIM + "roles") or ()),
+        name=display(body.get("name"), claims.NAME_LENGTH),
+        given_name=display(body.get("given_name"), claims.NAME_LENGTH),
+        family_name=display(body.get("family_name"), claims.NAME_LENGTH),
+        email=claims.email(body.get("email")),
+        context_id=_str(context.get("id")),
+        context_label=display(context.get("label"), claims.LABEL_LENGTH),
+        context_title=display(context.get("title"), claims.TITLE_LENGTH),
+        resource_link_id=_str(link.get("id")),
+        resource_link_title=display(link.get("title"), claims.TITLE_LENGTH),
         target_link_uri=_str(body.get(CLAIM + "target_link_uri")),
-        custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
-        ags_lineitems_url=_str(ags.get("lineitems")) if isinstance(ags, dict) else None,
-        ags_lineitem_url=_str(ags.get("lineitem")) if isinstance(ags, dict) else None,
-        ags_scopes=tuple(ags.get("scope") or ()) if isinstance(ags, dict) else (),
-        nrps_url=_str(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None,
-        locale=_str(presentation.get("locale")) if isinstance(presentation, dict) else None,
-        platform_product=_str(platform.get("product_family_code"))
-        if isinstance(platform, dict) else None,
-        deep_linking=body.get(DL_CLAIM) if isinstance(body.get(DL_CLAIM), dict) else None,
-        for_user_sub=_str((body.get(CLAIM + "for_user") or {}).get("user_id"))
-        if isinstance(body.get(CLAIM + "for_user"), dict) else None,
+        custom=claims.custom_parameters(body.get(CLAIM + "custom")),
+        ags_lineitems_url=service_url(ags.get("lineitems"), "AGS lineitems"),
+        ags_lineitem_url=service_url(ags.get("lineitem"), "AGS lineitem"),
+        ags_scopes=tuple(ags.get("scope") or ()),
+        nrps_url=service_url(nrps.get("context_memberships_url"), "NRPS memberships"),
+        locale=display(presentation.get("locale"), claims.SHORT_TEXT),
+        platform_product=display(platform.get("product_family_code"), claims.SHORT_TEXT),
+        deep_linking=body.get(DL_CLAIM),
+        for_user_sub=_str(for_user.get("user_id")),
     )

@@ -53,9 +53,16 @@ class AddResult:
     changed_fields: list[str] = field(default_factory=list)
 
 
+# The sizes of the platform and deployment columns (models.py).
+MAX_ID = 255
+MAX_URL = 1024
+
+
 def check_http_url(label: str, value: str) -> str:
     """Platform endpoints are fetched or redirected to, so anything but http(s) is a typo."""
     value = value.strip()
+    if len(value) > MAX_URL:  # the column's size; a longer one was a database error
+        raise PlatformError(f"{label} must be at most {MAX_URL} characters")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise PlatformError(f"{label} must be an http:// or https:// URL, not {value!r}")
@@ -82,6 +89,8 @@ def _required(label: str, value: str) -> str:
     value = value.strip()
     if not value:
         raise PlatformError(f"{label} must not be empty")
+    if len(value) > MAX_ID:  # LTI caps ids at 255, and so do the columns
+        raise PlatformError(f"{label} must be at most {MAX_ID} characters")
     return value
 
 
@@ -148,8 +157,12 @@ class PlatformService:
         }
         if spec.name is not None:
             values["name"] = spec.name.strip()
+            if len(values["name"]) > MAX_ID:
+                raise PlatformError(f"name must be at most {MAX_ID} characters")
         if spec.auth_audience is not None:
             values["auth_audience"] = spec.auth_audience.strip() or None
+            if len(spec.auth_audience) > MAX_URL:
+                raise PlatformError(f"auth audience must be at most {MAX_URL} characters")
         if spec.deployment_policy is not None:
             values["deployment_policy"] = _policy(spec.deployment_policy)
         if spec.frame_origins is not None:

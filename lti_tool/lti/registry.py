@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
@@ -37,6 +39,50 @@ _PLATFORM_AND_DEPLOYMENT = (
            Platform.enabled.is_(True)))
 
 
+# Canvas Cloud: one issuer for every school, whose services live on the school's own
+# subdomain of instructure.com, which no registration names.
+CANVAS_CLOUD_ISSUERS = frozenset({"canvas.instructure.com", "canvas.beta.instructure.com",
+                                  "canvas.test.instructure.com"})
+CANVAS_CLOUD_SUFFIX = ".instructure.com"
+
+
+@dataclass(frozen=True)
+class ServiceHosts:
+    """The hosts a platform's services may live on (issue 15): those of its issuer, login,
+    token and key-set URLs and of the origins an admin gave for framing (plus any
+    ``*.instructure.com`` host for Canvas Cloud). An AGS or NRPS URL a launch names
+    elsewhere is neither stored nor called: the tool's bearer token for the platform
+    must never go to another host."""
+
+    hosts: frozenset[str]
+    suffixes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, platform: Platform) -> ServiceHosts:
+        urls = [platform.issuer, platform.auth_login_url, platform.auth_token_url,
+                platform.key_set_url, *(platform.frame_origins or "").split()]
+        hosts = set()
+        suffixes = []
+        for url in urls:
+            host = (urlsplit(url).hostname or "").rstrip(".").lower()
+            if host.startswith("*."):  # a wildcard frame origin, e.g. https://*.college.edu
+                suffixes.append(host[1:])
+            elif host:
+                hosts.add(host)
+        if (urlsplit(platform.issuer).hostname or "").lower() in CANVAS_CLOUD_ISSUERS:
+            suffixes.append(CANVAS_CLOUD_SUFFIX)
+        return cls(frozenset(hosts), tuple(suffixes))
+
+    def allows(self, url: Any) -> bool:
+        if not isinstance(url, str) or "\\" in url or "@" in urlsplit(url).netloc:
+            return False
+        try:
+            host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        except ValueError:
+            return False
+        return bool(host) and (host in self.hosts or host.endswith(self.suffixes))
+
+
 class ToolRegistration(Registration):
     """A pylti1p3 Registration that signs with our active key and names its kid.
 
@@ -49,6 +95,7 @@ class ToolRegistration(Registration):
         super().__init__()
         self.platform_id = platform.id
         self.platform_name = platform.name
+        self.service_hosts = ServiceHosts.of(platform)
         self._key_loader = key_loader
         self._key: tuple[str, str] | None | bool = False  # False: not loaded yet
         self.set_issuer(platform.issuer)
@@ -134,8 +181,9 @@ class DbToolConf(ToolConfAbstract):
             return None
 
         def active_key() -> tuple[str, str] | None:
-            active = KeyService(self.session).active()
-            return (active.kid, active.private_key_pem) if active else None
+            keys = KeyService(self.session)
+            active = keys.active()
+            return (active.kid, keys.private_pem(active)) if active else None
 
         registration = ToolRegistration(platform, active_key)
         if not self.defer_key:

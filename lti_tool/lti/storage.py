@@ -9,7 +9,7 @@ from typing import Any
 
 from pylti1p3.contrib.flask import FlaskSessionService
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         self.session = session
         self.clock = clock
         self.default_lifetime = default_lifetime
+        # Set by a login: who started it (a keyed hash of the client address), written on
+        # the rows it stores so ``make_room`` can bound them per client.
+        self.owner: str | None = None
 
     def get_session_cookie_name(self) -> str | None:
         # Keys are random (state, nonce, launch id), so they need no per-browser prefix; a
@@ -53,15 +56,33 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         """One upsert statement (a merge would read the row first: a login writes two)."""
         lifetime = exp if exp else self.default_lifetime
         values = {"key": self._prepare_key(key), "value": value,
-                  "expires_at": self.clock() + timedelta(seconds=lifetime)}
+                  "expires_at": self.clock() + timedelta(seconds=lifetime),
+                  "owner": self.owner}
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(_TABLE).values(**values)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=[_TABLE.c.key],
             set_={"value": statement.excluded.value,
-                  "expires_at": statement.excluded.expires_at}))
+                  "expires_at": statement.excluded.expires_at,
+                  "owner": statement.excluded.owner}))
 
+    def make_room(self, owner: str, cap: int) -> int:
+        """Keep at most ``cap`` - 2 live rows of this owner, so the login about to store
+        its two fits under the cap: the oldest go first. One indexed count per login;
+        a delete only past the cap. Returns the number of rows forgotten."""
+        now = self.clock()
+        live = self.session.scalar(select(func.count()).select_from(_TABLE).where(
+            _TABLE.c.owner == owner, _TABLE.c.expires_at > now)) or 0
+        excess = live - (cap - 2)
+        if excess <= 0:
+            return 0
+        oldest = select(_TABLE.c.key).where(
+            _TABLE.c.owner == owner, _TABLE.c.expires_at > now).order_by(
+            _TABLE.c.expires_at, _TABLE.c.key).limit(excess)
+        keys = list(self.session.scalars(oldest))
+        self.session.execute(delete(_TABLE).where(_TABLE.c.key.in_(keys)))
+        return len(keys)
 
     def check_value(self, key: str) -> bool:
         return self._live(key) is not None

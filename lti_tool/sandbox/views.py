@@ -245,5 +245,5 @@ def _lms_frames_the_tool(response):
     """The sandbox LMS embeds the tool (another site in the e2e tests) in an iframe."""
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; frame-src *; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; form-action *")
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; form-action *")
     return response

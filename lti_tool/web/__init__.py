@@ -15,10 +15,12 @@ def register(app: Flask) -> None:
         lti_views,
         pages,
         security,
+        sessions,
         student,
     )
 
     security.register(app)
+    sessions.register(app)  # after the NUL-byte refusal: it reads the query string
     app.teardown_request(close_handed_over)
     app.register_blueprint(lti_views.bp)
     app.register_blueprint(pages.bp)

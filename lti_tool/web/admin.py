@@ -1,12 +1,14 @@
 """The admin console at /admin: platforms and deployments, LRSs, keys, delivery health.
 
-Its own door: a password sign-in (rate-limited in the DB), its own strict cookie scoped
-to /admin, a CSRF token on every form. LTI sessions are not accepted here.
+Its own door: a password sign-in (a backoff per client address and account, kept in the
+DB: see lti_tool.admin), its own strict cookie scoped to /admin, a CSRF token on every
+form. LTI sessions are not accepted here.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -17,11 +19,20 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from lti_tool.admin import AdminError, AdminService, TooManyAttempts
 from lti_tool.lrs import LrsConfigError, add_lrs, remove_lrs
 from lti_tool.lti.keys import KeyService, ToolKeyError
+from lti_tool.lti.registration import (
+    RegistrationError,
+    approve_registration,
+    pending_as_dict,
+    pending_registrations,
+    reject_registration,
+)
 from lti_tool.models import Platform
 from lti_tool.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 COOKIE = "cpt_admin"
+# How a held sign-in waits; tests replace it to record the wait instead of sleeping.
+pause: Callable[[float], None] = time.sleep
 
 
 def _service(db) -> AdminService:
@@ -63,9 +74,14 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
+        address = request.remote_addr or "-"
         try:
             with rt.transaction() as db:
-                signed = _service(db).sign_in(username, password, request.remote_addr or "-")
+                delay = _service(db).backoff(username, address)
+            if delay:
+                pause(delay)  # outside any transaction: a held try holds no connection
+            with rt.transaction() as db:
+                signed = _service(db).sign_in(username, password, address)
         except TooManyAttempts as exc:
             return render_template("admin_login.html", message=str(exc)), 429
         if signed is not None:
@@ -94,11 +110,13 @@ def console():
     with rt.transaction() as db:
         service = _service(db)
         platforms = service.overview()
+        pending = [pending_as_dict(db, r) for r in pending_registrations(db)]
         unrouted = service.unrouted()
         keys = KeyService(db, rt.clock)
         key_rows = [{"kid": k.kid, "status": keys.status(k), "created_at": k.created_at,
                      "signs_from": k.activates_at or k.created_at} for k in keys.all()]
     return render_template("admin_console.html", platforms=platforms, keys=key_rows,
+                           pending=pending,
                            unrouted=unrouted, notice=request.args.get("notice"),
                            csrf_token=g.admin.csrf_token, admin=g.admin,
                            default_lrs=bool(rt.settings.xapi_endpoint))
@@ -119,6 +137,46 @@ def platform_enabled(platform_id: int):
             abort(404, description=str(exc))
         name = row.name or row.issuer
     return _done(f"{name}: {'enabled' if enabled else 'disabled'}")
+
+
+@bp.post("/registrations/<int:registration_id>/approve")
+@admin_required
+def registration_approve(registration_id: int):
+    """Accept a Dynamic Registration: the only way one changes or adds a platform."""
+    rt = runtime()
+    with rt.transaction() as db:
+        try:
+            done = approve_registration(db, rt.settings, registration_id)
+        except RegistrationError as exc:
+            abort(404, description=str(exc))
+        name = done.platform.name or done.platform.issuer
+        enabled = done.platform.enabled
+    _forget_frame_ancestors()
+    return _done(f"{name}: registration approved"
+                 + ("" if enabled else "; the platform is disabled, enable it to allow "
+                                       "launches"))
+
+
+@bp.post("/registrations/<int:registration_id>/reject")
+@admin_required
+def registration_reject(registration_id: int):
+    with runtime().transaction() as db:
+        try:
+            row = reject_registration(db, registration_id)
+        except RegistrationError as exc:
+            abort(404, description=str(exc))
+        name = row.name or row.issuer
+    return _done(f"{name}: registration rejected")
+
+
+def _forget_frame_ancestors() -> None:
+    """An approved platform frames the tool at once in this process (others within the
+    cache's lifetime)."""
+    from flask import current_app
+
+    cache = current_app.extensions.get("cpt_lti_frame_ancestors")
+    if cache is not None:
+        cache.clear()
 
 
 @bp.post("/deployments/<int:deployment_id>/enabled")

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from lti_tool.models import Attempt, AttemptMode
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
+from lti_tool.web import inputs
 from lti_tool.web.auth import login_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -66,9 +67,9 @@ def start_attempt():
         mode = AttemptMode(str(data.get("mode")))
     except ValueError:
         abort(400, description="mode must be lesson, drill, practice or mock.")
-    size = data.get("size")
-    if size is not None and (not isinstance(size, int) or not 1 <= size <= 100):
-        abort(400, description="size must be a whole number from 1 to 100.")
+    size = inputs.json_number(data, "size", 1, 100)
+    for name in ("module_id", "key_activity_id", "lesson_id"):
+        inputs.json_id(data, name)
     rt = runtime()
     viewer = g.viewer
     with rt.transaction() as db:
@@ -95,7 +96,7 @@ def get_attempt(attempt_id: str):
 @bp.get("/attempts/<attempt_id>/item")
 @login_required
 def next_item(attempt_id: str):
-    position = request.args.get("position", type=int)
+    position = inputs.form_number(request.args, "position", *inputs.POSITION)
     with runtime().transaction() as db:
         item = service(db).item(attempt_id, g.viewer.user_id, position)
     return jsonify(item=_plain(item))
@@ -108,11 +109,12 @@ def answer(attempt_id: str):
     item_id, choice, key = data.get("item_id"), data.get("choice"), data.get("idempotency_key")
     if not isinstance(item_id, str) or not isinstance(choice, int) or isinstance(choice, bool):
         abort(400, description="item_id (text) and choice (0-3) are required.")
+    inputs.json_number(data, "choice", *inputs.CHOICE)
+    if len(item_id) > inputs.MAX_ID_TEXT:
+        abort(400, description="item_id names no item.")
     if not isinstance(key, str) or not 8 <= len(key) <= 64:
         abort(400, description="idempotency_key (8-64 characters) is required.")
-    duration = data.get("duration_ms")
-    if duration is not None and (not isinstance(duration, int) or duration < 0):
-        abort(400, description="duration_ms must be a whole number of milliseconds.")
+    duration = inputs.json_number(data, "duration_ms", 0, inputs.MAX_DURATION_MS)
     # The next item rides along: one round trip per question on a slow campus network.
     with runtime().transaction() as db:
         result = service(db).answer(attempt_id, g.viewer.user_id, item_id, choice, key,

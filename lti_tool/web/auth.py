@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 
 from lti_tool.models import Role, ToolSession, User
 from lti_tool.runtime import runtime
-from lti_tool.web.sessions import TOKEN_PARAM, session_token
+from lti_tool.web.sessions import TOKEN_PARAM, is_live, session_token, touch_if_due
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -49,26 +49,32 @@ def viewer_for(row: ToolSession, user: User | None, *, token_in_url: bool) -> Vi
 _SESSION_ROW = select(
     ToolSession.id, ToolSession.user_id, ToolSession.course_id, ToolSession.resource_link_id,
     ToolSession.role, ToolSession.csrf_token, ToolSession.expires_at,
+    ToolSession.last_seen_at, ToolSession.agent_digest,
 ).where(ToolSession.id == bindparam("sid"))
 
 
 def _load_viewer() -> Viewer | None:
     """One indexed read on every request, a plain Core query. It runs in the session the
     view's first transaction will continue (one connection and one round trip fewer per
-    page than a read of its own)."""
+    page than a read of its own). An ended session (hours, idle, another browser: see
+    sessions.py) is no session; a live one has its idle clock restarted, at most one
+    write a minute."""
     rt = runtime()
     sid, from_cookie = session_token(request)
     if not sid:
         return None
     session = rt.sessions()
+    now = rt.clock()
     try:
         row = session.execute(_SESSION_ROW, {"sid": sid}).first()
+        if row is None or not is_live(row.expires_at, row.last_seen_at, row.agent_digest,
+                                      rt.settings, now, request):
+            session.close()
+            return None
+        touch_if_due(session, row.id, row.last_seen_at, now)
     except BaseException:
         session.close()
         raise
-    if row is None or row.expires_at <= rt.clock():
-        session.close()
-        return None
     rt.hand_over(session)
     return Viewer(row.id, row.user_id, None, row.course_id, row.resource_link_id,
                   Role(row.role), row.csrf_token, not from_cookie)
@@ -81,8 +87,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         viewer = _load_viewer()
         if viewer is None:
-            abort(401, description="Your session has ended. Open CPT Practice again from "
-                                   "your course.")
+            abort(401, description="Your session has ended (signed out, unused for a "
+                                   "while, or opened again elsewhere). Open CPT Practice "
+                                   "again from your course.")
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
             if not hmac.compare_digest(sent, viewer.csrf_token):

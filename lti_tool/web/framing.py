@@ -8,6 +8,10 @@ names), and the extra origins an admin gave with ``cpt-lti platform add --frame-
 (a vanity domain such as ``https://canvas.college.edu``). Any other site gets a blank
 frame instead of a tool it could overlay (clickjacking).
 
+The same list is the CSP ``form-action``: the pages that post to an LMS (the Deep Linking
+response, a launch finished through platform storage) post to the platform that framed
+them, so a form injected into a page cannot send what it collects to any other site.
+
 The list is read from the database and kept for ``TTL_SECONDS`` per process: every
 instance computes the same list, so several instances stay consistent, and a platform
 registered on one instance frames on all of them within that time.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from random import Random
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
@@ -22,6 +23,7 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
+from lti_tool.outbound import OutboundPolicy
 from lti_tool.practice import catalog
 from lti_tool.practice.analytics import item_analysis
 from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
@@ -197,11 +199,22 @@ def refresh_roster():
                              roster_error="The LMS did not offer a roster for this course."),
                         303)
     try:
-        sync_roster(rt.sessions, rt.clock, rt.settings.http_timeout_seconds,
+        sync_roster(rt.sessions, rt.clock, OutboundPolicy.from_settings(rt.settings),
                     g.viewer.course_id, url)
     except DeliveryError as exc:
         return redirect(link("instructor.class_overview", roster_error=str(exc)), 303)
     return redirect(link("instructor.class_overview"), 303)
+
+
+# A cell a spreadsheet could run (OWASP "CSV injection"): one starting with = + - @, also
+# behind leading whitespace or control characters (spreadsheets skip a TAB or CR and then
+# see the formula), or starting with any control character at all.
+_FORMULA = re.compile(r"^(?:[\x00-\x1f\x7f]|[\s\x00-\x1f\x7f]*[=+\-@])")
+
+
+def _inert(value: object) -> object:
+    """A text cell that would start a formula, prefixed with ``'`` so it stays text."""
+    return f"'{value}" if isinstance(value, str) and _FORMULA.match(value) else value
 
 
 def _csv(filename: str, header: list[str], rows: list[list]) -> Response:
@@ -209,9 +222,7 @@ def _csv(filename: str, header: list[str], rows: list[list]) -> Response:
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
-        # A leading = + - @ would make a spreadsheet run the cell as a formula.
-        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v
-                         for v in row])
+        writer.writerow([_inert(v) for v in row])
     # Names and grades: never kept by a browser or proxy (security.py only covers HTML/JSON).
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"',

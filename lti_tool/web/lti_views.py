@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from lti_tool.curriculum.modules import blueprint, modules, technologies
 from lti_tool.lti import errors
-from lti_tool.lti.deep_linking import catalog, deep_linking_response
+from lti_tool.lti.deep_linking import catalog, checked_return_url, deep_linking_response
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
@@ -34,10 +34,13 @@ from lti_tool.models import (
     ToolSession,
     User,
 )
+from lti_tool.practice.placement import link_placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
 from lti_tool.web.auth import staff_required, viewer_for
 from lti_tool.web.errors import launch_error_page
+from lti_tool.web.framing import origin_of
+from lti_tool.web.security import allow_form_action
 from lti_tool.web.sessions import TOKEN_PARAM, set_cookie, start_session
 
 bp = Blueprint("lti", __name__)
@@ -52,8 +55,9 @@ def _params() -> dict[str, str]:
 def login():
     """OIDC third-party initiated login (LTI 1.3 Core 5.1.1, OIDC Core 4)."""
     rt = runtime()
-    # The redirect URI is on the origin the browser used, so the state cookie comes back.
-    launch_url = request.url_root.rstrip("/") + "/lti/launch"
+    # The redirect URI is the registered one, from the configured base URL: never from
+    # the Host header, which would let a request have the id_token posted elsewhere.
+    launch_url = rt.settings.url("/lti/launch")
     with rt.transaction() as db:
         result = LtiEdge(db, rt.settings, rt.clock).login(_params(), launch_url)
     if not isinstance(result, PlatformStorageLogin):
@@ -90,7 +94,8 @@ def launch():
             ctx = edge.launch()
             record = record_launch(db, ctx, rt.clock, edge.tool_conf.known_deployment(
                 ctx.platform_id, ctx.deployment_id))
-            tool_session = start_session(db, rt, record, ctx.launch_id)
+            # Ends this person's older sessions of the same link context (issue 15).
+            tool_session = start_session(db, rt, record, ctx.launch_id, request)
             user, course, platform = record.user, record.course, record.platform
             html, home = None, None
             if ctx.message_type == "LtiSubmissionReviewRequest":
@@ -99,6 +104,9 @@ def launch():
                 if record.role == Role.LEARNER:
                     raise errors.UnsupportedMessageError(
                         "only instructors can add CPT Practice activities to a course")
+                # Before the picker: where the response will be posted must be usable.
+                checked_return_url(ctx.deep_linking, rt.settings, issuer=ctx.issuer,
+                                   client_id=ctx.client_id)
                 g.viewer = viewer_for(tool_session, user, token_in_url=True)
                 html = render_template("deep_link_picker.html", ctx=ctx, course=course,
                                        activities=catalog(blueprint()),
@@ -106,7 +114,8 @@ def launch():
                                                         "accept_multiple"))
             elif record.role == Role.LEARNER:
                 # Students land on the placed activity, or their home page; the session id
-                # rides in the URL in case the iframe drops the cookie.
+                # rides in the URL in case the iframe drops the cookie (the landing request
+                # drops it again when the cookie comes back: sessions.register).
                 home = _landing_url(db, rt, ctx, record, tool_session.id)
             else:
                 g.viewer = viewer_for(tool_session, user, token_in_url=True)
@@ -141,9 +150,11 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
         return url_for("student.module", module_id=module_id, **token)
     if kind in ("drill", "practice", "mock") and module_id and db.get(CurriculumModule,
                                                                        module_id):
+        placed = link_placement(db, record.resource_link_id)
         attempt = PracticeService(db, rt.clock, Random()).start(
             record.user_id, kind, module_id, course_id=record.course_id,
-            resource_link_id=record.resource_link_id)
+            resource_link_id=record.resource_link_id,
+            size=placed.size if placed and placed.mode == kind else None)
         return url_for("student.play", attempt_id=attempt.id, **token)
     return url_for("student.home", **token)
 
@@ -161,7 +172,8 @@ def _review_url(db, ctx, record, session_id: str) -> str:
     if student is not None and record.resource_link_id is not None:
         attempt = db.scalars(select(Attempt).where(
             Attempt.user_id == student.id, Attempt.resource_link_id == record.resource_link_id,
-            Attempt.status == AttemptStatus.SUBMITTED).order_by(
+            Attempt.status == AttemptStatus.SUBMITTED,
+            Attempt.counts_for_grade.is_(True)).order_by(  # the work behind the grade
             Attempt.submitted_at.desc())).first()
     if attempt is None:
         return url_for("pages.no_submission", **token)
@@ -187,8 +199,11 @@ def deep_link_response():
             # Only the instructor who started this Deep Linking launch can answer it.
             abort(403, description="This selection belongs to another launch.")
         storage = DbLaunchDataStorage(db, rt.clock, rt.settings.launch_state_seconds)
-        return_url, token = deep_linking_response(
-            db, storage, launch_id, chosen, request.url_root.rstrip("/") + "/lti/launch")
+        return_url, token = deep_linking_response(db, storage, launch_id, chosen,
+                                                  rt.settings)
+    # The return URL was checked (absolute http(s), a host, no user info): this page's
+    # form may post there even when no registration names that origin.
+    allow_form_action(origin_of(return_url) or "'none'")
     return render_template("deep_link_return.html", action=return_url, jwt=token,
                            count=len(chosen))
 
@@ -218,8 +233,8 @@ def canvas_json():
 def dynamic_registration():
     """1EdTech Dynamic Registration: the LMS opens this with its openid_configuration URL
     and a one-time registration token; we register and ask the LMS to close the window."""
-    from lti_tool.lti.http import TimeoutSession
-    from lti_tool.lti.registration import RegistrationError, register
+    from lti_tool.lti.http import lms_session
+    from lti_tool.lti.registration import MAX_ANSWER_BYTES, RegistrationError, register
 
     rt = runtime()
     config_url = request.args.get("openid_configuration", "")
@@ -229,19 +244,21 @@ def dynamic_registration():
             "http_error.html", status=400, title="Registration needs the LMS's address",
             message="Open this page from your LMS's \"add a tool by registration URL\" "
                     "screen: it adds the openid_configuration parameter."), 400
-    http = TimeoutSession(rt.settings.http_timeout_seconds)
+    if len(config_url) > 2048 or len(token or "") > 8192:
+        return render_template(
+            "http_error.html", status=400, title="Registration parameters are too long",
+            message="The openid_configuration address or the registration token is longer "
+                    "than an LMS sends."), 400
+    http = lms_session(rt.settings, max_response_bytes=MAX_ANSWER_BYTES)
     try:
         with rt.transaction() as db:
-            platform, deployment = register(
-                db, rt.settings, http, config_url, token,
-                require_approval=rt.settings.registration_require_approval)
-            done = {"issuer": platform.issuer, "client_id": platform.client_id,
-                    "deployment_id": deployment.deployment_id if deployment else None,
-                    "pending": not platform.enabled}
+            outcome = register(db, rt.settings, http, config_url, token,
+                               require_approval=rt.settings.registration_require_approval)
     except RegistrationError as exc:
-        current_app.logger.warning("dynamic registration from %s failed: %s", config_url, exc)
-        return render_template("registration_failed.html", message=str(exc),
-                               config_url=config_url), 400
-    current_app.logger.info("dynamic registration: %s client %s", done["issuer"],
-                            done["client_id"])
-    return render_template("registration_done.html", **done)
+        current_app.logger.warning("dynamic registration failed: %s", exc)
+        return render_template("registration_failed.html", message=str(exc)), 400
+    finally:
+        http.close()
+    current_app.logger.info("dynamic registration: %s client %s: %s", outcome.issuer,
+                            outcome.client_id, outcome.status)
+    return render_template("registration_done.html", outcome=outcome)

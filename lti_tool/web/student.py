@@ -27,6 +27,7 @@ from lti_tool.practice import catalog
 from lti_tool.practice.errors import AttemptClosedError
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
+from lti_tool.web import inputs
 from lti_tool.web.auth import link, login_required
 
 bp = Blueprint("student", __name__)
@@ -153,12 +154,12 @@ def start():
 @bp.get("/attempts/<attempt_id>")
 @login_required
 def play(attempt_id: str):
+    position = inputs.form_number(request.args, "position", *inputs.POSITION)
     rt = runtime()
     with rt.transaction() as db:
         svc = _svc(db)
         try:  # checks ownership (404) and the deadline (auto-submits) first
-            item = svc.item(attempt_id, g.viewer.user_id,
-                            request.args.get("position", type=int))
+            item = svc.item(attempt_id, g.viewer.user_id, position)
         except AttemptClosedError:
             return redirect(link("student.results", attempt_id=attempt_id), 303)
         attempt = db.get(Attempt, attempt_id)  # already in the session: no query
@@ -175,16 +176,18 @@ def play(attempt_id: str):
 @login_required
 def answer(attempt_id: str):
     form = request.form
-    choice = form.get("choice", type=int)
+    choice = inputs.form_number(form, "choice", *inputs.CHOICE)
     if choice is None:
         abort(400, description="Choose an answer first.")
+    position = inputs.form_number(form, "position", *inputs.POSITION)
+    if len(form.get("item_id", "")) > inputs.MAX_ID_TEXT:
+        abort(400, description="item_id names no item.")
     with runtime().transaction() as db:
         svc = _svc(db)
         result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""), choice,
                             form.get("idempotency_key", "")[:64] or secrets.token_hex(8))
         attempt = db.get(Attempt, attempt_id)
         if result.feedback is None:
-            position = form.get("position", type=int)
             target = (position + 1) if position and position < len(attempt.item_ids) else None
             return redirect(link("student.play", attempt_id=attempt_id, position=target)
                             if target else link("student.play", attempt_id=attempt_id), 303)

@@ -27,6 +27,7 @@ from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.models import Base, ToolSession
 from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import PLATFORMS
+from lti_tool.sealed import sealer_for
 
 TIMEOUT = 20  # seconds for any one HTTP request: every test stays bounded in time
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
@@ -44,7 +45,7 @@ def db_session(server: LiveServer) -> Iterator[Session]:
     """A transaction on the live server's database, from outside the server."""
     engine = make_engine(server.settings.database_url)
     try:
-        with transaction(make_session_factory(engine)) as db:
+        with transaction(make_session_factory(engine, sealer_for(server.settings))) as db:
             yield db
     finally:
         engine.dispose()

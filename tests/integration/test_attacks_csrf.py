@@ -33,7 +33,7 @@ from test_attacks_common import (
 
 from lti_tool.lrs import add_lrs
 from lti_tool.lti.keys import KeyService
-from lti_tool.models import Deployment, LrsEndpoint, Platform
+from lti_tool.models import Deployment, LrsEndpoint, Platform, PlatformRegistration
 from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
@@ -123,7 +123,12 @@ PROBES: dict[str, Probe] = {
     "admin.lrs_remove": Probe("admin", lambda w: {"lrs_id": w.ids["lrs"]}, _none),
     "admin.keys_rotate": Probe("admin", _none, _none),
     "admin.keys_retire": Probe("admin", lambda w: {"kid": w.ids["next_kid"]}, _none),
+    "admin.registration_approve": Probe(
+        "admin", lambda w: {"registration_id": w.ids["approve"]}, _none),
+    "admin.registration_reject": Probe(
+        "admin", lambda w: {"registration_id": w.ids["reject"]}, _none),
     "admin.logout": Probe("admin", _none, _none),  # last: it ends the admin session
+    "pages.logout": Probe("learner", _none, _none),  # last of the learner's: it ends hers
 }
 
 
@@ -167,8 +172,19 @@ def _world(server) -> World:
         db.flush()
         lrs = db.scalars(select(LrsEndpoint).where(LrsEndpoint.name == "existing-lrs")).one()
         pending_key = KeyService(db, system_clock).rotate(timedelta(hours=24))
+        waiting = {}
+        for name in ("approve", "reject"):
+            row = PlatformRegistration(
+                issuer=f"https://{name}.example.test", client_id=name, name=name,
+                auth_login_url=f"https://{name}.example.test/auth",
+                auth_token_url=f"https://{name}.example.test/token",
+                key_set_url=f"https://{name}.example.test/jwks",
+                openid_configuration=f"https://{name}.example.test/openid-configuration")
+            db.add(row)
+            db.flush()
+            waiting[name] = row.id
         ids = {"canvas": canvas.id, "moodle": moodle.id, "moodle_dep": moodle_dep.id,
-               "lrs": lrs.id, "next_kid": pending_key.kid}
+               "lrs": lrs.id, "next_kid": pending_key.kid, **waiting}
     return World(learner, other, instructor, dl_instructor, admin, attempts, ids)
 
 
@@ -195,7 +211,8 @@ def test_every_write_refuses_a_missing_forged_or_foreign_csrf_token(live_server)
     server = live_server
     routes = _write_routes(server.app)
     w = _world(server)
-    order = sorted(PROBES, key=lambda e: (PROBES[e].who == "admin", e == "admin.logout", e))
+    order = sorted(PROBES, key=lambda e: (PROBES[e].who == "admin",
+                                          e in ("admin.logout", "pages.logout"), e))
     for endpoint in order:
         probe = PROBES[endpoint]
         rule, methods = routes[endpoint]

@@ -37,7 +37,14 @@ from test_attacks_common import (
 )
 from werkzeug.routing import Map, Rule
 
-from lti_tool.models import Deployment, LrsEndpoint, Platform, ResourceLink, User
+from lti_tool.models import (
+    Deployment,
+    LrsEndpoint,
+    Platform,
+    PlatformRegistration,
+    ResourceLink,
+    User,
+)
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
 # Parametrised routes that name nothing private, and why.
@@ -58,6 +65,7 @@ KIND = {
     "instructor.student": "user", "instructor.set_extra_time": "user",
     "admin.platform_enabled": "admin", "admin.deployment_enabled": "admin",
     "admin.lrs_add": "admin", "admin.lrs_remove": "admin", "admin.keys_retire": "admin",
+    "admin.registration_approve": "admin", "admin.registration_reject": "admin",
 }
 JSON_ROUTES = {"api.answer", "api.submit"}
 
@@ -123,8 +131,16 @@ def _cast(server) -> Cast:
                           username="u", password_sealed="x")
         db.add(lrs)
         db.flush()
+        waiting = PlatformRegistration(
+            issuer="https://lms.example.test", client_id="pending", name="Waiting LMS",
+            auth_login_url="https://lms.example.test/auth",
+            auth_token_url="https://lms.example.test/token",
+            key_set_url="https://lms.example.test/jwks",
+            openid_configuration="https://lms.example.test/.well-known/openid-configuration")
+        db.add(waiting)
+        db.flush()
         ids = {"platform_id": moodle.id, "deployment_id": dep.id, "lrs_id": lrs.id,
-               "kid": "any-kid"}
+               "kid": "any-kid", "registration_id": waiting.id}
     return Cast(people, attempts, ids)
 
 
@@ -255,7 +271,8 @@ def test_learners_are_refused_on_every_staff_route(live_server):
     assert len(staff) >= 9
     before = snapshot(server)
     for endpoint, rule, methods in staff:
-        url = _url(server, rule, {"attempt_id": "x", "user_id": ana.user_id})
+        # A well-formed attempt id (a UUID): anything else is a 404 before any role check.
+        url = _url(server, rule, {"attempt_id": str(uuid.uuid4()), "user_id": ana.user_id})
         for method in sorted(methods):
             data = {"csrf_token": ana.csrf} if method in WRITE_METHODS else None
             r = ana.http.request(method, url, data=data, timeout=TIMEOUT,

@@ -3,8 +3,10 @@ developer-key JSON."""
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -13,7 +15,7 @@ from sqlalchemy import delete, select
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.registration import SCOPES, issuer_matches
-from lti_tool.models import Deployment, Platform
+from lti_tool.models import Deployment, Platform, PlatformRegistration
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
 
@@ -37,10 +39,21 @@ def _start_url(server, key: str) -> str:
                               re.S).group(1))
 
 
+def _without_approval(server, monkeypatch) -> None:
+    """An operator who turned approval off (registration_require_approval = false)."""
+    import dataclasses
+
+    rt = server.app.extensions["cpt_lti"]
+    monkeypatch.setattr(rt, "settings", dataclasses.replace(
+        rt.settings, registration_require_approval=False))
+
+
 @pytest.mark.parametrize("platform", [MOODLE, CANVAS], ids=["moodle", "canvas"])
-def test_a_platform_registers_itself_and_launches_work_at_once(live_server, platform):
+def test_without_approval_a_new_platform_launches_at_once(live_server, platform,
+                                                           monkeypatch):
     issuer = platform.issuer(live_server.settings)
     _forget(live_server, issuer)
+    _without_approval(live_server, monkeypatch)
     with pytest.raises(requests.HTTPError, match="403"):  # unknown platform: refused
         full_launch(live_server, platform.key, platform.people[0].sub)
     answer = requests.get(_start_url(live_server, platform.key), timeout=20)
@@ -60,23 +73,83 @@ def test_a_platform_registers_itself_and_launches_work_at_once(live_server, plat
     assert launched.status_code == 200, launched.text[:600]
 
 
-def test_registration_waits_for_approval_when_required(live_server, monkeypatch):
+def _cli(server, *args: str):
+    from click.testing import CliRunner
+    from support import TEST_SEALING_KEY
+
+    from lti_tool.cli import cli
+
+    env = {"CPT_LTI_DATABASE_URL": server.settings.database_url,
+           "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true", "CPT_LTI_CONFIG": "",
+           "CPT_LTI_BASE_URL": server.url, "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY}
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_by_default_a_registration_waits_for_an_admin(live_server):
+    """The shipped default: the platform is not created (no launch, no framing) until a
+    tool admin approves it with `cpt-lti platform approve`; then launches work."""
     issuer = MOODLE.issuer(live_server.settings)
     _forget(live_server, issuer)
-    import dataclasses
-
-    rt = live_server.app.extensions["cpt_lti"]
-    monkeypatch.setattr(rt, "settings", dataclasses.replace(
-        rt.settings, registration_require_approval=True))
     answer = requests.get(_start_url(live_server, "moodle"), timeout=20)
     assert answer.status_code == 200 and "must approve" in answer.text
     engine, sessions = _db(live_server)
     with transaction(sessions) as db:
-        assert db.scalars(select(Platform).where(Platform.issuer == issuer)).one().enabled \
-            is False
+        assert db.scalars(select(Platform).where(Platform.issuer == issuer)).first() is None
+        [waiting] = db.scalars(select(PlatformRegistration)).all()
+        assert (waiting.issuer, waiting.client_id) == (issuer, MOODLE.client_id)
     engine.dispose()
-    with pytest.raises(requests.HTTPError, match="403"):  # disabled until approved
+    with pytest.raises(requests.HTTPError, match="403"):  # unknown until approved
         full_launch(live_server, "moodle", MOODLE.people[0].sub)
+    listed = _cli(live_server, "platform", "list")
+    assert listed.exit_code == 0
+    assert f"waiting for approval: registration {waiting.id}" in listed.output
+    as_json = json.loads(_cli(live_server, "platform", "list", "--json").output)
+    assert [r["pending_registration"] for r in as_json if "pending_registration" in r] \
+        == [waiting.id]
+    approved = _cli(live_server, "platform", "approve", str(waiting.id))
+    assert approved.exit_code == 0 and "registered platform" in approved.output
+    launched = full_launch(live_server, "moodle", MOODLE.people[0].sub)
+    assert launched.status_code == 200, launched.text[:600]
+    frames = live_server.app.extensions["cpt_lti_frame_ancestors"]
+    frames.clear()
+    policy = requests.get(f"{live_server.url}/lti/jwks", timeout=10).headers[
+        "Content-Security-Policy"]
+    assert urlsplit(issuer).netloc in policy
+    missing = _cli(live_server, "platform", "approve", str(waiting.id))
+    assert missing.exit_code == 1 and "no registration" in missing.output
+
+
+def test_a_reregistration_waits_and_approval_replaces_the_urls(live_server):
+    """An LMS already registered registers again with other URLs (its admin re-ran the
+    registration): nothing changes until approved; approval replaces the URLs and keeps
+    the platform's enabled state."""
+    issuer = MOODLE.issuer(live_server.settings)
+    engine, sessions = _db(live_server)
+    with transaction(sessions) as db:
+        row = db.scalars(select(Platform).where(Platform.issuer == issuer)).one()
+        row.key_set_url = issuer + "/old-jwks"
+    answer = requests.get(_start_url(live_server, "moodle"), timeout=20)
+    assert answer.status_code == 200 and "must approve" in answer.text
+    assert "keep using the registration approved before" in " ".join(answer.text.split())
+    with transaction(sessions) as db:
+        row = db.scalars(select(Platform).where(Platform.issuer == issuer)).one()
+        assert row.key_set_url == issuer + "/old-jwks" and row.enabled
+        [waiting] = db.scalars(select(PlatformRegistration)).all()
+    rejected = _cli(live_server, "platform", "reject", str(waiting.id))
+    assert rejected.exit_code == 0
+    requests.get(_start_url(live_server, "moodle"), timeout=20)
+    with transaction(sessions) as db:
+        [waiting] = db.scalars(select(PlatformRegistration)).all()
+    approved = _cli(live_server, "platform", "approve", str(waiting.id))
+    assert approved.exit_code == 0 and "changed: key_set_url" in approved.output
+    with transaction(sessions) as db:
+        row = db.scalars(select(Platform).where(Platform.issuer == issuer)).one()
+        assert row.key_set_url.endswith(MOODLE.jwks_path) and row.enabled
+        assert db.scalars(select(PlatformRegistration)).all() == []
+    engine.dispose()
+    # Registering again with the same settings changes nothing and waits for nobody.
+    again = requests.get(_start_url(live_server, "moodle"), timeout=20)
+    assert "already registered with these settings" in " ".join(again.text.split())
 
 
 def test_bad_openid_configuration_is_refused_with_a_page(live_server):
@@ -141,18 +214,6 @@ def test_canvas_json_has_what_a_developer_key_needs(client, settings):
         assert placements[name]["target_link_uri"] == settings.url("/lti/launch")
 
 
-class _Recorder(requests.Session):
-    """Records every request the registration would send (none should leave)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        self.sent.append(url)
-        raise requests.ConnectionError("the test allows no traffic")
-
-
 @pytest.mark.parametrize("address", [
     "https://127.0.0.1/.well-known/openid-configuration",
     "https://localhost:8443/config",
@@ -162,47 +223,83 @@ class _Recorder(requests.Session):
     "https://[::1]/config",
     "https://[fd00::1]/config",
     "https://0.0.0.0/config",
+    "https://100.64.0.1/config",
+    "https://[::ffff:10.0.0.1]/config",
 ])
 def test_registration_will_not_fetch_internal_addresses(database_url, address):
-    """Anyone can open /lti/register: outside the sandbox it must not be a way to make the
-    tool fetch addresses in its own network (cloud metadata, admin ports)."""
+    """Anyone can open /lti/register: it must not be a way to make the tool fetch
+    addresses in its own network (cloud metadata, admin ports) - whatever the sandbox."""
     from support import make_settings
 
+    from lti_tool.lti.http import lms_session
     from lti_tool.lti.registration import RegistrationError, register
 
-    settings = make_settings(database_url, sandbox=False)
-    http = _Recorder()
+    settings = make_settings(database_url, outbound_allow_networks="")
     engine = make_engine(database_url)
     try:
         with transaction(make_session_factory(engine)) as db, \
-                pytest.raises(RegistrationError, match="private or local network"):
-            register(db, settings, http, address, "token", require_approval=False)
-    finally:
-        engine.dispose()
-    assert http.sent == []
-
-
-def test_internal_addresses_are_allowed_when_the_admin_says_so(database_url):
-    """A college whose Moodle lives on its private network with the tool opts in; then the
-    request is made (and here fails, as nothing listens)."""
-    from support import make_settings
-
-    from lti_tool.lti.registration import RegistrationError, register
-
-    settings = make_settings(database_url, sandbox=False, registration_allow_private_hosts=True)
-    http = _Recorder()
-    engine = make_engine(database_url)
-    try:
-        with transaction(make_session_factory(engine)) as db, \
-                pytest.raises(RegistrationError, match="could not be fetched"):
-            register(db, settings, http, "https://10.0.0.5/config", None,
+                pytest.raises(RegistrationError, match="which outbound_allow_networks "
+                                                      "does not allow"):
+            register(db, settings, lms_session(settings), address, "token",
                      require_approval=False)
     finally:
         engine.dispose()
-    assert http.sent == ["https://10.0.0.5/config"]
+
+
+def test_internal_addresses_are_allowed_when_the_admin_says_so(database_url):
+    """A college whose Moodle lives on its own network with the tool names that network
+    (outbound_allow_networks); then the request is made (here to a listener that only
+    counts connections, so it fails after connecting)."""
+    from outbound_support import TcpRecorder
+    from support import make_settings
+
+    from lti_tool.lti.http import lms_session
+    from lti_tool.lti.registration import RegistrationError, register
+
+    settings = make_settings(database_url, outbound_allow_networks="127.0.0.0/8",
+                             http_timeout_seconds=2.0)
+    engine = make_engine(database_url)
+    try:
+        with TcpRecorder() as internal, transaction(make_session_factory(engine)) as db:
+            with pytest.raises(RegistrationError, match="could not be fetched"):
+                register(db, settings, lms_session(settings),
+                         f"https://127.0.0.1:{internal.port}/config", None,
+                         require_approval=False)
+            assert internal.connections == 1
+    finally:
+        engine.dispose()
 
 
 def test_public_addresses_pass_the_check():
-    from lti_tool.lti.registration import check_public_host
+    from lti_tool.outbound import OutboundPolicy
 
-    check_public_host("https://93.184.216.34/config", "openid_configuration")
+    OutboundPolicy().check("https://93.184.216.34/config")
+
+
+def test_an_admin_approves_or_rejects_from_the_console(live_server):
+    """The console lists waiting registrations with what they would set, and approves or
+    rejects each (with its CSRF token, like every console form)."""
+    from test_attacks_common import admin_actor
+
+    issuer = MOODLE.issuer(live_server.settings)
+    _forget(live_server, issuer)
+    requests.get(_start_url(live_server, "moodle"), timeout=20)
+    admin = admin_actor(live_server)
+    console = admin.http.get(f"{live_server.url}/admin/", timeout=20).text
+    assert "Registrations waiting for approval" in console and issuer in console
+    engine, sessions = _db(live_server)
+    with transaction(sessions) as db:
+        [waiting] = db.scalars(select(PlatformRegistration)).all()
+    refused = admin.http.post(f"{live_server.url}/admin/registrations/{waiting.id}/approve",
+                              data={"csrf_token": "forged"}, timeout=20)
+    assert refused.status_code == 403
+    done = admin.http.post(f"{live_server.url}/admin/registrations/{waiting.id}/approve",
+                           data={"csrf_token": admin.csrf}, timeout=20)
+    assert done.status_code == 200 and "registration approved" in done.text
+    with transaction(sessions) as db:
+        assert db.scalars(select(Platform).where(Platform.issuer == issuer)).one().enabled
+    engine.dispose()
+    assert full_launch(live_server, "moodle", MOODLE.people[0].sub).status_code == 200
+    gone = admin.http.post(f"{live_server.url}/admin/registrations/{waiting.id}/reject",
+                           data={"csrf_token": admin.csrf}, timeout=20)
+    assert gone.status_code == 404

@@ -56,9 +56,11 @@ from lti_tool.models import (
     ResourceLink,
     Response,
 )
+from lti_tool.outbound import OutboundPolicy
 from lti_tool.outbox import LEASE, OutboxWorker
 from lti_tool.sandbox.models import SandboxPlacedLink, SandboxResult, SandboxScore
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
+from lti_tool.sealed import sealer_for
 
 LRS_DOWN_SECONDS = 60  # the number; the one real wait in this file
 LEARNERS = [("canvas", CANVAS.people[0].sub), ("canvas", CANVAS.people[1].sub),
@@ -107,7 +109,7 @@ def test_lrs_down_60_s_under_load_loses_nothing_and_duplicates_nothing(one_backe
     database_url = one_backend_url
     server = LiveServer(database_url).start()
     engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, sealer_for(server.settings))
     try:
         _add_lrs_for_sandbox(sessions, server.settings, ralph.endpoint, ralph.auth)
         clock = OffsetClock()
@@ -199,7 +201,7 @@ def test_ags_500s_then_recovery_every_score_lands_and_the_latest_wins(live_serve
     student = MOODLE.people[0]
     placed = _place(live_server, MOODLE)
     engine = make_engine(live_server.settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, sealer_for(live_server.settings))
     try:
         first = _take_practice(live_server, MOODLE, student, placed, right=12)
         with transaction(sessions) as db:
@@ -233,7 +235,8 @@ def test_ags_500s_then_recovery_every_score_lands_and_the_latest_wins(live_serve
         app.view_functions[view_name] = flaky_scores
         try:
             clock = OffsetClock()
-            worker = OutboxWorker(sessions, clock, 5.0, Random(5))
+            worker = OutboxWorker(sessions, clock, 5.0, Random(5),
+                                  policy=OutboundPolicy.from_settings(live_server.settings))
             for n in range(1, 4):
                 report = worker.run_once()
                 assert (report.sent, report.retried, report.failed) == (0, 3, 0), report

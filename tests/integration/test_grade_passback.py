@@ -14,6 +14,7 @@ from test_deep_linking import _deep_link_launch, _instructor
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
+from lti_tool.outbound import OutboundPolicy
 from lti_tool.outbox import OutboxWorker, next_attempt_at
 from lti_tool.sandbox.models import (
     SandboxLineItem,
@@ -23,11 +24,12 @@ from lti_tool.sandbox.models import (
     SandboxToken,
 )
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
+from lti_tool.sealed import sealer_for
 
 
 def _sessions(server):
     engine = make_engine(server.settings.database_url)
-    return engine, make_session_factory(engine)
+    return engine, make_session_factory(engine, sealer_for(server.settings))
 
 
 def _place(server, platform, activity="practice:safety") -> int:
@@ -79,7 +81,9 @@ def _take_practice(server, platform, person, placed_id, right: int) -> str:
 
 def _worker(server, clock=None):
     engine, sessions = _sessions(server)
-    return engine, OutboxWorker(sessions, clock or (lambda: datetime.now(UTC)), 5.0)
+    # The sandbox LMS listens on loopback: allowed by the test settings' allow-list.
+    return engine, OutboxWorker(sessions, clock or (lambda: datetime.now(UTC)), 5.0,
+                                policy=OutboundPolicy.from_settings(server.settings))
 
 
 def test_practice_score_lands_in_the_gradebook_with_one_token(live_server):

@@ -18,11 +18,12 @@ from lti_tool.lti.keys import KeyService
 from lti_tool.lti.registry import DbToolConf
 from lti_tool.sandbox.platforms import AGS_SCOPES, CANVAS, MOODLE, NRPS_SCOPE
 from lti_tool.sandbox.services import NRPS_MT, ROSTER_ONLY
+from lti_tool.sealed import sealer_for
 
 
 def _sessions(server):
     engine = make_engine(server.settings.database_url)
-    return engine, make_session_factory(engine)
+    return engine, make_session_factory(engine, sealer_for(server.settings))
 
 
 def test_jwks_publishes_rs256_signing_keys(live_server):

@@ -1,5 +1,6 @@
-"""What operators watch: /health with the outbox backlog, /metrics behind a token with
-cluster-wide launch counters, request ids in responses and in JSON log lines."""
+"""What operators watch: /health (its details, the outbox backlog, behind the metrics
+token), /metrics behind the token with cluster-wide launch counters, request ids in
+responses and in JSON log lines."""
 
 from __future__ import annotations
 
@@ -50,11 +51,14 @@ def test_metrics_are_off_without_a_token(live_server):
     assert requests.get(live_server.url + "/metrics", timeout=10).status_code == 404
 
 
-def test_health_reports_the_outbox_backlog(live_server):
-    full_launch(live_server, "canvas", CANVAS.people[0].sub)
-    health = requests.get(live_server.url + "/health", timeout=10).json()
+def test_health_reports_the_outbox_backlog(watched):
+    full_launch(watched, "canvas", CANVAS.people[0].sub)
+    health = requests.get(watched.url + "/health", timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert health["status"] == "ok" and health["database"] == "ok"
     assert isinstance(health["outbox"], dict)
+    # Without the token: up or down, nothing else (test_attacks_exposure.py).
+    assert requests.get(watched.url + "/health", timeout=10).json() == {"status": "ok"}
 
 
 def test_request_ids_are_returned_and_taken_from_a_proxy(live_server):

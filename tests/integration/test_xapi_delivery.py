@@ -326,7 +326,10 @@ def test_the_default_lrs_takes_platforms_without_their_own(database_url, ralph):
         w.close()
 
 
-def test_a_changed_secret_key_keeps_statements_waiting_with_a_clear_reason(database_url):
+def test_a_changed_sealing_key_keeps_statements_waiting_with_a_clear_reason(database_url):
+    """LRS passwords are sealed with the sealing key (issue 15), not the cookie secret: a
+    sealing key replaced without `cpt-lti sealing rotate` leaves them unreadable, and the
+    statements wait with a reason that says how to recover."""
     w = World(database_url)
     try:
         with transaction(w.sessions) as db:
@@ -335,13 +338,16 @@ def test_a_changed_secret_key_keeps_statements_waiting_with_a_clear_reason(datab
         w.session("a", "drill", answers=1)
         import dataclasses
 
+        from cryptography.fernet import Fernet
+
         rekeyed = XapiDelivery(w.sessions, dataclasses.replace(
-            w.settings, secret_key="another-secret-key-" + "x" * 20), w.clock, Random(1))
+            w.settings, sealing_key=Fernet.generate_key().decode()), w.clock, Random(1))
         report = rekeyed.run_once()
         assert report.sent == 0 and report.retried == 5
         waiting = w.rows(status=OutboxStatus.PENDING)
         assert len(waiting) == 5
-        assert all("add the LRS again" in r.last_error for r in waiting)
+        assert all("sealing rotate" in r.last_error and "add the LRS again" in r.last_error
+                   for r in waiting)
     finally:
         w.close()
 

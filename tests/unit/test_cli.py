@@ -18,6 +18,8 @@ from lti_tool import cli as cli_module
 from lti_tool.cli import cli
 
 CANVAS = "https://canvas.instructure.com"
+SEALING_KEY = "xUrUnumtwmZWWpwlVmOoSdll_9WDtoQ41fB-RfzeHaU="  # Fernet.generate_key()
+NEW_SEALING_KEY = "ADAjInbqolDwtaC2XBgi8KhENVTW4NmeqI9TBgYyxZs="
 URLS = [
     "--auth-login-url", "https://sso.canvaslms.com/api/lti/authorize_redirect",
     "--auth-token-url", "https://sso.canvaslms.com/login/oauth2/token",
@@ -42,6 +44,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CPT_LTI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("CPT_LTI_SANDBOX", "false")
     monkeypatch.setenv("CPT_LTI_ENVIRONMENT", "test")
+    monkeypatch.setenv("CPT_LTI_SEALING_KEY", SEALING_KEY)
     runner = _runner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -337,7 +340,8 @@ def test_lrs_add_list_remove_and_the_password_never_shows(initialised, tmp_path)
     assert _add(run, "1000", "d-1").exit_code == 0
     secret = "lrs-secret-do-not-print"
     result = run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.college.edu/xapi",
-                 "--username", "key", "--password", secret, "--name", "district")
+                 "--username", "key", "--password-env", "DISTRICT_LRS", "--name", "district",
+                 env={"DISTRICT_LRS": secret})
     assert result.exit_code == 0, result.stderr
     assert "added LRS 1 (lrs:1)" in result.stdout and secret not in result.output
     # The password comes from the environment too, keeping it out of shell history.
@@ -366,20 +370,21 @@ def test_lrs_add_list_remove_and_the_password_never_shows(initialised, tmp_path)
 def test_lrs_add_refuses_bad_input_with_exit_2(initialised, args, message) -> None:
     assert _add(initialised, "1000", "d-1").exit_code == 0
     result = initialised("lrs", "add", "--platform", CANVAS, "--username", "k",
-                         "--password", "p", *args)
+                         "--password-env", "LRS_PW", *args, env={"LRS_PW": "p"})
     assert result.exit_code == 2
     assert message in _one_error_line(result)
 
 
 def test_lrs_add_for_an_unknown_or_ambiguous_platform_exits_2(initialised) -> None:
     args = ("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/",
-            "--username", "k", "--password", "p")
-    assert "no platform is registered" in _one_error_line(initialised(*args))
+            "--username", "k", "--password-env", "LRS_PW")
+    env = {"LRS_PW": "p"}
+    assert "no platform is registered" in _one_error_line(initialised(*args, env=env))
     assert _add(initialised, "1000", "d-1").exit_code == 0
     assert _add(initialised, "2000", "d-2").exit_code == 0
-    result = initialised(*args)
+    result = initialised(*args, env=env)
     assert result.exit_code == 2 and "--client-id" in _one_error_line(result)
-    assert initialised(*args, "--client-id", "2000").exit_code == 0
+    assert initialised(*args, "--client-id", "2000", env=env).exit_code == 0
 
 
 def test_serve_local_lrs_starts_ralph_and_points_the_worker_at_it(
@@ -422,9 +427,10 @@ def test_admin_create_and_platform_enable_disable(initialised) -> None:
     created = run("admin", "create", "it-admin", env={"CPT_LTI_ADMIN_PASSWORD": "long enough pw"})
     assert created.exit_code == 0 and "created admin it-admin" in created.stdout
     assert "long enough pw" not in created.output
-    short = run("admin", "create", "it-admin", "--password", "short")
+    short = run("admin", "create", "it-admin", "--password-env", "PW", env={"PW": "short"})
     assert short.exit_code == 2 and "at least 12" in _one_error_line(short)
-    again = run("admin", "create", "it-admin", "--password", "another long password")
+    again = run("admin", "create", "it-admin", "--password-env", "PW",
+                env={"PW": "another long password"})
     assert again.exit_code == 0 and "updated admin" in again.stdout
 
     assert _add(run, "1000", "d-1").exit_code == 0
@@ -454,3 +460,259 @@ def test_user_erase_reports_and_refuses_unknown_learners(initialised, tmp_path) 
     again = initialised("user", "erase", "--platform", CANVAS, "--sub", "learner-7")
     assert again.exit_code == 1 and "no learner" in _one_error_line(again)
     assert initialised("user", "erase", "--platform", CANVAS).exit_code == 2
+
+
+# --- issue 15.5: safe defaults, a sealing key, passwords never in argv -------------------------
+
+def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a fresh install: no CPT_LTI_* variable at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPT_LTI_")}
+    return {**env, **extra}
+
+
+def _cpt_lti() -> str:
+    import shutil
+    import sys
+
+    script = Path(sys.executable).parent / "cpt-lti"
+    return str(script) if script.exists() else shutil.which("cpt-lti") or "cpt-lti"
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "5099"], ["init"]])
+def test_a_fresh_install_refuses_to_start_in_production(tmp_path: Path, command) -> None:
+    """ATTACK (issue 15.5): with nothing configured, `cpt-lti serve` ran with the public
+    development secret, the sandbox LMS open at /sandbox/ and LRS passwords sealed with a
+    key derived from that secret. A real process now stops at once: exit 2, one line that
+    names what production needs, no traceback, no database made."""
+    import subprocess
+
+    done = subprocess.run([_cpt_lti(), *command], env=_bare_env(tmp_path), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "production" in line
+    assert "CPT_LTI_SECRET_KEY" in line and "CPT_LTI_SEALING_KEY" in line
+    assert "CPT_LTI_ENVIRONMENT=development" in line  # how to get the demo instead
+    assert not (tmp_path / "var").exists()
+
+
+def test_production_refuses_the_dev_secret_and_the_sandbox(run) -> None:
+    production = {"CPT_LTI_ENVIRONMENT": "production", "CPT_LTI_SANDBOX": "false"}
+    result = run("serve", env={**production, "CPT_LTI_SECRET_KEY": "dev-only-not-secret"})
+    assert result.exit_code == 2 and "CPT_LTI_SECRET_KEY" in _one_error_line(result)
+    result = run("serve", env={**production, "CPT_LTI_SECRET_KEY": "k" * 40,
+                               "CPT_LTI_SANDBOX": "true"})
+    assert result.exit_code == 2 and "sandbox" in _one_error_line(result)
+
+
+def test_development_is_said_on_start(run, monkeypatch, tmp_path: Path) -> None:
+    """`make run` asks for development; serve says so in one line, sandbox included."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("werkzeug.serving.run_simple", lambda *a, **k: None)
+    env = {"CPT_LTI_ENVIRONMENT": "development", "CPT_LTI_EMBEDDED_WORKER": "false"}
+    monkeypatch.delenv("CPT_LTI_SANDBOX")  # the sandbox follows the environment
+    assert run("init", env=env).exit_code == 0
+    result = run("serve", env=env)
+    assert result.exit_code == 0, result.stderr
+    [line] = [x for x in result.stdout.splitlines() if "development mode" in x]
+    assert "sandbox LMS" in line and "/sandbox/" in line and "not for production" in line
+
+
+def test_make_run_asks_for_development_explicitly() -> None:
+    import subprocess
+
+    root = Path(cli_module.__file__).resolve().parent.parent
+    done = subprocess.run(["make", "-n", "-W", "pyproject.toml", "run"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    commands = [c for c in done.stdout.splitlines() if "cpt-lti " in c]
+    assert any(" init" in c for c in commands) and any(" serve" in c for c in commands)
+    assert all("CPT_LTI_ENVIRONMENT=development" in c for c in commands), commands
+
+
+@pytest.mark.parametrize("command", [
+    ("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/", "--username", "k"),
+    ("admin", "create", "it-admin"),
+])
+@pytest.mark.parametrize("form", ["separate", "joined"])
+def test_a_password_argument_is_refused(initialised, command, form) -> None:
+    """ATTACK (issue 15.5): `--password SECRET` put the secret in the process list and the
+    shell history. It is refused with exit 2 and one line that says what to do instead;
+    nothing is stored."""
+    secret = "visible-in-ps-aux-123"
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    args = ["--password", secret] if form == "separate" else [f"--password={secret}"]
+    result = initialised(*command, *args)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "--password-file" in line and "--password-env" in line
+    assert secret not in result.output
+    assert _json(initialised("lrs", "list", "--json"))["platforms"] == []
+
+
+def test_passwords_come_from_a_file_the_environment_or_a_prompt(
+        initialised, tmp_path: Path, monkeypatch) -> None:
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    lrs = ("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/",
+           "--username", "k")
+    secret_file = tmp_path / "lrs.pw"
+    secret_file.write_text("from-a-file\n")
+    assert initialised(*lrs, "--name", "a", "--password-file", str(secret_file)).exit_code == 0
+    assert initialised(*lrs, "--name", "b", "--password-env", "MY_PW",
+                       env={"MY_PW": "from-env"}).exit_code == 0
+    missing = initialised(*lrs, "--name", "c", "--password-env", "NOT_SET_ANYWHERE")
+    assert missing.exit_code == 2 and "NOT_SET_ANYWHERE" in _one_error_line(missing)
+    unreadable = initialised(*lrs, "--name", "c", "--password-file", str(tmp_path / "nope"))
+    assert unreadable.exit_code == 2 and "password file" in _one_error_line(unreadable)
+    no_tty = initialised(*lrs, "--name", "c")  # no terminal, no file, no variable
+    assert no_tty.exit_code == 2 and "--password-file" in _one_error_line(no_tty)
+    monkeypatch.setattr(cli_module, "_stdin_is_tty", lambda: True)
+    typed = _runner().invoke(cli, [*lrs, "--name", "c"], input="typed-pw\n",
+                             catch_exceptions=False)
+    assert typed.exit_code == 0, typed.stderr
+    admin = _runner().invoke(cli, ["admin", "create", "it-admin"],
+                             input="a long typed password\na long typed password\n",
+                             catch_exceptions=False)
+    assert admin.exit_code == 0 and "created admin" in admin.stdout
+
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.lrs import destinations_for
+    from lti_tool.models import Platform
+    from lti_tool.settings import load_settings
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as db:
+        platform = db.query(Platform).one()
+        passwords = {d.name: d.password for d in destinations_for(db, settings, platform.id)}
+    engine.dispose()
+    assert passwords == {"a": "from-a-file", "b": "from-env", "c": "typed-pw"}
+
+
+def test_sealing_new_key_needs_no_configuration(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    result = _runner().invoke(cli, ["sealing", "new-key"], env=dict.fromkeys(
+        [k for k in os.environ if k.startswith("CPT_LTI_")]), catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    key = result.stdout.strip()
+    assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
+    again = _runner().invoke(cli, ["sealing", "new-key"]).stdout.strip()
+    assert again != key
+
+
+def _sealed_rows(tmp_path: Path) -> dict[str, str]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as conn:
+        rows = {f"key:{kid}": value for kid, value in conn.execute(
+            text("SELECT kid, private_key_sealed FROM tool_key"))}
+        rows.update({f"lrs:{i}": value for i, value in conn.execute(
+            text("SELECT id, password_sealed FROM lrs_endpoint"))})
+    engine.dispose()
+    return rows
+
+
+def _opens(key: str, value: str) -> bool:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    try:
+        Fernet(key.encode()).decrypt(value.encode())
+        return True
+    except InvalidToken:
+        return False
+
+
+def test_sealing_rotate_reseals_everything_and_the_old_key_can_be_dropped(
+        initialised, tmp_path: Path) -> None:
+    run = initialised
+    assert _add(run, "1000", "d-1").exit_code == 0
+    assert run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/",
+               "--username", "k", "--password-env", "PW", env={"PW": "lrs-pw"}).exit_code == 0
+    before = _sealed_rows(tmp_path)
+    assert len(before) == 2 and all(_opens(SEALING_KEY, v) for v in before.values())
+    assert not any("PRIVATE KEY" in v or "lrs-pw" in v for v in before.values())
+
+    # The new key alone, before rotating: nothing opens, and rotate refuses to touch it.
+    alone = {"CPT_LTI_SEALING_KEY": NEW_SEALING_KEY}
+    status = _json(run("sealing", "status", "--json", env=alone))
+    assert status["unreadable"] == sorted(before) and status["current"] == 0
+    refused = run("sealing", "rotate", env=alone)
+    assert refused.exit_code == 1 and "cannot be opened" in _one_error_line(refused)
+    assert _sealed_rows(tmp_path) == before
+
+    both = {"CPT_LTI_SEALING_KEY": f"{NEW_SEALING_KEY},{SEALING_KEY}"}
+    assert _json(run("sealing", "status", "--json", env=both))["older"] == 2
+    rotated = run("sealing", "rotate", "--json", env=both)
+    assert _json(rotated) == {"resealed": 2, "tool_keys": 1, "lrs_passwords": 1}
+    after = _sealed_rows(tmp_path)
+    assert all(_opens(NEW_SEALING_KEY, v) and not _opens(SEALING_KEY, v)
+               for v in after.values())
+
+    # The old key dropped: everything still works with the new one alone.
+    status = _json(run("sealing", "status", "--json", env=alone))
+    assert status == {"current": 2, "older": 0, "unreadable": [], "to_migrate": 0}
+    assert run("keys", "rotate", "--now", env=alone).exit_code == 0
+    assert "re-sealed 3 values" in run("sealing", "rotate", env=alone).stdout
+
+
+def _legacy_seal(secret_key: str, plain: str) -> str:
+    """What the tool did before issue 15: Fernet with a key derived from the cookie secret."""
+    import base64
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"cpt-lti sealed credentials v1").derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key)).encrypt(plain.encode()).decode()
+
+
+def test_init_migrates_plain_private_keys_and_secret_sealed_passwords(
+        initialised, tmp_path: Path) -> None:
+    """Rows written before the sealing key existed: a plain PEM private key and an LRS
+    password sealed with the secret-derived key. `cpt-lti init` (run on every deploy)
+    seals both with the sealing key, so no admin must add the LRS again."""
+    from cryptography.fernet import Fernet
+
+    from lti_tool.lti.keys import generate_rsa_pem
+
+    run = initialised
+    secret = "an-old-secret-key-of-more-than-32-characters"
+    assert _add(run, "1000", "d-1").exit_code == 0
+    assert run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs.test/",
+               "--username", "k", "--password-env", "PW", env={"PW": "x"}).exit_code == 0
+    assert run("lrs", "add", "--platform", CANVAS, "--endpoint", "https://lrs2.test/",
+               "--username", "k", "--name", "lost", "--password-env", "PW",
+               env={"PW": "x"}).exit_code == 0
+    pem = generate_rsa_pem()
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tool_key SET private_key_sealed = :pem"), {"pem": pem})
+        conn.execute(text("UPDATE lrs_endpoint SET password_sealed = :v WHERE name = 'lrs'"),
+                     {"v": _legacy_seal(secret, "old-lrs-password")})
+        conn.execute(text("UPDATE lrs_endpoint SET password_sealed = :v WHERE name = 'lost'"),
+                     {"v": _legacy_seal("some other secret entirely", "gone")})
+    engine.dispose()
+
+    result = run("init", env={"CPT_LTI_SECRET_KEY": secret})
+    assert result.exit_code == 0, result.stderr
+    assert "sealed values: 2 migrated" in result.stdout
+    assert "LRS 2" in result.stderr and "lrs add" in result.stderr  # cannot be opened
+    rows = _sealed_rows(tmp_path)
+    [sealed_pem] = [v for k, v in rows.items() if k.startswith("key:")]
+    assert "PRIVATE KEY" not in sealed_pem
+    fernet = Fernet(SEALING_KEY.encode())
+    assert fernet.decrypt(sealed_pem.encode()).decode() == pem
+    assert fernet.decrypt(rows["lrs:1"].encode()).decode() == "old-lrs-password"
+    again = run("init", env={"CPT_LTI_SECRET_KEY": secret})
+    assert again.exit_code == 0 and "migrated" not in again.stdout
+
+
+def test_init_stops_when_the_signing_key_cannot_be_opened(initialised) -> None:
+    """A sealing key replaced without its predecessor would leave the tool unable to sign:
+    the deploy stops with one line saying how to recover."""
+    result = initialised("init", env={"CPT_LTI_SEALING_KEY": NEW_SEALING_KEY})
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "tool key" in line and "sealing rotate" in line

@@ -73,7 +73,9 @@ def test_constraints_carry_the_naming_convention_names(tmp_path: Path) -> None:
     _cols, _idx, _uq, fks = schema["deployment"]  # type: ignore[misc]
     assert fks == ["fk_deployment_platform_id_platform"]
     _cols, indexes, _uq, _fk = schema["launch_value"]  # type: ignore[misc]
-    assert indexes == ["ix_launch_value_expires_at"]
+    assert indexes == ["ix_launch_value_expires_at", "ix_launch_value_owner_expires_at"]
+    _cols, _idx, uniques, _fk = schema["platform_registration"]  # type: ignore[misc]
+    assert uniques == ["uq_platform_registration_issuer_client_id"]
 
 
 def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
