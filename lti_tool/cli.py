@@ -257,6 +257,11 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
 
         from lti_tool import create_app
 
+        # SIGTERM (a service manager, `kill`, a container stop) ends the server the way
+        # Ctrl+C does, so what follows and the atexit hooks run: without this the process
+        # died at once, losing the launch counts it held and leaving the local Ralph
+        # running with no parent. Set before Ralph starts: a stop during start-up too.
+        signal.signal(signal.SIGTERM, _interrupt)
         if local_lrs:
             settings = _start_local_lrs(settings)
         app = create_app(settings)
@@ -267,11 +272,6 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
             start_background_worker(rt.sessions, rt.clock, settings)
             click.echo("outbox: delivering grades and xAPI statements from an in-process "
                        "worker thread")
-        # SIGTERM (a service manager, `kill`, a container stop) ends the server the way
-        # Ctrl+C does, so what follows and the atexit hooks run: without this the process
-        # died at once, losing the launch counts it held and leaving the local Ralph
-        # running with no parent.
-        signal.signal(signal.SIGTERM, _interrupt)
         run_simple(host, port, app, threaded=True, use_reloader=False,
                    request_handler=_quiet_request_handler())
         rt = app.extensions["cpt_lti"]

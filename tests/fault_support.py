@@ -375,10 +375,42 @@ def gunicorn(env: dict[str, str], log: Path, workers: int = 2,
             time.sleep(0.1)
         yield Gunicorn(url, process, log)
     finally:
-        if process.poll() is None:
-            process.terminate()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM as a service manager sends it; SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def dev_server(database_url: str, cwd: Path, log: Path, port: int | None = None,
+               **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real ``cpt-lti serve`` (what ``make run`` starts) on ``port`` (a free one by
+    default), once it answers /ping: (its base URL, the process). Stopped on leaving."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(log, "ab") as out:
+        process = subprocess.Popen([cpt_lti(), "serve", "--port", str(port)],
+                                   env=tool_env(database_url, CPT_LTI_BASE_URL=base,
+                                                CPT_LTI_EMBEDDED_WORKER="false", **env),
+                                   cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                requests.get(f"{base}/ping", timeout=2)
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "cpt-lti serve did not start in 60 s"
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        stop_process(process)

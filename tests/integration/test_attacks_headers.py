@@ -11,14 +11,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import requests
-from fault_support import cpt_lti, gunicorn, tool_env
+from fault_support import dev_server, gunicorn, tool_env
 from lti_helpers import full_launch, storage_config
 from support import make_settings, parse_form, prepare
 from test_attacks_common import TIMEOUT, person_sub, signed_launch
@@ -28,7 +26,6 @@ from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.platforms import PlatformService, PlatformSpec
 from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Platform
-from lti_tool.sandbox.ralph_lrs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "lti_tool" / "web" / "templates"
@@ -220,34 +217,10 @@ def tool_db(tmp_path) -> str:
 def test_builtin_server_sends_no_version(tool_db, tmp_path):
     """``cpt-lti serve`` (what ``make run`` starts) answered ``Server: Werkzeug/3.x
     Python/3.y``: it names no version."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "serve.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen([cpt_lti(), "serve", "--port", str(port)],
-                                   env=tool_env(tool_db, CPT_LTI_BASE_URL=base,
-                                                CPT_LTI_EMBEDDED_WORKER="false"),
-                                   cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-            try:
-                answer = requests.get(f"{base}/ping", timeout=2)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "cpt-lti serve did not start in 60 s"
-                time.sleep(0.2)
-        _assert_no_version(answer.headers.get("Server"))
+    with dev_server(tool_db, tmp_path, tmp_path / "serve.log") as (base, _):
+        _assert_no_version(requests.get(f"{base}/ping", timeout=5).headers.get("Server"))
         _assert_no_version(requests.get(f"{base}/no-such-page", timeout=5).headers.get(
             "Server"))
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_gunicorn_sends_no_version(tool_db, tmp_path):

@@ -14,14 +14,13 @@ from __future__ import annotations
 import io
 import logging
 import re
-import subprocess
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from fault_support import OffsetClock, cpt_lti, gunicorn, tool_env
+from fault_support import OffsetClock, dev_server, gunicorn, tool_env
 from lti_helpers import full_launch
 from support import make_settings, prepare
 from test_attacks_common import TIMEOUT, Actor, actor, db_session, person_sub
@@ -113,33 +112,10 @@ def test_the_built_in_servers_access_log_never_holds_the_session_id(tmp_path):
     """``cpt-lti serve`` (what ``make run`` starts): werkzeug's access lines showed
     ``GET /home?s=<id>``."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    tool_db = _tool_db(tmp_path, base)
+    tool_db = _tool_db(tmp_path, f"http://127.0.0.1:{port}")
     log = tmp_path / "serve.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen([cpt_lti(), "serve", "--port", str(port)],
-                                   env=tool_env(tool_db, CPT_LTI_BASE_URL=base,
-                                                CPT_LTI_EMBEDDED_WORKER="false",
-                                                CPT_LTI_LOG_LEVEL="INFO"),
-                                   cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-            try:
-                requests.get(f"{base}/ping", timeout=2)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "cpt-lti serve did not start in 60 s"
-                time.sleep(0.2)
+    with dev_server(tool_db, tmp_path, log, port, CPT_LTI_LOG_LEVEL="INFO") as (base, _):
         ids = _launch_and_probe(base)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     written = log.read_text(errors="replace")
     assert "GET /home?s=" in written, written[-3000:]  # the lines are there, redacted
     for sid in ids:
