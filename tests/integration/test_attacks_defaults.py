@@ -21,9 +21,10 @@ import requests
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from lti_helpers import full_launch, storage_config
+from lti_helpers import full_launch
 from sqlalchemy import text
 from support import make_settings, parse_form, prepare
+from test_deep_linking import _deep_link_launch
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lrs import add_lrs, destinations_for
@@ -53,16 +54,7 @@ def _tool_key_column(database_url: str) -> list[str]:
 
 def _deep_link(server, platform, person) -> requests.Response:
     """An instructor places one activity; the sandbox verifies the tool's signature."""
-    s = requests.Session()
-    r = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
-              params={"user": person.sub, "link": "deep-link"})
-    action, fields = parse_form(r.text)
-    r = s.post(action, data=fields)
-    storage = storage_config(r.text)
-    if storage:
-        r = s.get(storage["redirect"])
-    action, fields = parse_form(r.text)
-    picker = s.post(action, data=fields)
+    s, picker = _deep_link_launch(server, platform, person)
     action, fields = parse_form(picker.text)
     fields["activity"] = ["lessons:quality"]
     back = s.post(server.url + action.replace("&amp;", "&"), data=fields)
