@@ -83,7 +83,7 @@ def load_bank(root: Path = DATA_DIR) -> Bank:
         except ValidationError as exc:
             problems += _schema_problems("blueprint.yaml", raw, exc)
     items: dict[str, tuple[str, Item]] = {}
-    for path in sorted((root / "items").glob("*.yaml")):
+    for path in sorted((root / "items").glob("*/*.yaml")):
         file = str(path.relative_to(root))
         data = _load_yaml(path, problems, root)
         if data is None:
