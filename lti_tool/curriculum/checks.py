@@ -107,7 +107,7 @@ def load_bank(root: Path = DATA_DIR) -> Bank:
                 continue
             items[item.id] = (file, item)
     lessons: dict[str, tuple[str, Lesson]] = {}
-    for path in sorted((root / "lessons").glob("*.yaml")):
+    for path in sorted((root / "lessons").glob("*/*.yaml")):
         file = str(path.relative_to(root))
         data = _load_yaml(path, problems, root)
         if data is None:

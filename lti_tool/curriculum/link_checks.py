@@ -37,7 +37,7 @@ def link(root: Path = DATA_DIR) -> int:
     bank = load_bank(root)
     items = [item for _, item in bank.items.values()]
     changed = 0
-    for path in sorted((root / "lessons").glob("*.yaml")):
+    for path in sorted((root / "lessons").glob("*/*.yaml")):
         text = path.read_text(encoding="utf-8")
         lessons = yaml.safe_load(text)["lessons"]
         pieces = re.split(r"(?m)^([ \t]*)checks: \[\][ \t]*$", text)

@@ -46,12 +46,22 @@ def _dataset() -> dict:
     return {"blueprint": blueprint, "items": items, "lessons": lessons}
 
 
+def _by_activity(entries: list[dict]) -> dict[str, list[dict]]:
+    files: dict[str, list[dict]] = {}
+    for entry in entries:
+        files.setdefault(entry["key_activity"].replace(".", "/", 1), []).append(entry)
+    return files
+
+
 def _write(root: Path, data: dict) -> Path:
-    (root / "items").mkdir(parents=True, exist_ok=True)
-    (root / "lessons").mkdir(exist_ok=True)
+    """One file per key activity, as shipped: items/mod/work.yaml, lessons/mod/work.yaml."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "blueprint.yaml").write_text(yaml.safe_dump(data["blueprint"]))
-    (root / "items" / "mod.yaml").write_text(yaml.safe_dump(data["items"]))
-    (root / "lessons" / "mod.yaml").write_text(yaml.safe_dump(data["lessons"]))
+    for kind in ("items", "lessons"):
+        for name, entries in _by_activity(data[kind][kind]).items():
+            path = root / kind / f"{name}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.safe_dump({"module": data[kind]["module"], kind: entries}))
     return root
 
 
@@ -108,8 +118,9 @@ def test_each_rule_reports_file_and_id(tmp_path, case):
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stdout.splitlines() if expected in line]
     assert lines, result.output
-    assert all(line.split(":", 1)[0] in {"items/mod.yaml", "lessons/mod.yaml", "items",
-                                         "lessons", "blueprint.yaml"} for line in lines)
+    assert all(line.split(":", 1)[0] in {"items/mod/work.yaml", "items/mod/nope.yaml",
+                                         "lessons/mod/work.yaml", "items", "lessons",
+                                         "blueprint.yaml"} for line in lines)
 
 
 def test_unknown_data_dir_is_bad_usage(tmp_path):

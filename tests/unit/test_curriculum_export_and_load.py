@@ -111,7 +111,7 @@ def test_load_is_idempotent_and_upgrades_in_place(small_bank, tmp_path):
         assert sync_curriculum(db, load_bank(small_bank), CLOCK).unchanged
         assert len(list(db.scalars(select(ContentRelease)))) == 1
     # An editor rewords one item, drops another and adds a new one.
-    items_file = small_bank / "items" / "mod.yaml"
+    items_file = small_bank / "items" / "mod" / "work.yaml"
     data = yaml.safe_load(items_file.read_text())
     data["items"][4]["stem"] = "A reworded question about guards and hands?"
     dropped = data["items"].pop(7)["id"]
@@ -129,7 +129,7 @@ def test_load_is_idempotent_and_upgrades_in_place(small_bank, tmp_path):
 
 
 def test_invalid_bank_is_not_loaded(small_bank, tmp_path):
-    items_file = small_bank / "items" / "mod.yaml"
+    items_file = small_bank / "items" / "mod" / "work.yaml"
     data = yaml.safe_load(items_file.read_text())
     data["items"][0]["options"].pop()
     items_file.write_text(yaml.safe_dump(data))
