@@ -38,38 +38,27 @@ sys.path.insert(0, str(ROOT))
 from harness import free_port, gunicorn  # noqa: E402
 
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
-from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
-from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
-from lti_tool.migrate import upgrade_to_head  # noqa: E402
-from lti_tool.models import Platform, Role, ToolSession, User  # noqa: E402
+from lti_tool.db import transaction  # noqa: E402
+from lti_tool.models import Role, ToolSession  # noqa: E402
 from lti_tool.practice.service import PracticeService  # noqa: E402
+from lti_tool.sandbox.learners import learner_world  # noqa: E402
 from lti_tool.sealed import new_key  # noqa: E402
 
 
 def setup(url: str, students: int) -> list[tuple[str, str, str]]:
     """(session id, csrf token, attempt id) per student."""
-    upgrade_to_head(url)
-    engine = make_engine(url)
     now = datetime.now(UTC)
+    subs = [f"student-{n}" for n in range(students)]
+    engine, sessions, ids = learner_world(url, load_bank(), lambda: now, subs)
     out = []
-    with transaction(make_session_factory(engine)) as db:
-        sync_curriculum(db, load_bank(), lambda: now)
-        platform = Platform(issuer="https://bench.lms", client_id="bench", name="bench",
-                            auth_login_url="https://bench.lms/a",
-                            auth_token_url="https://bench.lms/t",
-                            key_set_url="https://bench.lms/k")
-        db.add(platform)
-        db.flush()
+    with transaction(sessions) as db:
         service = PracticeService(db, lambda: now, Random(1))
-        for n in range(students):
-            user = User(platform_id=platform.id, sub=f"student-{n}")
-            db.add(user)
-            db.flush()
+        for n, user_id in enumerate(ids):
             sid, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-            db.add(ToolSession(id=sid, user_id=user.id, role=Role.LEARNER, csrf_token=csrf,
+            db.add(ToolSession(id=sid, user_id=user_id, role=Role.LEARNER, csrf_token=csrf,
                                launch_id="bench", expires_at=now + timedelta(hours=2)))
             module = ("safety", "quality", "processes", "maintenance")[n % 4]
-            out.append((sid, csrf, service.start(user.id, "drill", module).id))
+            out.append((sid, csrf, service.start(user_id, "drill", module).id))
     engine.dispose()
     return out
 

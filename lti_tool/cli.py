@@ -29,6 +29,7 @@ from lti_tool.curriculum.checks import DATA_DIR, Bank, load_bank
 from lti_tool.curriculum.export import to_gift, to_qti_zip
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.curriculum.stats import bank_stats, stats_text
+from lti_tool.curriculum.weights import activity_weights
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.keys import KeyService, ToolKeyError
 from lti_tool.lti.platforms import (
@@ -45,6 +46,8 @@ from lti_tool.migrate import (
     upgrade_to_head,
 )
 from lti_tool.models import DeploymentPolicy, ToolKey
+from lti_tool.practice.forms import simulate_forms
+from lti_tool.practice.selection import ItemRef
 from lti_tool.runtime import system_clock
 from lti_tool.sealed import (
     SealedValues,
@@ -996,8 +999,20 @@ def content_validate(data_dir: Path | None) -> None:
 @_DATA_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def content_stats(data_dir: Path | None, as_json: bool) -> None:
-    """Items per module, key activity, difficulty, cognitive level, kind and answer position."""
-    stats = bank_stats(_bank(data_dir))
+    """Items per module and key activity (with exam weights), answer cues, reading levels
+    and the overlap of a student's consecutive mock exams."""
+    bank = _bank(data_dir)
+    stats = bank_stats(bank)
+    assert bank.blueprint is not None
+    for module in bank.blueprint.modules:
+        refs = [ItemRef(item.id, item.key_activity, item.difficulty)
+                for _, item in sorted(bank.items.values(), key=lambda pair: pair[1].id)
+                if item.module == module.id]
+        report = simulate_forms(refs, [ka.id for ka in module.key_activities],
+                                activity_weights(module), module.exam.items)
+        stats["modules"][module.id]["mock_forms"] = {
+            "size": module.exam.items, "overlaps": report.overlaps,
+            "fresh_forms": report.fresh_forms}
     if as_json:
         _echo_json(stats)
     else:

@@ -310,6 +310,7 @@ class CurriculumModule(Base):
     exam_minutes: Mapped[int]
     exam_source: Mapped[str] = mapped_column(Text)
     position: Mapped[int]
+    pass_percent: Mapped[int | None] = mapped_column(default=None)
 
 
 class CurriculumKeyActivity(Base):
@@ -321,6 +322,8 @@ class CurriculumKeyActivity(Base):
     knowledge: Mapped[list[str]] = mapped_column(JSON)
     position: Mapped[int]
     retired: Mapped[bool] = mapped_column(default=False)
+    # Share of the module's exam (0-1) by the rule in curriculum/weights.py.
+    weight: Mapped[float | None] = mapped_column(default=None)
 
 
 class CurriculumItem(Base):

@@ -15,14 +15,28 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from lti_tool.curriculum import cues, readability
+from lti_tool.curriculum.coverage import content_words, missing_terms
 from lti_tool.curriculum.figures import FigureError, sanitize_svg
 from lti_tool.curriculum.schema import Blueprint, Item, ItemFile, Lesson, LessonFile
+from lti_tool.curriculum.weights import activity_weights, items_needed
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MAX_POSITION_SHARE = 0.35
 LESSON_WORDS = (400, 900)
 CHECKS_PER_LESSON = 3
 MIN_ITEMS_PER_ACTIVITY = 4
+MIN_ITEMS_FOR_SHARES = 20  # module-wide shares (cues, median grade) need this many items
+# A reference names a source a teacher can look up: a regulation, a standard with its
+# body, or a named publication; "Lean: takt time" is a topic label, not a reference.
+_SOURCE = re.compile(
+    r"\b(CFR|OSHA|NIOSH|NREL|EIA|ANSI|ASME|ASQ|ASTM|AIAG|ISO|IEC|NFPA|EPA|DOE|NIST|SAE|NEMA|FDA|DOT|"
+    r"UL|ISA|AWS|SMRP|RIA|ISEA|GHS|ASSP|MSHA|NEC|EU|ICC|IATA|MIL-STD|Handbook|Guide|"
+    r"Manual|Sourcebook|Publication|Report|Fact ?Sheet|Standard|Protocol|Toolkit|Directive|Act|"
+    r"Dictionary|"
+    # textbooks cited by their authors
+    r"Rother|Shook|Ohno|Shingo|Goldratt|Deming|Juran|Ishikawa|Womack|Liker|Groover|"
+    r"Montgomery|Kalpakjian|Mobley|Elkington)\b")
 
 
 @dataclass(frozen=True)
@@ -51,9 +65,14 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
+# libyaml's loader when PyYAML was built with it: the pure-Python one spends ~7 s on a
+# bank of 1,300 items, and every `cpt-lti init` and test server start loads the bank.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path, problems: list[Problem], root: Path) -> object | None:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         problems.append(Problem(str(path.relative_to(root)), "-", f"unreadable YAML: {exc}"))
         return None
@@ -101,6 +120,10 @@ def load_bank(root: Path = DATA_DIR) -> Bank:
                 except ValidationError:
                     pass
         for item in parsed.items:
+            home = "items/" + item.key_activity.replace(".", "/", 1) + ".yaml"
+            if file != home:
+                problems.append(Problem(file, item.id, f"belongs in {home} (one file per "
+                                        f"key activity)"))
             if item.id in items:
                 problems.append(Problem(file, item.id,
                                         f"duplicate id (also in {items[item.id][0]})"))
@@ -118,6 +141,10 @@ def load_bank(root: Path = DATA_DIR) -> Bank:
             problems += _schema_problems(file, data, exc)
             continue
         for lesson in lesson_file.lessons:
+            home = "lessons/" + lesson.key_activity.replace(".", "/", 1) + ".yaml"
+            if file != home:
+                problems.append(Problem(file, lesson.id, f"belongs in {home} (one file per "
+                                        f"key activity)"))
             if lesson.id in lessons:
                 problems.append(Problem(file, lesson.id, "duplicate lesson id"))
                 continue
@@ -153,6 +180,17 @@ def check_bank(bank: Bank) -> list[Problem]:
         else:
             stems[key] = item_id
         positions[item.module].update([item.answer_index])
+        if cues.lengths_differ_wildly(item):
+            lengths = [len(o.text.strip()) for o in item.options]
+            problems.append(Problem(file, item_id, f"option lengths differ wildly {lengths}: "
+                                    f"the odd one out is a cue"))
+        if not _SOURCE.search(item.reference):
+            problems.append(Problem(file, item_id, f"reference {item.reference!r} names no "
+                                    f"source (a regulation, standard or publication)"))
+        stem_grade = readability.grade(item.stem)
+        if stem_grade > readability.MAX_ITEM_GRADE:
+            problems.append(Problem(file, item_id, f"stem reads at grade {stem_grade:.1f} "
+                                    f"(> {readability.MAX_ITEM_GRADE:.0f}); split sentences"))
         if item.figure is not None and item.figure.kind == "svg":
             try:
                 sanitize_svg(item.figure.content)
@@ -160,6 +198,9 @@ def check_bank(bank: Bank) -> list[Problem]:
                 problems.append(Problem(file, item_id, f"figure: {exc}"))
     per_activity = Counter(item.key_activity for _, item in bank.items.values())
     lessons_per_activity = Counter(lesson.key_activity for _, lesson in bank.lessons.values())
+    problems += _depth_problems(bank, per_activity)
+    problems += _same_question_problems(bank)
+    problems += _module_share_problems(bank)
     for module in bank.blueprint.modules:
         for ka in module.key_activities:
             if per_activity[ka.id] < MIN_ITEMS_PER_ACTIVITY:
@@ -186,14 +227,120 @@ def check_bank(bank: Bank) -> list[Problem]:
         if len(lesson.checks) != CHECKS_PER_LESSON:
             problems.append(Problem(file, lesson_id, f"needs {CHECKS_PER_LESSON} check items, "
                                     f"has {len(lesson.checks)}"))
+        lesson_grade = readability.grade(lesson.body + "\n\n" + lesson.example)
+        low, high = readability.GRADE_RANGE
+        if not low <= lesson_grade <= high:
+            problems.append(Problem(file, lesson_id, f"reads at grade {lesson_grade:.1f}; "
+                                    f"lessons need {low:.0f}-{high:.0f}"))
         for check in lesson.checks:
             if check not in bank.items:
                 problems.append(Problem(file, lesson_id, f"check item {check} does not exist"))
             elif bank.items[check][1].key_activity != lesson.key_activity:
                 problems.append(Problem(file, lesson_id,
                                         f"check item {check} is for another key activity"))
+            elif missing := missing_terms(bank.items[check][1], lesson):
+                problems.append(Problem(file, lesson_id, f"does not teach what check {check} "
+                                        f"tests (never uses: {', '.join(missing)})"))
         if re.search(r"<\s*[a-zA-Z/!]", lesson.body + lesson.example):
             problems.append(Problem(file, lesson_id, "raw HTML is not allowed in lesson text"))
+    return problems
+
+
+SAME_QUESTION = 0.6  # share of stem words two items with the same answer may have in common
+
+
+def _same_question_problems(bank: Bank) -> list[Problem]:
+    """The same question asked twice (in two modules, or reworded a little): the same
+    correct answer and mostly the same stem words. A student meets it twice and the bank
+    is one item shallower than it looks."""
+    by_answer: dict[str, list[tuple[str, set[str]]]] = defaultdict(list)
+    for item_id, (_, item) in sorted(bank.items.items()):
+        by_answer[_norm(item.options[item.answer_index].text)].append(
+            (item_id, content_words(item.stem)))
+    problems = []
+    for answer, group in by_answer.items():
+        for i, (first, words_a) in enumerate(group):
+            for second, words_b in group[i + 1:]:
+                if len(words_a & words_b) >= SAME_QUESTION * max(1, len(words_a | words_b)):
+                    problems.append(Problem(bank.items[second][0], second,
+                                            f"asks the same question as {first}"))
+                elif _NUMBER.search(answer) and len(
+                        _numbers(bank.items[first][1]) & _numbers(bank.items[second][1])) >= 2:
+                    problems.append(Problem(bank.items[second][0], second,
+                                            f"repeats the calculation of {first} (same numbers, "
+                                            f"same answer)"))
+    return problems
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(item: Item) -> set[str]:
+    """The givens of a calculation (found in a review: two writers set the same kanban sum
+    with the same numbers in different words, which the word-overlap rule cannot see)."""
+    text = item.stem + " " + (item.figure.content if item.figure and item.figure.content else "")
+    return {n.replace(",", "") for n in _NUMBER.findall(text)} - {"0", "1"}
+
+
+def _depth_problems(bank: Bank, per_activity: Counter[str]) -> list[Problem]:
+    """Enough items for parallel mock forms: per module, per key activity (by its exam
+    weight) and per Industry 4.0 technology, as the blueprint's ``bank`` asks."""
+    assert bank.blueprint is not None
+    targets = bank.blueprint.bank
+    problems = []
+    per_module = Counter(item.module for _, item in bank.items.values())
+    for module in bank.blueprint.modules:
+        need = (targets.items_per_required_module if module.required
+                else targets.items_per_optional_module)
+        if per_module[module.id] < need:
+            problems.append(Problem("items", module.id, f"holds {per_module[module.id]} "
+                                    f"items; needs at least {need}"))
+        published = sum(ka.weight or 0.0 for ka in module.key_activities)
+        if published > 100:
+            problems.append(Problem("blueprint.yaml", module.id, f"published weights add up "
+                                    f"to {published:g}% (> 100%)"))
+        for area in {ka.area for ka in module.key_activities if ka.area}:
+            parts = [ka for ka in module.key_activities if ka.area == area]
+            if 0 < sum(ka.weight is not None for ka in parts) < len(parts):
+                problems.append(Problem("blueprint.yaml", f"{module.id} area {area}",
+                                        "give a weight to every part of the area or none"))
+        if module.exam.pass_percent is None:
+            problems.append(Problem("blueprint.yaml", module.id, "has no pass mark "
+                                    "(exam.pass_percent, with pass_note if not published)"))
+        for ka_id, weight in activity_weights(module).items():
+            need = items_needed(module, weight, targets)
+            if per_activity[ka_id] < need:
+                problems.append(Problem("items", ka_id, f"holds {per_activity[ka_id]} items; "
+                                        f"its {weight:.1%} of the exam needs {need}"))
+    per_tech = Counter(item.industry40 for _, item in bank.items.values() if item.industry40)
+    for tech in bank.blueprint.industry40:
+        if per_tech[tech.id] < targets.items_per_technology:
+            problems.append(Problem("items", tech.id, f"holds {per_tech[tech.id]} items; "
+                                    f"needs at least {targets.items_per_technology}"))
+    return problems
+
+
+def _module_share_problems(bank: Bank) -> list[Problem]:
+    """Module-wide rules: the key is not picked out by being (or never being) the longest
+    option, and the items read at the exam's level on the whole."""
+    by_module: dict[str, list[Item]] = defaultdict(list)
+    for _, item in bank.items.values():
+        by_module[item.module].append(item)
+    problems = []
+    for module, items in sorted(by_module.items()):
+        if len(items) < MIN_ITEMS_FOR_SHARES:
+            continue
+        longest = sum(cues.key_is_longest(i) for i in items) / len(items)
+        low, high = cues.LONGEST_SHARE
+        if not low <= longest <= high:
+            problems.append(Problem("items", module, f"the key is the strictly longest "
+                                    f"option in {longest:.0%} of items (allowed "
+                                    f"{low:.0%}-{high:.0%})"))
+        median = readability.median(readability.grade(i.stem) for i in items)
+        g_low, g_high = readability.GRADE_RANGE
+        if not g_low <= median <= g_high:
+            problems.append(Problem("items", module, f"stems read at a median grade of "
+                                    f"{median:.1f} (needs {g_low:.0f}-{g_high:.0f})"))
     return problems
 
 

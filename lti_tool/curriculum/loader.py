@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.curriculum.checks import Bank
 from lti_tool.curriculum.schema import Item, Lesson
+from lti_tool.curriculum.weights import activity_weights
 from lti_tool.models import (
     ContentRelease,
     CurriculumItem,
@@ -105,13 +106,16 @@ def sync_curriculum(session: Session, bank: Bank, clock: Callable[[], datetime])
         row.title, row.required, row.summary = module.title, module.required, module.summary
         row.exam_items, row.exam_minutes = module.exam.items, module.exam.minutes
         row.exam_source, row.position = module.exam.source, position
+        row.pass_percent = module.exam.pass_percent
         session.add(row)
+        weights = activity_weights(module)
         for ka_position, ka in enumerate(module.key_activities):
             ka_row = session.get(CurriculumKeyActivity, ka.id) or CurriculumKeyActivity(
                 id=ka.id)
             ka_row.module_id, ka_row.title = module.id, ka.title
             ka_row.knowledge, ka_row.position, ka_row.retired = list(ka.knowledge), \
                 ka_position, False
+            ka_row.weight = weights[ka.id]
             session.add(ka_row)
             active_kas.add(ka.id)
     session.flush()

@@ -23,6 +23,7 @@ class ExamFacts(Strict):
     items_note: str = ""
     minutes: int = Field(gt=0)
     pass_percent: int | None = Field(default=None, ge=1, le=100)
+    pass_note: str = ""
     source: str
 
 
@@ -30,6 +31,12 @@ class KeyActivity(Strict):
     id: str = Field(pattern=r"^[a-z]+\.[a-z0-9-]+$")
     title: str
     knowledge: list[str] = Field(min_length=1)
+    # Percent of the module's exam, only where MSSC publishes it (the source says where);
+    # weights.py shares out the rest by a documented rule.
+    weight: float | None = Field(default=None, gt=0, lt=100)
+    # MSSC key activity this one is part of, where we split one of MSSC's into several:
+    # the parts share that key activity's weight.
+    area: str | None = Field(default=None, pattern=r"^[a-z0-9-]+$")
 
 
 class Module(Strict):
@@ -52,11 +59,22 @@ class Source(Strict):
     says: str
 
 
+class BankTargets(Strict):
+    """How deep the item bank must be; `content validate` fails below these."""
+
+    items_per_required_module: int = Field(default=0, ge=0)
+    items_per_optional_module: int = Field(default=0, ge=0)
+    items_per_key_activity: int = Field(default=0, ge=0)  # more where the weight asks for it
+    items_per_technology: int = Field(default=0, ge=0)
+    parallel_forms: int = Field(default=0, ge=0)  # mock forms a key activity must hold
+
+
 class Blueprint(Strict):
     version: int
     credential: str
     modules: list[Module]
     industry40: list[Technology]
+    bank: BankTargets = BankTargets()
     sources: list[Source] = []
 
 

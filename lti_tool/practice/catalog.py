@@ -54,6 +54,7 @@ class CachedModule:
     exam_minutes: int
     exam_source: str
     position: int
+    pass_percent: int | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class CachedKeyActivity:
     knowledge: list[str]
     position: int
     retired: bool
+    weight: float | None
 
 
 @dataclass(frozen=True)

@@ -80,14 +80,19 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
-def readiness(module_id: str, activities: list[ActivityMastery], total_activities: int,
-              exam_items: int, pass_percent: float) -> Readiness:
-    """P(pass) for an exam that samples the module's key activities equally.
+def readiness(module_id: str, activities: list[ActivityMastery],
+              weights: dict[str, float | None], exam_items: int,
+              pass_percent: float) -> Readiness:
+    """P(pass) for an exam that samples the module's key activities by their exam weights
+    (``weights``: every live key activity of the module; equal shares where unknown).
 
-    The expected score is the mean of per-activity P(correct) for medium items; the
+    The expected score is the weighted mean of per-activity P(correct) for medium items; the
     uncertainty of each theta (its SE) is carried into a range by recomputing at
     theta -/+ 1.28 SE (an 80% band).
     """
+    total_activities = len(weights)
+    all_weighted = all(weights.values())  # else every key activity counts the same
+    share = {ka_id: (w or 0.0) if all_weighted else 1.0 for ka_id, w in weights.items()}
     answers = sum(a.evidence for a in activities)
     covered = sum(1 for a in activities if a.evidence > 0)
     if answers < MIN_ANSWERS_FOR_READINESS or covered < math.ceil(
@@ -99,12 +104,12 @@ def readiness(module_id: str, activities: list[ActivityMastery], total_activitie
     by_id = {a.key_activity_id: a for a in activities}
 
     def pass_probability(shift: float) -> tuple[float, float]:
-        ps = []
-        for a in by_id.values():
-            ps.append(p_correct(a.theta + shift * a.standard_error, 2))
         # Untested activities count at a coin flip: we do not know them yet.
-        ps += [0.5] * (total_activities - len(ps))
-        mean = sum(ps) / len(ps)
+        ps = {ka_id: 0.5 for ka_id in weights}
+        for a in by_id.values():
+            ps[a.key_activity_id] = p_correct(a.theta + shift * a.standard_error, 2)
+        total = sum(share.values()) or 1.0
+        mean = sum(p * share.get(ka_id, 0.0) for ka_id, p in ps.items()) / total
         expected = exam_items * mean
         sd = math.sqrt(max(1e-9, exam_items * mean * (1 - mean)))
         cut = math.ceil(exam_items * pass_percent / 100) - 0.5  # continuity correction

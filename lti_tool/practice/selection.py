@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from random import Random
@@ -26,44 +27,92 @@ class Seen:
     times: int
 
 
-def allocate(total: int, activities: Sequence[str], available: dict[str, int]) -> dict[str, int]:
-    """Split ``total`` across key activities equally (largest remainder), never asking an
-    activity for more items than it has; the blueprint gives no finer weights yet."""
+@dataclass(frozen=True)
+class Exposure:
+    """How a person has already met an item, for drawing a new test: ``tier`` 0 is never
+    seen, higher tiers are drawn later (a mock exam puts items of earlier mock exams
+    last); ``at`` is when they last met it (older is drawn first within a tier)."""
+
+    tier: int
+    at: float
+
+
+UNSEEN = Exposure(0, 0.0)
+
+
+def allocate(total: int, activities: Sequence[str], available: dict[str, int],
+             weights: dict[str, float] | None = None) -> dict[str, int]:
+    """Split ``total`` across key activities by their exam weights (largest remainder,
+    ties in blueprint order; equal shares where no weights are known), never asking one
+    for more items than it has: what a short key activity cannot give goes to the others,
+    again by weight."""
     counts = {a: 0 for a in activities}
     remaining = min(total, sum(available.get(a, 0) for a in activities))
     while remaining > 0:
         open_ = [a for a in activities if counts[a] < available.get(a, 0)]
-        share, extra = divmod(remaining, len(open_))
-        for index, activity in enumerate(open_):
-            want = share + (1 if index < extra else 0)
-            take = min(want, available[activity] - counts[activity])
-            counts[activity] += take
+        raw_weights = {a: (weights or {}).get(a) or 0.0 for a in open_}
+        share = sum(raw_weights.values())
+        raw = {a: remaining * (raw_weights[a] / share if share else 1 / len(open_))
+               for a in open_}
+        want = {a: math.floor(raw[a]) for a in open_}
+        left = remaining - sum(want.values())
+        by_remainder = sorted(open_, key=lambda a: (-(raw[a] - want[a]), open_.index(a)))
+        for a in by_remainder[:left]:
+            want[a] += 1
+        for a in open_:
+            take = min(want[a], available[a] - counts[a])
+            counts[a] += take
             remaining -= take
     return counts
 
 
+def _by_difficulty(pool: list[ItemRef], count: int) -> list[ItemRef]:
+    """``count`` items of ``pool`` (already shuffled), round-robin over difficulty levels
+    so a short draw is not all easy items."""
+    levels = {d: [i for i in pool if i.difficulty == d] for d in (1, 2, 3)}
+    picked: list[ItemRef] = []
+    while len(picked) < count:
+        for level in (2, 1, 3):
+            if levels[level] and len(picked) < count:
+                picked.append(levels[level].pop())
+    return picked
+
+
+def _draw(pool: list[ItemRef], count: int, exposure: Mapping[str, Exposure],
+          rng: Random) -> list[ItemRef]:
+    """The ``count`` least exposed items of one key activity: whole groups of equally
+    exposed items (never seen; seen at the same time, e.g. one earlier test) in order,
+    and the group that does not fit whole sampled across difficulties."""
+    groups: dict[Exposure, list[ItemRef]] = {}
+    for item in sorted(pool, key=lambda i: i.id):
+        groups.setdefault(exposure.get(item.id, UNSEEN), []).append(item)
+    picked: list[ItemRef] = []
+    for key in sorted(groups, key=lambda e: (e.tier, e.at)):
+        group = groups[key]
+        rng.shuffle(group)
+        need = count - len(picked)
+        if need <= 0:
+            break
+        picked += group if len(group) <= need else _by_difficulty(group, need)
+    return picked
+
+
 def plan_test(items: Sequence[ItemRef], activities: Sequence[str], size: int,
-              rng: Random) -> list[str]:
-    """A practice test or mock exam: ``size`` items across the module's key activities,
-    a spread of difficulties within each, in random order."""
+              rng: Random, weights: dict[str, float] | None = None,
+              exposure: Mapping[str, Exposure] | None = None) -> list[str]:
+    """A practice test or mock exam: ``size`` items across the module's key activities in
+    proportion to their exam weights, the person's least exposed items first (so their
+    next mock exam is a parallel form, not a repeat), a spread of difficulties, in random
+    order."""
     by_activity: dict[str, list[ItemRef]] = {a: [] for a in activities}
     for item in items:
         if item.key_activity_id in by_activity:
             by_activity[item.key_activity_id].append(item)
-    counts = allocate(size, activities, {a: len(v) for a, v in by_activity.items()})
+    counts = allocate(size, activities, {a: len(v) for a, v in by_activity.items()}, weights)
     chosen: list[str] = []
     for activity in activities:
-        pool = sorted(by_activity[activity], key=lambda i: i.id)
-        rng.shuffle(pool)
-        # Round-robin over difficulty levels so a short draw is not all easy items.
-        levels = {d: [i for i in pool if i.difficulty == d] for d in (1, 2, 3)}
-        picked: list[ItemRef] = []
-        order = [2, 1, 3]
-        while len(picked) < counts[activity]:
-            for level in order:
-                if levels[level] and len(picked) < counts[activity]:
-                    picked.append(levels[level].pop())
-        chosen += [i.id for i in picked]
+        chosen += [i.id for i in _draw(by_activity[activity], counts[activity],
+                                       exposure or {}, rng)]
     rng.shuffle(chosen)
     return chosen
 

@@ -46,6 +46,7 @@ from lti_tool.practice.mastery import (
 from lti_tool.practice.placement import DEFAULT_PRACTICE_SIZE, Placement, link_placement
 from lti_tool.practice.selection import (
     REVIEW_GAP,
+    Exposure,
     ItemRef,
     Seen,
     next_drill_item,
@@ -53,6 +54,7 @@ from lti_tool.practice.selection import (
 )
 
 FEEDBACK_NOW = {AttemptMode.DRILL, AttemptMode.LESSON}
+DEFAULT_PASS_PERCENT = 70.0  # only for a database loaded before pass marks were recorded
 
 
 @dataclass(frozen=True)
@@ -174,15 +176,6 @@ _FOR_ANSWER = (
     .where(Attempt.id == bindparam("attempt_id")))
 
 
-def _pass_percent_of(module_id: str) -> float:
-    from lti_tool.curriculum.modules import blueprint
-
-    for m in blueprint().modules:
-        if m.id == module_id and m.exam.pass_percent:
-            return float(m.exam.pass_percent)
-    return 70.0
-
-
 class PracticeService:
     def __init__(self, session: Session, clock: Callable[[], datetime], rng: Random) -> None:
         self.session = session
@@ -214,6 +207,39 @@ class PracticeService:
     def _activities(self, module_id: str) -> list[tuple[str, str]]:
         """(id, title) of the module's live key activities, in order (cached)."""
         return list(catalog.outline(self.session).activities.get(module_id, []))
+
+    def _pass_percent(self, module_id: str) -> float:
+        """The module's pass mark (the blueprint gives every module one; a database loaded
+        before marks were recorded falls back to the default)."""
+        return float(self._module(module_id).pass_percent or DEFAULT_PASS_PERCENT)
+
+    def _weights(self, module_id: str) -> dict[str, float]:
+        """Each live key activity's share of the module's exam (curriculum/weights.py)."""
+        return {ka.id: ka.weight for ka in catalog.live_activities(self.session, module_id)
+                if ka.weight is not None}
+
+    def _exposure(self, user_id: int, module_id: str, mode: AttemptMode
+                  ) -> dict[str, Exposure]:
+        """How the person has met each item of the module: answered anywhere, or put in
+        front of them by an earlier practice test or mock exam (answered or not). For a
+        mock exam, items of earlier mock exams come last, so successive mocks are parallel
+        forms even after drills and practice tests used up the unseen items."""
+        last: dict[str, float] = {}
+        in_mock: set[str] = set()
+        for item_id, _correct, at, _times in self.session.execute(
+                _HISTORY, {"user_id": user_id, "module_id": module_id}):
+            last[item_id] = max(last.get(item_id, 0.0), at.timestamp())
+        for item_ids, attempt_mode, started in self.session.execute(
+                select(Attempt.item_ids, Attempt.mode, Attempt.started_at).where(
+                    Attempt.user_id == user_id, Attempt.module_id == module_id,
+                    Attempt.mode.in_((AttemptMode.PRACTICE, AttemptMode.MOCK)))):
+            for item_id in item_ids or []:
+                last[item_id] = max(last.get(item_id, 0.0), started.timestamp())
+                if attempt_mode == AttemptMode.MOCK:
+                    in_mock.add(item_id)
+        later = in_mock if mode == AttemptMode.MOCK else set()
+        return {item_id: Exposure(2 if item_id in later else 1, at)
+                for item_id, at in last.items()}
 
     def _item_refs(self, module_id: str, key_activity_id: str | None) -> list[ItemRef]:
         return catalog.refs(self.session, module_id, key_activity_id)
@@ -317,13 +343,15 @@ class PracticeService:
             planned = list(lesson.checks)
         elif mode == AttemptMode.DRILL:
             planned = []
-        elif mode == AttemptMode.PRACTICE:
-            assert size is not None
-            planned = plan_test(refs, activities, size, self.rng)
-        else:
-            planned = plan_test(refs, activities, module.exam_items, self.rng)
-            minutes = module.exam_minutes * time_multiplier
-            deadline = now + timedelta(minutes=minutes)
+        else:  # a practice test or a mock exam: drawn the same way, only the size differs
+            if mode == AttemptMode.PRACTICE:
+                assert size is not None
+                test_size = size
+            else:
+                test_size = module.exam_items
+                deadline = now + timedelta(minutes=module.exam_minutes * time_multiplier)
+            planned = plan_test(refs, activities, test_size, self.rng, self._weights(module_id),
+                                self._exposure(user_id, module_id, mode))
         # A bank too small for the placed size cannot give the graded activity.
         graded = graded and len(planned) == size
         attempt = Attempt(
@@ -616,7 +644,7 @@ class PracticeService:
         module = self._module(attempt.module_id)
         passed = None
         if attempt.mode == AttemptMode.MOCK and module.exam_items and total:
-            pass_mark = _pass_percent_of(module.id)
+            pass_mark = self._pass_percent(module.id)
             passed = raw * 100 >= pass_mark * total
         common = dict(user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
                       module_id=attempt.module_id, key_activity_id=attempt.key_activity_id,
@@ -701,7 +729,7 @@ class PracticeService:
                    if finished and attempt.score_max else None)
         passed = None
         if finished and attempt.mode == AttemptMode.MOCK and percent is not None:
-            passed = percent >= _pass_percent_of(attempt.module_id)
+            passed = percent >= self._pass_percent(attempt.module_id)
         return AttemptResult(
             attempt.id, attempt.mode.value, attempt.status.value, attempt.module_id,
             attempt.score_raw if finished else None, attempt.score_max if finished else None,
@@ -727,8 +755,10 @@ class PracticeService:
                 activities.append(am)
                 if evidence:
                     mine.append(am)
-            ready.append(readiness(module_id, mine, len(module_activities), exam_items,
-                                   _pass_percent_of(module_id)))
+            weights = {ka_id: shape.activity_rows[ka_id].weight
+                       for ka_id, _title in module_activities}
+            ready.append(readiness(module_id, mine, weights, exam_items,
+                                   self._pass_percent(module_id)))
         return MasteryMap(activities, ready)
 
     def mastery_rows(self, learners: Select[tuple[int]]) -> dict[int, dict[str, Mastery]]:

@@ -12,7 +12,10 @@ from click.testing import CliRunner
 from lti_tool.cli import cli
 from lti_tool.curriculum.checks import load_bank
 
-WORDS = ("Check the guard before you start the press. " * 60).strip()  # 480 words
+# 768 words at about grade 7, using the words the check items rest on ("guard", "choice")
+WORDS = ("A fixed machine guard is usually the best choice, because it keeps hands and loose "
+         "sleeves away from the point of operation. Operators check every guard before "
+         "starting the press each shift. " * 24).strip()
 
 
 def _item(n: int, ka: str = "mod.work", answer: int | None = None) -> dict:
@@ -22,8 +25,11 @@ def _item(n: int, ka: str = "mod.work", answer: int | None = None) -> dict:
         "cognitive": "apply", "kind": "knowledge", "industry40": None,
         "stem": f"Question number {n}: what keeps hands out of the point of operation?",
         "figure": None, "reference": "OSHA 29 CFR 1910.212",
-        "options": [{"text": f"Choice {c} for {n}", "correct": c == answer,
-                     "rationale": f"Because choice {c} is {'right' if c == answer else 'wrong'}."}
+        # one-letter words keep options apart without adding words a lesson must teach
+        "options": [{"text": f"Guard choice {'wxyz'[c]} {chr(ord('a') + n % 26)}",
+                     "correct": c == answer,
+                     "rationale": f"Because choice {'wxyz'[c]} is "
+                                  f"{'right' if c == answer else 'wrong'}."}
                     for c in range(4)],
     }
 
@@ -32,7 +38,8 @@ def _dataset() -> dict:
     blueprint = {
         "version": 1, "credential": "Test",
         "modules": [{"id": "mod", "title": "Module", "required": True, "summary": "s",
-                     "exam": {"items": 10, "minutes": 20, "source": "test"},
+                     "exam": {"items": 10, "minutes": 20, "source": "test",
+                              "pass_percent": 70},
                      "key_activities": [{"id": "mod.work", "title": "Work",
                                          "knowledge": ["guards"]}]}],
         "industry40": [{"id": "i4.ai", "title": "AI", "modules": ["mod"]}],
@@ -46,19 +53,21 @@ def _dataset() -> dict:
     return {"blueprint": blueprint, "items": items, "lessons": lessons}
 
 
-def _by_activity(entries: list[dict]) -> dict[str, list[dict]]:
+def _by_activity(entries: list[dict], home: str | None = None) -> dict[str, list[dict]]:
     files: dict[str, list[dict]] = {}
     for entry in entries:
-        files.setdefault(entry["key_activity"].replace(".", "/", 1), []).append(entry)
+        files.setdefault(home or entry["key_activity"].replace(".", "/", 1), []).append(entry)
     return files
 
 
-def _write(root: Path, data: dict) -> Path:
-    """One file per key activity, as shipped: items/mod/work.yaml, lessons/mod/work.yaml."""
+def _write(root: Path, data: dict, home: str | None = None) -> Path:
+    """One file per key activity, as shipped: items/mod/work.yaml, lessons/mod/work.yaml
+    (or every item in ``home``)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "blueprint.yaml").write_text(yaml.safe_dump(data["blueprint"]))
     for kind in ("items", "lessons"):
-        for name, entries in _by_activity(data[kind][kind]).items():
+        for name, entries in _by_activity(data[kind][kind],
+                                          home if kind == "items" else None).items():
             path = root / kind / f"{name}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(yaml.safe_dump({"module": data[kind]["module"], kind: entries}))
@@ -107,6 +116,49 @@ CASES = {
                    "not allowed"),
     "too few items for a key activity": (lambda d: d["items"].update(
         items=d["items"]["items"][:3]), "every key activity needs 4"),
+    "one option far longer than the rest": (lambda d: d["items"]["items"][0]["options"][1]
+                                            .update(text="Guard choice x, which is the one "
+                                                    "that is explained at great length"),
+                                            "option lengths differ wildly"),
+    "topic label as reference": (lambda d: d["items"]["items"][1].update(
+        reference="Lean: takt time"), "names no source"),
+    "stem too hard to read": (lambda d: d["items"]["items"][2].update(
+        stem="Considering institutional occupational responsibilities, which organizational "
+             "characteristic substantially determines administrative accountability?"),
+                              "split sentences"),
+    "lesson in baby talk": (lambda d: d["lessons"]["lessons"][0].update(
+        body=("Check the guard. It is the best choice. Do it now. " * 45).strip()),
+                            "lessons need 6-10"),
+    "lesson that does not teach its checks": (lambda d: d["lessons"]["lessons"][0].update(
+        body=WORDS.replace("guard", "cover").replace("choice", "option")),
+                                              "does not teach what check TST-001 tests"),
+    "the same question twice": (lambda d: d["items"]["items"][3].update(
+        stem=d["items"]["items"][0]["stem"].replace("number 1", "number 4"),
+        options=d["items"]["items"][0]["options"]), "TST-004: asks the same question as TST-001"),
+    "the same calculation in other words": (lambda d: [
+        [o.update(text=f"{n} cards") for o, n in zip(d["items"]["items"][0]["options"],
+                                                      (20, 21, 22, 23), strict=True)],
+        d["items"]["items"][0].update(stem="A cell uses 400 parts a day, and one container "
+                                           "holds 20 parts. How many cards does it need?"),
+        d["items"]["items"][3].update(stem="Each bin carries 20 housings while assembly "
+                                           "consumes 400 housings daily. Which kanban count "
+                                           "fits?", options=d["items"]["items"][0]["options"])],
+        "TST-004: repeats the calculation of TST-001"),
+    "module without a pass mark": (lambda d: d["blueprint"]["modules"][0]["exam"].pop(
+        "pass_percent"), "has no pass mark"),
+    "published weights over 100%": (lambda d: d["blueprint"]["modules"][0]["key_activities"]
+                                    .extend([{"id": "mod.more", "title": "More",
+                                              "knowledge": ["x"], "weight": 60},
+                                             {"id": "mod.most", "title": "Most",
+                                              "knowledge": ["x"], "weight": 50}]),
+                                    "published weights add up to 110%"),
+    "module below the bank target": (lambda d: d["blueprint"].update(
+        bank={"items_per_required_module": 50}), "holds 8 items; needs at least 50"),
+    "key activity below its weighted need": (lambda d: d["blueprint"].update(
+        bank={"items_per_key_activity": 5, "parallel_forms": 2}),
+                                             "its 100.0% of the exam needs 20"),
+    "technology below the bank target": (lambda d: d["blueprint"].update(
+        bank={"items_per_technology": 1}), "i4.ai: holds 0 items"),
 }
 
 
@@ -127,3 +179,40 @@ def test_unknown_data_dir_is_bad_usage(tmp_path):
     result = CliRunner().invoke(cli, ["content", "validate", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "blueprint.yaml" in result.output
+
+
+def test_an_item_lives_in_its_key_activity_file(tmp_path):
+    bank = load_bank(_write(tmp_path, _dataset(), home="mod/elsewhere"))
+    assert {p.message for p in bank.problems} == {
+        "belongs in items/mod/work.yaml (one file per key activity)"}
+    assert {p.file for p in bank.problems} == {"items/mod/elsewhere.yaml"}
+
+
+ADULT_STEM = ("An operator on the second shift notices that the interlocked guard on the "
+              "stamping press rattles loosely. Which protection keeps hands away from the "
+              "point of operation?")
+
+
+def _bigger(answer_longest: bool, stem: str = ADULT_STEM) -> dict:
+    """24 items: enough for the module-wide shares (cue rate, median reading grade)."""
+    data = _dataset()
+    data["items"]["items"] = [_item(n) for n in range(1, 25)]
+    for index, item in enumerate(data["items"]["items"]):
+        key = item["options"][[o["correct"] for o in item["options"]].index(True)]
+        if answer_longest or index % 4 == 0:  # a quarter by chance, or every time
+            key["text"] += " now"
+        item["stem"] = f"{stem} ({index})"
+    return data
+
+
+def test_the_key_may_not_be_picked_by_its_length(tmp_path):
+    assert load_bank(_write(tmp_path / "fair", _bigger(False))).problems == []
+    problems = [str(p) for p in load_bank(_write(tmp_path / "cued", _bigger(True))).problems]
+    assert problems == ["items: mod: the key is the strictly longest option in 100% of items "
+                        "(allowed 15%-35%)"]
+
+
+def test_a_module_of_baby_talk_stems_is_refused(tmp_path):
+    problems = [str(p) for p in load_bank(_write(tmp_path, _bigger(False, "Is it on?")))
+                .problems]
+    assert len(problems) == 1 and "stems read at a median grade of" in problems[0]

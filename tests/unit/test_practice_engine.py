@@ -14,9 +14,8 @@ from test_curriculum_checks import WORDS, _dataset, _item, _write
 
 from lti_tool.curriculum.checks import load_bank
 from lti_tool.curriculum.loader import sync_curriculum
-from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.migrate import upgrade_to_head
-from lti_tool.models import Attempt, Mastery, Outbox, OutboxKind, Platform, Response, User
+from lti_tool.db import transaction
+from lti_tool.models import Attempt, Mastery, Outbox, OutboxKind, Response
 from lti_tool.practice.errors import (
     AttemptClosedError,
     ConflictError,
@@ -24,6 +23,7 @@ from lti_tool.practice.errors import (
     NotFoundError,
 )
 from lti_tool.practice.service import PracticeService
+from lti_tool.sandbox.learners import learner_world
 
 
 class Clock:
@@ -57,22 +57,9 @@ def world(tmp_path):
     root = _write(tmp_path / "data", _two_activity_dataset())
     bank = load_bank(root)
     assert bank.problems == [], bank.problems
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    upgrade_to_head(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
     clock = Clock()
-    with transaction(sessions) as db:
-        sync_curriculum(db, bank, clock)
-        platform = Platform(issuer="https://lms.test", client_id="c", name="t",
-                            auth_login_url="https://lms.test/a", auth_token_url="https://lms.test/t",
-                            key_set_url="https://lms.test/k")
-        db.add(platform)
-        db.flush()
-        users = [User(platform_id=platform.id, sub=s) for s in ("ana", "ben")]
-        db.add_all(users)
-        db.flush()
-        ids = [u.id for u in users]
+    engine, sessions, ids = learner_world(f"sqlite:///{tmp_path / 'p.db'}", bank, clock,
+                                          ["ana", "ben"])
     yield sessions, clock, ids
     engine.dispose()
 
