@@ -68,16 +68,23 @@ def lessons(server) -> dict[str, list[str]]:
 
 def markers(server, item_ids) -> dict[str, list[str]]:
     """Per item, the longest plain stretch (letters, spaces, commas; 30 or more) of each
-    option's rationale: text that appears on a page only if the rationale does (the
-    lesson text may share a shorter phrase with it)."""
+    option's rationale that no other item's text contains: text that appears on a page
+    only if this rationale does (the lesson text may share a shorter phrase with it, and
+    two items may explain a shared fact in the same sentence)."""
     out: dict[str, list[str]] = {}
     with db_session(server) as db:
+        texts = {item.id: " ".join([item.stem] + [o["text"] + " " + o["rationale"]
+                                                  for o in item.options])
+                 for item in db.scalars(select(CurriculumItem))}
         for item_id in item_ids:
+            others = [text for other, text in texts.items() if other != item_id]
             found = []
             for option in db.get(CurriculumItem, item_id).options:
-                stretches = re.findall(r"[A-Za-z ,]{30,}", option["rationale"])
-                if stretches:
-                    found.append(max(stretches, key=len).strip())
+                stretches = [s.strip() for s in re.findall(r"[A-Za-z ,]{30,}",
+                                                           option["rationale"])]
+                own = [s for s in stretches if not any(s in text for text in others)]
+                if own:
+                    found.append(max(own, key=len))
             out[item_id] = found
     return out
 
