@@ -364,6 +364,9 @@ class CurriculumLesson(Base):
     example: Mapped[str] = mapped_column(Text)
     key_terms: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     checks: Mapped[list[str]] = mapped_column(JSON)
+    # Drawings that teach better than words (gauges, LOTO steps, control charts): each a
+    # dict like an item's figure plus where it goes in the lesson.
+    figures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     digest: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(default=1)
     retired: Mapped[bool] = mapped_column(default=False)
@@ -427,6 +430,9 @@ class Attempt(Base):
     # A drill's question on screen: the only item it takes an answer for, so a drill
     # cannot be asked for the key of any item the student names.
     served_item_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Positions the student flagged for review in a test or exam (shown in the navigator
+    # and on the page before submitting); no effect on scoring.
+    flagged: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=0)
 
