@@ -141,6 +141,36 @@ class AttemptResult:
 
 
 @dataclass(frozen=True)
+class Sitting:
+    """An open attempt as the "Resume" card and the page before submitting show it."""
+
+    attempt_id: str
+    mode: str
+    module_id: str
+    key_activity_id: str | None
+    lesson_id: str | None
+    answered: int
+    total: int | None  # None for a drill (it has no fixed length)
+    seconds_left: int | None  # None when untimed
+    flagged: list[int]
+
+
+@dataclass(frozen=True)
+class StartFacts:
+    """The start screen of a practice test or mock exam, before the clock starts."""
+
+    mode: str
+    module_id: str
+    items: int
+    minutes: int | None  # the student's limit, extra time applied; None when untimed
+    base_minutes: int | None
+    multiplier: float
+    graded: bool  # this start counts toward the grade of the link launched from
+    pass_percent: float | None
+    open_attempt: Sitting | None  # starting would resume this one
+
+
+@dataclass(frozen=True)
 class MasteryMap:
     activities: list[ActivityMastery]
     readiness: list[Readiness]
@@ -315,24 +345,14 @@ class PracticeService:
                 raise NotFoundError(f"No lesson {lesson_id!r} in {module_id}.")
         graded = self._counts_for(link_placement(self.session, resource_link_id), mode,
                                   module_id, key_activity_id, lesson_id, size)
-        scope = lesson_id or key_activity_id or "-"
-        open_key = f"{mode.value}:{module_id}:{scope}:{course_id or '-'}"
-        if graded:  # the link's graded attempt is resumed apart from any practice one
-            open_key += f":link{resource_link_id}"
-        elif mode == AttemptMode.PRACTICE:
-            open_key += f":size{size}"
-        existing = self.session.scalars(select(Attempt).where(
-            Attempt.user_id == user_id, Attempt.open_key == open_key)).first()
+        open_key = self._open_key(mode, module_id, key_activity_id, lesson_id, course_id,
+                                  resource_link_id if graded else None, size)
+        existing = self._open_attempt(user_id, open_key)
         if existing is not None:
-            if not self._expire_if_due(existing):
-                return existing
-            self.session.flush()
+            return existing
         now = self.clock()
         if time_multiplier is None:
-            enrollment = self.session.scalars(select(Enrollment).where(
-                Enrollment.course_id == course_id, Enrollment.user_id == user_id)).first() \
-                if course_id is not None else None
-            time_multiplier = enrollment.time_multiplier if enrollment else 1.0
+            time_multiplier = self.time_multiplier(user_id, course_id)
         activities = [ka_id for ka_id, _ in self._activities(module_id)]
         if key_activity_id:
             activities = [key_activity_id]
@@ -377,6 +397,135 @@ class PracticeService:
                 course_id=course_id)))
         events.queue_events(self.session, now, queued)
         return attempt
+
+    @staticmethod
+    def _open_key(mode: AttemptMode, module_id: str, key_activity_id: str | None,
+                  lesson_id: str | None, course_id: int | None, graded_link: int | None,
+                  size: int | None) -> str:
+        """The one open attempt per activity and person: a relaunch resumes it."""
+        scope = lesson_id or key_activity_id or "-"
+        open_key = f"{mode.value}:{module_id}:{scope}:{course_id or '-'}"
+        if graded_link is not None:  # the link's graded attempt is resumed apart
+            open_key += f":link{graded_link}"
+        elif mode == AttemptMode.PRACTICE:
+            open_key += f":size{size}"
+        return open_key
+
+    def _open_attempt(self, user_id: int, open_key: str) -> Attempt | None:
+        """The open attempt under ``open_key``; a timed one past its deadline is submitted
+        (server time decides) and is no longer open."""
+        existing = self.session.scalars(select(Attempt).where(
+            Attempt.user_id == user_id, Attempt.open_key == open_key)).first()
+        if existing is None:
+            return None
+        if self._expire_if_due(existing):
+            self.session.flush()
+            return None
+        return existing
+
+    def time_multiplier(self, user_id: int, course_id: int | None) -> float:
+        """The student's extra time in this course (set by the instructor), 1.0 if none."""
+        if course_id is None:
+            return 1.0
+        enrollment = self.session.scalars(select(Enrollment).where(
+            Enrollment.course_id == course_id, Enrollment.user_id == user_id)).first()
+        return enrollment.time_multiplier if enrollment else 1.0
+
+    def start_facts(self, user_id: int, mode: AttemptMode | str, module_id: str, *,
+                    course_id: int | None = None, resource_link_id: int | None = None,
+                    size: int | None = None) -> StartFacts:
+        """What the start screen tells a student before the clock starts, or the open
+        attempt that starting would resume. Creates nothing."""
+        mode = AttemptMode(mode)
+        if mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+            raise InvalidRequestError("Only practice tests and mock exams have a start screen.")
+        module = self._module(module_id)
+        size = (size or DEFAULT_PRACTICE_SIZE) if mode == AttemptMode.PRACTICE \
+            else module.exam_items
+        graded = self._counts_for(link_placement(self.session, resource_link_id), mode,
+                                  module_id, None, None, size)
+        existing = self._open_attempt(user_id, self._open_key(
+            mode, module_id, None, None, course_id, resource_link_id if graded else None,
+            size))
+        multiplier = self.time_multiplier(user_id, course_id)
+        minutes = (round(module.exam_minutes * multiplier) if mode == AttemptMode.MOCK
+                   else None)
+        return StartFacts(
+            mode=mode.value, module_id=module_id, items=size, minutes=minutes,
+            base_minutes=module.exam_minutes if mode == AttemptMode.MOCK else None,
+            multiplier=multiplier, graded=graded,
+            pass_percent=self._pass_percent(module_id) if mode == AttemptMode.MOCK else None,
+            open_attempt=self._sitting(existing) if existing is not None else None)
+
+    def _sitting(self, attempt: Attempt) -> Sitting:
+        answered = (len(self._final_answers(attempt)) if attempt.mode != AttemptMode.DRILL
+                    else len(self._responses(attempt)))
+        left = (max(0, int((attempt.deadline_at - self.clock()).total_seconds()))
+                if attempt.deadline_at is not None else None)
+        return Sitting(attempt.id, attempt.mode.value, attempt.module_id,
+                       attempt.key_activity_id, attempt.lesson_id, answered,
+                       len(attempt.item_ids) if attempt.mode != AttemptMode.DRILL else None,
+                       left, sorted(attempt.flagged or []))
+
+    def open_sittings(self, user_id: int, course_id: int | None,
+                      module_id: str | None = None) -> list[Sitting]:
+        """The student's open attempts in this course (the "Resume" cards), timed ones
+        first and soonest deadline first. Timed ones past their deadline are submitted
+        here rather than offered."""
+        query = select(Attempt).where(Attempt.user_id == user_id,
+                                      Attempt.status == AttemptStatus.OPEN)
+        query = query.where(Attempt.course_id == course_id if course_id is not None
+                            else Attempt.course_id.is_(None))
+        if module_id is not None:
+            query = query.where(Attempt.module_id == module_id)
+        sittings = []
+        for attempt in self.session.scalars(query.order_by(Attempt.started_at)):
+            if self._expire_if_due(attempt):
+                continue
+            sittings.append(self._sitting(attempt))
+        self.session.flush()
+        order = {"mock": 0, "practice": 1, "lesson": 2, "drill": 3}
+        return sorted(sittings, key=lambda s: (order[s.mode], s.seconds_left or 0))
+
+    def sitting(self, attempt_id: str, user_id: int) -> Sitting:
+        """One open attempt's state for the page before submitting: answered, flagged and
+        time left. A finished attempt raises AttemptClosedError."""
+        attempt = self._attempt(attempt_id, user_id)
+        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
+            raise AttemptClosedError("This attempt is finished.")
+        return self._sitting(attempt)
+
+    def sitting_row(self, attempt_id: str, user_id: int) -> Attempt:
+        """The student's own attempt (404 for anyone else's), for a page that branches on
+        its mode before acting."""
+        return self._attempt(attempt_id, user_id)
+
+    def answered_positions(self, attempt_id: str, user_id: int) -> set[int]:
+        """Positions of a test or exam that have an answer (for the question navigator)."""
+        attempt = self._attempt(attempt_id, user_id)
+        final = self._final_answers(attempt)
+        return {n for n, item_id in enumerate(attempt.item_ids, 1) if item_id in final}
+
+    def set_flag(self, attempt_id: str, user_id: int, position: int, flagged: bool) -> None:
+        """Flag a question of an open test or exam for review before submitting (or clear
+        the flag). Flags only help the student find questions again; they are not scored."""
+        attempt = self._attempt(attempt_id, user_id)
+        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
+            raise AttemptClosedError("This attempt is finished.")
+        if attempt.mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+            raise InvalidRequestError("Only tests and exams have flags.")
+        if not 1 <= position <= len(attempt.item_ids):
+            raise InvalidRequestError(f"Position must be between 1 and {len(attempt.item_ids)}.")
+        marks = set(attempt.flagged or [])
+        (marks.add if flagged else marks.discard)(position)
+        if sorted(marks) != sorted(attempt.flagged or []):
+            attempt.flagged = sorted(marks)
+            attempt.updated_at = self.clock()
+            try:
+                self.session.flush()
+            except StaleDataError as exc:
+                raise ConflictError("This attempt changed in another window; reload it."
+                                    ) from exc
 
     @staticmethod
     def _counts_for(placed: Placement | None, mode: AttemptMode, module_id: str,

@@ -151,10 +151,18 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
     if kind in ("drill", "practice", "mock") and module_id and db.get(CurriculumModule,
                                                                        module_id):
         placed = link_placement(db, record.resource_link_id)
-        attempt = PracticeService(db, rt.clock, Random()).start(
-            record.user_id, kind, module_id, course_id=record.course_id,
-            resource_link_id=record.resource_link_id,
-            size=placed.size if placed and placed.mode == kind else None)
+        size = placed.size if placed and placed.mode == kind else None
+        svc = PracticeService(db, rt.clock, Random())
+        if kind != "drill":  # a test or exam: the start screen first, or resume the open one
+            facts = svc.start_facts(record.user_id, kind, module_id,
+                                    course_id=record.course_id,
+                                    resource_link_id=record.resource_link_id, size=size)
+            if facts.open_attempt is not None:
+                return url_for("student.play", attempt_id=facts.open_attempt.attempt_id,
+                               **token)
+            return url_for("student.start_screen", mode=kind, module_id=module_id, **token)
+        attempt = svc.start(record.user_id, kind, module_id, course_id=record.course_id,
+                            resource_link_id=record.resource_link_id)
         return url_for("student.play", attempt_id=attempt.id, **token)
     return url_for("student.home", **token)
 

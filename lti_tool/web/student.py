@@ -25,6 +25,7 @@ from lti_tool.models import (
 )
 from lti_tool.practice import catalog
 from lti_tool.practice.errors import AttemptClosedError
+from lti_tool.practice.placement import link_placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
 from lti_tool.web import inputs
@@ -109,10 +110,20 @@ def home():
         user, platform, course = db.execute(_WHO_AND_WHERE, {
             "user_id": g.viewer.user_id, "course_id": g.viewer.course_id}).first() or (
             None, None, None)
-        return render_template("student_home.html", modules=blueprint_modules(),
+        modules = blueprint_modules()
+        return render_template("student_home.html", modules=modules,
                                progress=progress, user=user, course=course,
                                platform=platform,
+                               sittings=_svc(db).open_sittings(g.viewer.user_id,
+                                                               g.viewer.course_id),
+                               module_titles={m.id: m.title for m in modules},
+                               activity_titles=_activity_titles(db),
                                technologies=[t.title for t in technologies()])
+
+
+def _activity_titles(db) -> dict[str, str]:
+    return {ka_id: title for activities in catalog.outline(db).activities.values()
+            for ka_id, title in activities}
 
 
 @bp.get("/modules/<module_id>")
@@ -122,31 +133,74 @@ def module(module_id: str):
         row = catalog.module(db, module_id)
         if row is None:
             abort(404, description="There is no such module.")
-        mine = _svc(db).mastery(g.viewer.user_id)
+        svc = _svc(db)
+        mine = svc.mastery(g.viewer.user_id)
         mastery = {a.key_activity_id: a for a in mine.activities}
         shape = catalog.outline(db)
         activities = catalog.live_activities(db, module_id)
         lessons = {shape.lesson_rows[lesson_id].key_activity_id: shape.lesson_rows[lesson_id]
                    for lesson_id in shape.lessons.get(module_id, [])}
         readiness = next(r for r in mine.readiness if r.module_id == module_id)
-        return render_template("student_module.html", module=row, activities=activities,
-                               lessons=lessons, mastery=mastery, readiness=readiness)
+        multiplier = svc.time_multiplier(g.viewer.user_id, g.viewer.course_id)
+        return render_template(
+            "student_module.html", module=row, activities=activities, lessons=lessons,
+            mastery=mastery, readiness=readiness,
+            mock_minutes=round(row.exam_minutes * multiplier),
+            sittings=svc.open_sittings(g.viewer.user_id, g.viewer.course_id, module_id),
+            module_titles={module_id: row.title}, activity_titles=_activity_titles(db))
+
+
+def _mode_and_module(source) -> tuple[AttemptMode, str]:
+    try:
+        mode = AttemptMode(source.get("mode", ""))
+    except ValueError:
+        abort(400, description="Pick a lesson, drill, practice test or mock exam.")
+    module_id = source.get("module_id", "")
+    if len(module_id) > inputs.MAX_ID_TEXT:
+        abort(400, description="module_id names no module.")
+    return mode, module_id
+
+
+def _placed_size(db, mode: AttemptMode, module_id: str) -> int | None:
+    """The size of the activity the viewer's link placed, when it is this one: starting
+    it from the start screen of a placed link counts toward that link's grade."""
+    placed = link_placement(db, g.viewer.resource_link_id)
+    return placed.size if placed and placed.mode == mode and placed.module_id == module_id \
+        else None
+
+
+@bp.get("/attempts/new")
+@login_required
+def start_screen():
+    """Before the clock starts: how many questions, the time limit with the student's
+    extra time, the rules. Nothing is created until the student presses Start."""
+    mode, module_id = _mode_and_module(request.args)
+    if mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+        abort(404, description="Only practice tests and mock exams have a start screen.")
+    with runtime().transaction() as db:
+        module = catalog.module(db, module_id)
+        if module is None:
+            abort(404, description="There is no such module.")
+        facts = _svc(db).start_facts(
+            g.viewer.user_id, mode, module_id, course_id=g.viewer.course_id,
+            resource_link_id=g.viewer.resource_link_id,
+            size=_placed_size(db, mode, module_id))
+        return render_template("student_start.html", module=module, facts=facts)
 
 
 @bp.post("/attempts")
 @login_required
 def start():
     form = request.form
-    try:
-        mode = AttemptMode(form.get("mode", ""))
-    except ValueError:
-        abort(400, description="Pick a lesson, drill, practice test or mock exam.")
+    mode, module_id = _mode_and_module(form)
     with runtime().transaction() as db:
+        size = _placed_size(db, mode, module_id) if mode in (
+            AttemptMode.PRACTICE, AttemptMode.MOCK) else None
         attempt = _svc(db).start(
-            g.viewer.user_id, mode, form.get("module_id", ""), course_id=g.viewer.course_id,
+            g.viewer.user_id, mode, module_id, course_id=g.viewer.course_id,
             resource_link_id=g.viewer.resource_link_id,
             key_activity_id=form.get("key_activity_id") or None,
-            lesson_id=form.get("lesson_id") or None)
+            lesson_id=form.get("lesson_id") or None, size=size)
         attempt_id = attempt.id
     return redirect(link("student.play", attempt_id=attempt_id), 303)
 
@@ -167,9 +221,35 @@ def play(attempt_id: str):
         module = catalog.module(db, attempt.module_id)
         seconds_left = (max(0, int((attempt.deadline_at - rt.clock()).total_seconds()))
                         if attempt.deadline_at else None)
+        navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+        if navigable and item is None:  # everything answered: on to the check before submit
+            return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
+        answered = svc.answered_positions(attempt_id, g.viewer.user_id) if navigable \
+            else set()
         return render_template("student_play.html", attempt=attempt, item=item,
                                lesson=lesson, module=module, seconds_left=seconds_left,
+                               navigable=navigable, answered=answered,
+                               flagged=set(attempt.flagged or []),
                                key=secrets.token_urlsafe(12))
+
+
+# Where the player's buttons go after saving: the next or previous question, a question
+# of the navigator, this one again (after flagging) or the page before submitting.
+_MOVES = {"next", "prev", "flag", "unflag", "review"}
+
+
+def _target(go: str, position: int | None, total: int) -> int | str | None:
+    if position is None:
+        return None
+    if go == "prev":
+        return max(1, position - 1)
+    if go in ("flag", "unflag"):
+        return position
+    if go == "review" or (go == "next" and position >= total):
+        return "review"
+    if go.isdigit() and 1 <= int(go) <= total:
+        return int(go)
+    return position + 1
 
 
 @bp.post("/attempts/<attempt_id>/answer")
@@ -177,30 +257,73 @@ def play(attempt_id: str):
 def answer(attempt_id: str):
     form = request.form
     choice = inputs.form_number(form, "choice", *inputs.CHOICE)
-    if choice is None:
-        abort(400, description="Choose an answer first.")
+    saved = inputs.form_number(form, "saved", *inputs.CHOICE)
+    go = form.get("go", "next")[:8]
+    if go not in _MOVES and not (go.isdigit() and len(go) <= 4):
+        abort(400, description="That button goes nowhere.")
     position = inputs.form_number(form, "position", *inputs.POSITION)
     if len(form.get("item_id", "")) > inputs.MAX_ID_TEXT:
         abort(400, description="item_id names no item.")
     with runtime().transaction() as db:
         svc = _svc(db)
-        result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""), choice,
-                            form.get("idempotency_key", "")[:64] or secrets.token_hex(8))
-        attempt = db.get(Attempt, attempt_id)
-        if result.feedback is None:
-            target = (position + 1) if position and position < len(attempt.item_ids) else None
-            return redirect(link("student.play", attempt_id=attempt_id, position=target)
-                            if target else link("student.play", attempt_id=attempt_id), 303)
-        item = catalog.items(db)[result.item_id]
-        return render_template("student_feedback.html", attempt=attempt, item=item,
-                               result=result)
+        attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
+        navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+        moving = navigable and "go" in form
+        if choice is None and not moving:
+            abort(400, description="Choose an answer first.")
+        result = None
+        if choice is not None and choice != saved:  # an unchanged answer is not re-sent
+            result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""),
+                                choice, form.get("idempotency_key", "")[:64]
+                                or secrets.token_hex(8))
+        if result is not None and result.feedback is not None:
+            item = catalog.items(db)[result.item_id]
+            return render_template("student_feedback.html", attempt=attempt, item=item,
+                                   result=result)
+        if not navigable:
+            return redirect(link("student.play", attempt_id=attempt_id), 303)
+        if go in ("flag", "unflag") and position is not None:
+            svc.set_flag(attempt_id, g.viewer.user_id, position, go == "flag")
+        target = _target(go, position, len(attempt.item_ids))
+    if target == "review":
+        return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
+    return redirect(link("student.play", attempt_id=attempt_id, position=target)
+                    if target else link("student.play", attempt_id=attempt_id), 303)
+
+
+@bp.get("/attempts/<attempt_id>/submit")
+@login_required
+def submit_review(attempt_id: str):
+    """The page before submitting a test or exam: what is answered, unanswered and
+    flagged, with links back, and the one button that submits."""
+    rt = runtime()
+    with rt.transaction() as db:
+        svc = _svc(db)
+        try:
+            sitting = svc.sitting(attempt_id, g.viewer.user_id)
+        except AttemptClosedError:
+            return redirect(link("student.results", attempt_id=attempt_id), 303)
+        if sitting.total is None:  # a drill or lesson has nothing to review first
+            return redirect(link("student.play", attempt_id=attempt_id), 303)
+        answered = svc.answered_positions(attempt_id, g.viewer.user_id)
+        module = catalog.module(db, sitting.module_id)
+        return render_template("student_submit.html", sitting=sitting, module=module,
+                               answered=answered)
 
 
 @bp.post("/attempts/<attempt_id>/submit")
 @login_required
 def submit(attempt_id: str):
+    """Scoring happens only on an explicit confirm (the page before submitting sends it);
+    a stray submit of a test or exam lands on that page instead of ending the exam."""
     with runtime().transaction() as db:
-        _svc(db).finish(attempt_id, g.viewer.user_id)
+        svc = _svc(db)
+        attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
+        needs_confirm = (attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+                         and attempt.status == AttemptStatus.OPEN)
+        if needs_confirm and request.form.get("confirm") != "yes":
+            return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
+        svc.finish(attempt_id, g.viewer.user_id)
     return redirect(link("student.results", attempt_id=attempt_id), 303)
 
 

@@ -11,6 +11,7 @@ start of the placed activity resumes the same graded attempt.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -66,7 +67,15 @@ def launch_link(server, platform, person, link: str,
 
 
 def attempt_of(student: Student) -> str:
-    return student.landed.url.split("/attempts/")[1].split("?")[0].split("/")[0]
+    """The attempt a placed link's launch leads to: a test or exam opens on its start
+    screen (nothing started yet), and pressing Start starts it (or resumes it)."""
+    url = student.landed.url
+    if "/attempts/new" in url:
+        assert "Before you start" in student.landed.text, student.landed.text[:800]
+        query = parse_qs(urlsplit(url).query)
+        url = student.form("/attempts", {"mode": query["mode"][0],
+                                         "module_id": query["module_id"][0]}).url
+    return url.split("/attempts/")[1].split("?")[0].split("/")[0]
 
 
 def keys(server, item_ids) -> dict[str, int]:
@@ -134,7 +143,7 @@ def side_attempts(student: Student, via: str) -> None:
         right = keys(student.server, items)
         for n, item_id in enumerate(items, 1):
             answer_form(student, practice, item_id, right[item_id], n)
-        assert student.form(f"/attempts/{practice}/submit", {}).status_code == 200
+        assert student.form(f"/attempts/{practice}/submit", {"confirm": "yes"}).status_code == 200
 
 
 def ags_rows(server) -> int:

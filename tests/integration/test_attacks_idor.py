@@ -59,6 +59,7 @@ EXCLUDED_BLUEPRINTS = ("sandbox", "sandbox_registration", "sandbox_services")
 # admin console (reachable only with an admin sign-in, never with an LTI session).
 KIND = {
     "student.play": "attempt", "student.answer": "attempt", "student.submit": "attempt",
+    "student.submit_review": "attempt",
     "student.results": "attempt", "api.get_attempt": "attempt", "api.next_item": "attempt",
     "api.answer": "attempt", "api.submit": "attempt", "api.results": "attempt",
     "instructor.attempt_review": "attempt",
@@ -252,7 +253,8 @@ def test_nobody_reaches_what_is_not_theirs(live_server):
     # Controls: the rightful owner or course instructor does get in, so the refusals above
     # are about who asked, not about a broken URL.
     odd = [c for c in controls if c[3] != 200 and not (
-        c[2] != "ana_open" and (c[0], c[3]) in {("student.play", 303), ("api.next_item", 409)})]
+        c[2] != "ana_open" and (c[0], c[3]) in {
+            ("student.play", 303), ("student.submit_review", 303), ("api.next_item", 409)})]
     assert controls and not odd, odd
     assert {(e, p) for e, p, _, _ in controls} >= {
         ("instructor.attempt_review", "carla"), ("instructor.student", "carla"),

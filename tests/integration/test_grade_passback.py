@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import requests
 from sqlalchemy import func, select
@@ -60,7 +61,10 @@ def _take_practice(server, platform, person, placed_id, right: int) -> str:
     action, fields = parse_form(r.text)
     landed = s.post(action, data=fields)
     csrf = landed.text.split('name="csrf-token" content="')[1].split('"')[0]
-    attempt_id = landed.url.split("/attempts/")[1].split("?")[0]
+    assert "/attempts/new" in landed.url  # a placed test opens on its start screen
+    action, fields = parse_form(landed.text)  # its first form: Start
+    started = s.post(urljoin(landed.url, action), data=fields)
+    attempt_id = started.url.split("/attempts/")[1].split("?")[0]
     s.headers["X-CSRF-Token"] = csrf
     engine, sessions = _sessions(server)
     with transaction(sessions) as db:

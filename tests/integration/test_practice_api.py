@@ -165,8 +165,20 @@ def test_pages_play_an_attempt_without_javascript(live_server, mode):
         assert "best answer" in r.text and 'aria-live="polite"' in r.text
     else:
         assert "Question 2" in r.text
-    submit_url = re.search(r'<form method="post" action="([^"]+/submit[^"]*)"',
-                           r.text if mode != "drill" else player.text).group(1)
+    if mode == "drill":
+        submit_url = re.search(r'<form method="post" action="([^"]+/submit[^"]*)"',
+                               player.text).group(1)
+    else:  # a test or exam is submitted from the page that shows what is left first
+        review_url = re.search(r'<a class="button" href="([^"]+/submit[^"]*)">Review and '
+                               r'submit', r.text).group(1).replace("&amp;", "&")
+        review = s.get(live_server.url + review_url)
+        assert "Check before you submit" in review.text and "Question 2</a>" in review.text
+        submit_url = re.search(r'<form method="post" action="([^"]+/submit[^"]*)"',
+                               review.text).group(1)
+        # Without the confirm field (a stray submit) nothing is scored: back to the check.
+        stray = s.post(live_server.url + submit_url.replace("&amp;", "&"),
+                       data={"csrf_token": csrf})
+        assert "Check before you submit" in stray.text
     done = s.post(live_server.url + submit_url.replace("&amp;", "&"),
-                  data={"csrf_token": csrf})
+                  data={"csrf_token": csrf, "confirm": "yes"})
     assert done.status_code == 200 and "Your results" in done.text
