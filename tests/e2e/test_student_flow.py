@@ -27,7 +27,7 @@ def _tool_frame(page):
 def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
     tool = _launch(page, cross_site_server)
     tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
-    tool.get_by_role("link", name="Maintenance Awareness").click()
+    tool.get_by_role("link", name="Maintenance Awareness", exact=True).click()
     tool.get_by_role("button", name="Drill: Recognize hydraulic system problems").click()
     tool.get_by_role("group", name=re.compile("Question 1")).wait_for()
     tool.get_by_role("radio").first.check()
@@ -38,7 +38,8 @@ def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
     tool.get_by_role("group", name=re.compile("Question 2")).wait_for()
 
     tool.get_by_role("link", name="Maintenance Awareness").first.click()
-    tool.get_by_role("button", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("link", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("button", name=re.compile("Start the mock exam")).click()
     tool.get_by_role("timer").wait_for()
     tool.get_by_role("radio").nth(2).check()
     tool.get_by_role("button", name="Save answer and go on").click()
@@ -48,14 +49,16 @@ def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
     page.reload()  # the whole LMS page: the tool relaunches and must resume the exam
     tool = page.frame_locator("iframe[name=tool_frame]")
     tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
-    tool.get_by_role("link", name="Maintenance Awareness").click()
-    tool.get_by_role("button", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("link", name="Maintenance Awareness", exact=True).click()
+    tool.get_by_role("link", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("link", name=re.compile(r"^Resume — \d+ min left$")).click()
     tool.get_by_role("group", name=re.compile("Question 2 of 80")).wait_for()
     after = tool.locator("#timer").get_attribute("data-seconds")
     assert 0 <= int(before) - int(after) <= 60  # same deadline, not a fresh timer
-    tool.get_by_role("link", name="1", exact=True).click()
+    tool.get_by_role("button", name="Question 1, answered").click()
     assert tool.get_by_role("radio").nth(2).is_checked()  # the saved answer is still there
-    tool.get_by_role("button", name="Submit for scoring").click()
+    tool.get_by_role("link", name="Review and submit").click()
+    tool.get_by_role("button", name="Yes, submit my mock exam").click()
     tool.get_by_role("heading", name="Your results").wait_for()
     assert tool.get_by_text(re.compile(r"of 80 correct")).count() == 1
     assert tool.get_by_role("heading", name=re.compile("Question 80")).count() == 1
@@ -91,9 +94,11 @@ def test_every_page_type_passes_axe(page, cross_site_server, axe):
     page.get_by_text("best answer").first.wait_for()
     results = {"feedback": axe.run(page)}
     page.goto(pages["module"])
-    page.get_by_role("button", name="Practice test (25 questions, feedback at the end)").click()
+    page.get_by_role("link", name="Practice test (25 questions, feedback at the end)").click()
+    page.get_by_role("button", name="Start the practice test").click()
     pages["practice player"] = page.url
-    page.get_by_role("button", name="Submit for scoring").click()
+    page.get_by_role("link", name="Review and submit").click()
+    page.get_by_role("button", name="Yes, submit my practice test").click()
     page.get_by_role("heading", name="Your results").wait_for()
     pages["results"] = page.url
     pages["mastery"] = f"{base}/mastery?s={sid}"
