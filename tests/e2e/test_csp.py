@@ -35,8 +35,9 @@ def test_platform_storage_launch_and_exam_countdown_run_under_the_csp(page,
         timeout=30000)
     # The launch went through the LMS's storage frame (the cookie-less path).
     assert any(u.endswith("/sandbox/canvas/post_message_forwarding") for u in requests_seen)
-    tool.get_by_role("link", name="Maintenance Awareness").click()
-    tool.get_by_role("button", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("link", name="Maintenance Awareness", exact=True).click()
+    tool.get_by_role("link", name=re.compile("Timed mock exam")).click()
+    tool.get_by_role("button", name=re.compile("Start the mock exam")).click()
     timer = tool.locator("#timer")
     timer.wait_for()
     first = timer.inner_text()
