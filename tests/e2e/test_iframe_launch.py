@@ -86,3 +86,21 @@ def test_a_site_that_is_no_registered_lms_cannot_frame_the_tool(page, cross_site
     refusals = [v for v in violations if "frame-ancestors" in v]
     assert refusals, f"Chromium showed the tool inside an unregistered site: {violations}"
     assert host not in refusals[0].split("frame-ancestors", 1)[1]
+
+
+def test_the_lms_frame_grows_with_the_page(page, cross_site_server):
+    """The tool sends lti.frameResize; the sandbox LMS (like Canvas) sizes the frame to
+    the page, so the page scrolls with the course instead of inside a fixed box."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{cross_site_server.lms_url}/sandbox/canvas/launch?user="
+              f"{CANVAS.people[0].sub}")
+    tool = page.frame_locator("iframe[name=tool_frame]")
+    tool.get_by_role("heading", name="Welcome, Ana").wait_for(timeout=30000)
+    frame = next(f for f in page.frames if f.name == "tool_frame")
+    content = frame.evaluate("document.documentElement.scrollHeight")
+    page.wait_for_function(
+        f"() => document.querySelector('iframe[name=tool_frame]').clientHeight >= {content}",
+        timeout=10000)
+    assert content > 0.7 * 800  # taller than the frame's fixed 70vh would have shown
+    assert frame.evaluate("document.documentElement.scrollHeight") <= frame.evaluate(
+        "window.innerHeight") + 2  # nothing left to scroll inside the frame
