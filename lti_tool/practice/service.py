@@ -704,14 +704,22 @@ class PracticeService:
         items = {item_id: cached[item_id] for item_id in item_ids}
         titles = dict(self._activities(attempt.module_id))
         per: dict[str, list[int]] = {}
+        if attempt.mode == AttemptMode.DRILL:
+            # A drill scores every answer (an item missed twice counts twice), so the topic
+            # rows count every answer too and add up to the total.
+            for response in self._responses(attempt):
+                tally = per.setdefault(items[response.item_id].key_activity_id, [0, 0])
+                tally[0] += int(response.correct)
+                tally[1] += 1
         review = []
         for item_id in item_ids:
             item = items[item_id]
             response = final.get(item_id)
             correct = bool(response and response.correct)
-            tally = per.setdefault(item.key_activity_id, [0, 0])
-            tally[0] += int(correct)
-            tally[1] += 1
+            if attempt.mode != AttemptMode.DRILL:
+                tally = per.setdefault(item.key_activity_id, [0, 0])
+                tally[0] += int(correct)
+                tally[1] += 1
             if not show_review or (response is None and not finished):
                 continue
             if item.id in sealed:
