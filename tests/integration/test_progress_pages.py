@@ -119,3 +119,20 @@ def test_mock_results_show_time_limit_and_topics_lowest_first(live_server):
     assert "Lowest score first" in table
     nxt = done.text[done.text.index('id="next-heading"'):done.text.index('id="by-topic"')]
     assert 1 <= nxt.count('value="drill"') <= 3
+
+
+def test_a_failed_mock_reads_very_unlikely_not_about_0_percent(live_server):
+    s, csrf = _student(live_server)
+    player = _start(s, live_server, csrf, "mock")
+    first = player.text
+    for _ in range(30):  # every answer wrong: enough answers, across most topics
+        player = _answer(s, live_server, csrf, player.text, right=False)
+        assert player.status_code == 200
+    _submit(s, live_server, csrf, first)
+    page = s.get(f"{live_server.url}/mastery").text
+    section = _text(page[page.index('id="mm-maintenance"'):])
+    section = section[:section.index("Open Maintenance")]
+    assert "Chance of passing now: Very unlikely yet" in section
+    assert re.search(r"Based on your 30 answers, you would score about \d+% on a full exam\. "
+                     r"The pass mark is \d+%\.", section)
+    assert "about 0%" not in section and "(0%" not in section
