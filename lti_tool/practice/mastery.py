@@ -75,6 +75,44 @@ class Readiness:
     answers: int
     explanation: str
 
+    @property
+    def chance_words(self) -> str:
+        """The pass chance in words: a bare "about 0% (0%-48%)" read as a verdict."""
+        return chance_words(self.probability if self.ready else None)
+
+    @property
+    def chance_percent(self) -> int | None:
+        """The pass chance as a whole percent, only where the number means something."""
+        return chance_percent(self.probability if self.ready else None)
+
+
+NOT_ENOUGH = "Not enough answers yet"
+# Upper bounds of the pass-chance bands and their words (plain, 8th-grade reading level).
+CHANCE_BANDS = ((0.10, "Very unlikely yet"), (0.35, "Unlikely"), (0.65, "About even"),
+                (0.90, "Likely"), (1.01, "Very likely"))
+NUMBER_SHOWN = (0.05, 0.95)  # outside this the model's number is noise at the extremes
+
+
+def chance_words(probability: float | None) -> str:
+    if probability is None:
+        return NOT_ENOUGH
+    return next(words for top, words in CHANCE_BANDS if probability < top)
+
+
+def chance_percent(probability: float | None) -> int | None:
+    """A percent to print beside the words: none at the extremes, where "about 0%" or
+    "about 100%" claims more than a few dozen answers can tell."""
+    if probability is None or not NUMBER_SHOWN[0] <= probability <= NUMBER_SHOWN[1]:
+        return None
+    return round(probability * 100)
+
+
+def chance_text(probability: float | None) -> str:
+    """Words, with the number where it is meaningful: "Likely (about 72%)"."""
+    percent = chance_percent(probability)
+    words = chance_words(probability)
+    return f"{words} (about {percent}%)" if percent is not None else words
+
 
 def _normal_cdf(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
@@ -98,9 +136,18 @@ def readiness(module_id: str, activities: list[ActivityMastery],
     if answers < MIN_ANSWERS_FOR_READINESS or covered < math.ceil(
             total_activities * MIN_ACTIVITIES_FOR_READINESS):
         need = max(0, MIN_ANSWERS_FOR_READINESS - answers)
+        topics = max(0, math.ceil(total_activities * MIN_ACTIVITIES_FOR_READINESS) - covered)
+        more_topics = f"{topics} more topic{'s' if topics != 1 else ''}"
+        more_questions = f"at least {need} more question{'s' if need != 1 else ''}"
+        if need and topics:
+            todo = f"{more_questions}, covering at least {more_topics}"
+        elif need:
+            todo = more_questions
+        else:
+            todo = f"some questions on at least {more_topics}"
         return Readiness(module_id, False, None, None, None, None, answers,
-                         f"Answer at least {need or 'a few'} more questions across more "
-                         f"topics and we will estimate your chance of passing.")
+                         f"{NOT_ENOUGH} to estimate your chance of passing. Answer {todo}, "
+                         f"and we will estimate it.")
     by_id = {a.key_activity_id: a for a in activities}
 
     def pass_probability(shift: float) -> tuple[float, float]:
@@ -119,7 +166,40 @@ def readiness(module_id: str, activities: list[ActivityMastery],
     low, _ = pass_probability(-1.28)
     high, _ = pass_probability(1.28)
     explanation = (f"Based on your {answers} answers, you would score about {mean:.0%} on a "
-                   f"full exam; your chance of reaching the {pass_percent:.0f}% pass mark is "
-                   f"about {probability:.0%} (likely between {low:.0%} and {high:.0%}).")
+                   f"full exam. The pass mark is {pass_percent:.0f}%. Your chance of passing "
+                   f"now: {chance_text(probability).lower()}.")
     return Readiness(module_id, True, probability, low, high, mean * 100, answers,
                      explanation)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The topic to work on next and why, in words for the student."""
+
+    key_activity_id: str
+    reason: str
+    lesson_first: bool = False  # a topic not started: its lesson before its drill
+
+
+def next_topic(activities: list[ActivityMastery]) -> NextStep | None:
+    """What to practise next, from the topics in the order the student should meet them:
+    the weakest topic that needs practice; else one with too few answers to judge; else
+    the first one not started; else the weakest not yet mastered. None: all mastered."""
+    def weakest(pool: list[ActivityMastery]) -> ActivityMastery:
+        return min(pool, key=lambda a: a.p_medium)  # min keeps the first of equals
+
+    needs = [a for a in activities if a.level == "needs practice"]
+    if needs:
+        return NextStep(weakest(needs).key_activity_id, "your weakest topic")
+    started = [a for a in activities if a.level == "getting started"]
+    if started:
+        return NextStep(started[0].key_activity_id,
+                        "a few more answers will show how you are doing")
+    fresh = [a for a in activities if a.level == "not started"]
+    if fresh:
+        return NextStep(fresh[0].key_activity_id, "you have not started it yet",
+                        lesson_first=True)
+    almost = [a for a in activities if a.level == "almost there"]
+    if almost:
+        return NextStep(weakest(almost).key_activity_id, "your weakest topic")
+    return None

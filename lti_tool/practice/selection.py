@@ -119,19 +119,44 @@ def plan_test(items: Sequence[ItemRef], activities: Sequence[str], size: int,
 
 def next_drill_item(items: Sequence[ItemRef], history: dict[str, Seen],
                     this_attempt: Sequence[str], rng: Random) -> str | None:
-    """The next drill item: missed items due for review first, then unseen items, then
-    the items answered right longest ago. Nothing is repeated within REVIEW_GAP items."""
+    """The next drill item. Missed items come back for review, but at most every other
+    question, and never within REVIEW_GAP items of their last showing; the other questions
+    are unseen items while there are any, then the items answered right longest ago.
+
+    Why the interleaving: putting every missed item first made a student who kept missing
+    loop over the first few items for ever and never meet the rest of the topic. Now, while
+    the topic has unseen items, a missed item is reviewed once (the least shown, longest
+    ago first) and then waits until every item has been shown, so a student who misses
+    everything meets the whole topic within about twice its size of questions.
+
+    ``this_attempt``: the drill's last items, oldest first (at least REVIEW_GAP of them
+    when there are that many). ``history``: the person's last answer to each item, the
+    drill's answers included, so the last item was a review when it had been seen before
+    (``times`` >= 2).
+    """
     if not items:
         return None
     recent = set(this_attempt[-REVIEW_GAP:])
-    candidates = [i for i in items if i.id not in recent] or list(items)
+    last = this_attempt[-1] if this_attempt else None
+    candidates = ([i for i in items if i.id not in recent]
+                  or [i for i in items if i.id != last] or list(items))
+    last_seen = history.get(last) if last is not None else None
+    last_was_review = last_seen is not None and last_seen.times >= 2
+    unseen = [i for i in candidates if i.id not in history]
+    missed = [i for i in candidates if i.id in history and not history[i.id].last_correct
+              and not (unseen and history[i.id].times >= 2)]
+    known = [i for i in candidates if i.id in history and history[i.id].last_correct]
+    if missed and (not last_was_review or not unseen):
+        pool = missed
+    elif unseen:
+        pool = unseen
+    else:
+        pool = missed or known
 
     def priority(item: ItemRef) -> tuple[int, float, float]:
         seen = history.get(item.id)
         if seen is None:
-            return (1, 0.0, rng.random())
-        if not seen.last_correct:
-            return (0, seen.last_at.timestamp(), rng.random())
-        return (2, seen.last_at.timestamp(), rng.random())
+            return (0, 0.0, rng.random())
+        return (seen.times, seen.last_at.timestamp(), rng.random())
 
-    return min(sorted(candidates, key=lambda i: i.id), key=priority).id
+    return min(sorted(pool, key=lambda i: i.id), key=priority).id

@@ -121,6 +121,11 @@ class ActivityScore:
     correct: int | None
     total: int
 
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.correct / self.total if self.correct is not None and self.total \
+            else None
+
 
 @dataclass(frozen=True)
 class AttemptResult:
@@ -138,6 +143,31 @@ class AttemptResult:
     auto_submitted: bool
     by_activity: list[ActivityScore] = field(default_factory=list)
     review: list[ItemReview] = field(default_factory=list)
+
+    @property
+    def minutes_used(self) -> int | None:
+        """Whole minutes from start to submit (at least 1 once submitted)."""
+        if self.submitted_at is None:
+            return None
+        return max(1, round((self.submitted_at - self.started_at).total_seconds() / 60))
+
+    @property
+    def minutes_allowed(self) -> int | None:
+        """The time limit of a timed exam, in minutes."""
+        if self.deadline_at is None:
+            return None
+        return round((self.deadline_at - self.started_at).total_seconds() / 60)
+
+    @property
+    def by_need(self) -> list[ActivityScore]:
+        """Topics lowest score first (most to gain first), ties by more questions."""
+        return sorted(self.by_activity, key=lambda s: (
+            s.percent if s.percent is not None else 101.0, -s.total, s.title))
+
+    def weakest(self, limit: int = 3) -> list[ActivityScore]:
+        """The topics to practise next: the lowest scores of this attempt, leaving out
+        topics answered all right; none while the scores are held back."""
+        return [s for s in self.by_need if s.percent is not None and s.percent < 100][:limit]
 
 
 @dataclass(frozen=True)
@@ -853,14 +883,22 @@ class PracticeService:
         items = {item_id: cached[item_id] for item_id in item_ids}
         titles = dict(self._activities(attempt.module_id))
         per: dict[str, list[int]] = {}
+        if attempt.mode == AttemptMode.DRILL:
+            # A drill scores every answer (an item missed twice counts twice), so the topic
+            # rows count every answer too and add up to the total.
+            for response in self._responses(attempt):
+                tally = per.setdefault(items[response.item_id].key_activity_id, [0, 0])
+                tally[0] += int(response.correct)
+                tally[1] += 1
         review = []
         for item_id in item_ids:
             item = items[item_id]
             response = final.get(item_id)
             correct = bool(response and response.correct)
-            tally = per.setdefault(item.key_activity_id, [0, 0])
-            tally[0] += int(correct)
-            tally[1] += 1
+            if attempt.mode != AttemptMode.DRILL:
+                tally = per.setdefault(item.key_activity_id, [0, 0])
+                tally[0] += int(correct)
+                tally[1] += 1
             if not show_review or (response is None and not finished):
                 continue
             if item.id in sealed:

@@ -25,6 +25,7 @@ from lti_tool.models import (
 )
 from lti_tool.practice import catalog
 from lti_tool.practice.errors import AttemptClosedError
+from lti_tool.practice.mastery import next_topic
 from lti_tool.practice.placement import link_placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.runtime import runtime
@@ -333,7 +334,8 @@ def results(attempt_id: str):
     with runtime().transaction() as db:
         result = _svc(db).results(attempt_id, g.viewer.user_id)
         module = catalog.module(db, result.module_id)
-        return render_template("student_results.html", result=result, module=module)
+        return render_template("student_results.html", result=result, module=module,
+                               lessons=_live_lessons(db))
 
 
 @bp.get("/mastery")
@@ -342,5 +344,18 @@ def mastery():
     with runtime().transaction() as db:
         data = _svc(db).mastery(g.viewer.user_id)
         kas = catalog.key_activities(db)
+        # The next topic comes from the modules the student has started first: someone
+        # working on module 3 is not sent back to module 1's first topic.
+        live = [a for a in data.activities if a.key_activity_id in kas]
+        started = {kas[a.key_activity_id].module_id for a in live if a.evidence}
+        ordered = sorted(live, key=lambda a: kas[a.key_activity_id].module_id not in started)
         return render_template("student_mastery.html", mastery=data, kas=kas,
-                               modules=blueprint_modules())
+                               modules=blueprint_modules(), lessons=_live_lessons(db),
+                               next_step=next_topic(ordered))
+
+
+def _live_lessons(db) -> dict[str, catalog.CachedLesson]:
+    """Each key activity's live lesson, for the lesson links beside its drill."""
+    shape = catalog.outline(db)
+    return {shape.lesson_rows[lesson_id].key_activity_id: shape.lesson_rows[lesson_id]
+            for lesson_ids in shape.lessons.values() for lesson_id in lesson_ids}

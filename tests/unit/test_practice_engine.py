@@ -361,3 +361,48 @@ def test_grading_policies():
     assert policy_score(attempts, GradingPolicy.LATEST) == (15.0, 25.0)
     assert policy_score(attempts, GradingPolicy.AVERAGE) == (15.0, 25.0)
     assert policy_score([], GradingPolicy.BEST) == (0.0, 0.0)
+
+
+def _wrong_choice(db, item_id):
+    return (_correct_choice(db, item_id) + 1) % 4
+
+
+def test_drill_answered_all_wrong_shows_every_item_of_the_topic(world):
+    """Issue 17: missing every question cycled a few items for ever. Over 2N questions on
+    a topic of N items, every item is shown, and none a third time before the last one."""
+    sessions, clock, (ana, _) = world
+    topic = [f"TST-{n:03d}" for n in range(1, 9)]  # mod.work's 8 items
+    with transaction(sessions) as db:
+        attempt_id = _svc(db, clock).start(ana, "drill", "mod", key_activity_id="mod.work").id
+    shown: list[str] = []
+    for n in range(2 * len(topic)):
+        clock.advance(seconds=25)
+        with transaction(sessions) as db:
+            svc = _svc(db, clock, seed=n)
+            item = svc.item(attempt_id, ana)
+            shown.append(item.id)
+            result = svc.answer(attempt_id, ana, item.id, _wrong_choice(db, item.id),
+                                f"w{n}")
+            assert result.feedback is not None and not result.feedback.correct
+    assert sorted(set(shown)) == topic
+    last_new = max(shown.index(i) for i in topic)
+    assert max(shown[:last_new + 1].count(i) for i in topic) <= 2
+
+
+def test_drill_results_count_every_answer_by_topic_as_in_the_total(world):
+    """A drill scores every answer (an item missed twice counts twice): the topic rows add
+    up to the total ("0 of 8" overall was "0 of 4" by topic)."""
+    sessions, clock, (ana, _) = world
+    with transaction(sessions) as db:
+        svc = _svc(db, clock)
+        attempt = svc.start(ana, "drill", "mod", key_activity_id="mod.work")
+        for n in range(12):  # more answers than the gap lets distinct items go round
+            clock.advance(seconds=10)
+            item = svc.item(attempt.id, ana)
+            choice = _correct_choice(db, item.id) if n % 3 == 0 else _wrong_choice(db,
+                                                                                   item.id)
+            svc.answer(attempt.id, ana, item.id, choice, f"r{n}")
+        result = svc.submit(attempt.id, ana)
+        assert result.score_max == 12 and result.score_raw == 4
+        assert sum(s.total for s in result.by_activity) == result.score_max
+        assert sum(s.correct for s in result.by_activity) == result.score_raw
