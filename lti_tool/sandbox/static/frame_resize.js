@@ -13,6 +13,7 @@
     if (!data || data.subject !== "lti.frameResize") { return; }
     var height = parseInt(data.height, 10);
     if (!(height > 0)) { return; }
+    frame.style.boxSizing = "content-box";  /* the height asked for is the page inside */
     frame.style.height = Math.min(Math.max(height, 200), 20000) + "px";
   });
 }());
