@@ -105,7 +105,9 @@ def test_keyboard_only_mock_exam_focus_lands_on_each_question(student):
         heading = page.locator("#question-heading")
         heading.wait_for()
         assert re.match(rf"Question {n} of {total}", heading.inner_text())
-        assert page.evaluate("document.activeElement.id") == "question-heading", n
+        # focus moves when the page's script runs, just after the heading is shown
+        page.wait_for_function("document.activeElement.id === 'question-heading'",
+                               timeout=5000)
         page.keyboard.press("Tab")  # into the options
         assert page.evaluate("document.activeElement.name") == "choice"
         page.keyboard.press("ArrowDown")  # picks the next option
@@ -170,7 +172,7 @@ def test_a_drill_answered_all_wrong_shows_every_item_of_the_topic(student):
     page.goto(f"{server.url}/modules/maintenance?s={sid}")
     page.get_by_role("button", name="Drill: Recognize hydraulic system problems").click()
     seen: list[str] = []
-    for _ in range(len(keys)):
+    for _ in range(2 * len(keys)):  # every other question may review a missed one
         page.get_by_role("heading", name=re.compile("Question")).wait_for()
         item_id = page.locator("input[name=item_id]").get_attribute("value")
         seen.append(item_id)
@@ -179,4 +181,5 @@ def test_a_drill_answered_all_wrong_shows_every_item_of_the_topic(student):
         page.get_by_text("not the best answer").wait_for()
         page.get_by_role("link", name="Next question").click()
     assert sorted(set(seen)) == sorted(keys), (
-        f"{len(set(seen))} of {len(keys)} items in {len(keys)} questions: {seen}")
+        f"{len(set(seen))} of {len(keys)} items in {len(seen)} questions: {seen}")
+    assert max(seen.count(i) for i in seen) <= 2  # nothing looped before all were seen

@@ -65,8 +65,10 @@ def test_mastery_map_and_results_fit_a_phone_and_pass_axe(browser, cross_site_se
         assert _violations(page) == []
         # A mock exam's review shows all 80 questions, figures and tables included.
         page.goto(f"{base}/modules/maintenance?s={sid}")
-        page.get_by_role("button", name=re.compile("Timed mock exam")).click()
-        page.get_by_role("button", name="Submit for scoring").click()
+        page.get_by_role("link", name=re.compile("Timed mock exam")).click()
+        page.get_by_role("button", name=re.compile("Start the mock exam")).click()
+        page.get_by_role("link", name="Review and submit").click()
+        page.get_by_role("button", name="Yes, submit my mock exam").click()
         page.get_by_role("heading", name="Your results").wait_for()
         assert page.get_by_text(re.compile(r"minutes? of the 90 allowed")).count() == 1
         assert page.locator(".review-list .item-figure table").count() > 0
