@@ -273,18 +273,21 @@ def answer(attempt_id: str):
         if choice is None and not moving:
             abort(400, description="Choose an answer first.")
         result = None
-        if choice is not None and choice != saved:  # an unchanged answer is not re-sent
-            result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""),
-                                choice, form.get("idempotency_key", "")[:64]
-                                or secrets.token_hex(8))
+        try:
+            if choice is not None and choice != saved:  # an unchanged answer is not re-sent
+                result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""),
+                                    choice, form.get("idempotency_key", "")[:64]
+                                    or secrets.token_hex(8))
+            if navigable and go in ("flag", "unflag") and position is not None:
+                svc.set_flag(attempt_id, g.viewer.user_id, position, go == "flag")
+        except AttemptClosedError:  # time ran out (or another tab submitted): the results
+            return redirect(link("student.results", attempt_id=attempt_id), 303)
         if result is not None and result.feedback is not None:
             item = catalog.items(db)[result.item_id]
             return render_template("student_feedback.html", attempt=attempt, item=item,
                                    result=result)
         if not navigable:
             return redirect(link("student.play", attempt_id=attempt_id), 303)
-        if go in ("flag", "unflag") and position is not None:
-            svc.set_flag(attempt_id, g.viewer.user_id, position, go == "flag")
         target = _target(go, position, len(attempt.item_ids))
     if target == "review":
         return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
