@@ -192,10 +192,11 @@ def test_disable_and_delete_look_different_from_save(app, admin):
     client, _ = admin
     page = client.get("/admin/").text
     assert 'admin.css' in page
-    disable = re.findall(r'<button type="submit" class="danger">Disable (?!deployment)'
-                         r'([^<]+)</button>', page)
-    delete = re.findall(r'<a class="button danger" href="[^"]+/delete">Delete ([^<]+)…</a>',
-                        page)
+    hidden = r'<span class="visually-hidden"> ([^<]+)</span>'  # the name, for screen readers
+    disable = re.findall(r'<button type="submit" class="danger">Disable' + hidden
+                         + r'</button>', page)
+    delete = re.findall(r'<a class="button danger" href="[^"]+/delete">Delete' + hidden
+                        + r'…</a>', page)
     assert len(disable) == len(delete) == _count(app, Platform) == 2
     assert sorted(disable) == sorted(delete)
     assert len(re.findall(r'class="danger">Disable deployment ', page)) == 2
@@ -224,7 +225,7 @@ def test_a_disabled_platform_is_refused_with_a_clear_page_and_enabling_restores_
     r = admin.http.post(f"{server.url}/admin/platforms/{platform_id}/enabled",
                         data={"csrf_token": admin.csrf, "enabled": "0"})
     assert r.status_code == 200 and "disabled: its launches are refused" in r.text
-    assert re.search(r"<button type=\"submit\">Enable [^<]+</button>", r.text)
+    assert re.search(r'<button type="submit">Enable<span class="visually-hidden"> ', r.text)
     for refused in (pending.post(pending.sign(pending.claims())),
                     _login_only(server, learner)):
         assert_refused(refused, "unknown_platform")
