@@ -22,9 +22,15 @@ $(STAMP): pyproject.toml
 # refuses unless it is allowed by name.
 DEV_ENV := CPT_LTI_ENVIRONMENT=development CPT_LTI_OUTBOUND_ALLOW_NETWORKS="127.0.0.0/8 ::1/128"
 
+# `make run PORT=5001` (or CPT_LTI_PORT=5001 in the environment) moves the tool, its base
+# URL and the sandbox LMS's registered tool URLs together: `cpt-lti init` moves the sandbox
+# platforms' rows to the new port instead of adding copies. The local Ralph LRS takes 8100,
+# or a free port when that is taken (`serve` prints which).
+PORT ?= $(or $(CPT_LTI_PORT),5000)
+
 run: install
-	$(DEV_ENV) $(BIN)/cpt-lti init
-	$(DEV_ENV) $(BIN)/cpt-lti serve --host 127.0.0.1 --port 5000 --local-lrs
+	$(DEV_ENV) CPT_LTI_PORT=$(PORT) $(BIN)/cpt-lti init
+	$(DEV_ENV) CPT_LTI_PORT=$(PORT) $(BIN)/cpt-lti serve --host 127.0.0.1 --local-lrs
 
 test: install
 	$(BIN)/python -m pytest -q

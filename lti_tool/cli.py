@@ -162,16 +162,55 @@ def cli() -> None:
 
 # --- init / serve -----------------------------------------------------------------------------
 
+DEFAULT_PORT = 5000
+PORT_ENV = "CPT_LTI_PORT"
+# The shipped base URL (config/default.toml) names the default port on loopback. Only such a
+# URL follows --port / CPT_LTI_PORT: an operator's own base URL is what the LMS reaches (a
+# proxy, another host) and is never rewritten.
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _port_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--port", default=DEFAULT_PORT, show_default=True, envvar=PORT_ENV,
+                        show_envvar=True, type=click.IntRange(1, 65535), help=help_text)
+
+
+def _follow_port(url: str, port: int) -> str:
+    """``http://127.0.0.1:5000`` (or localhost, [::1]) with the port moved; any other URL
+    as it is."""
+    for host in _LOOPBACK_HOSTS:
+        if url.rstrip("/") == f"http://{host}:{DEFAULT_PORT}":
+            return f"http://{host}:{port}"
+    return url
+
+
+def _settings_for_port(settings: Settings, port: int) -> Settings:
+    """Settings whose local base URLs (the tool's, the sandbox LMS's) name ``port``.
+
+    `make run PORT=5001` then moves the tool, the URLs it gives the LMS and the sandbox
+    platforms' URLs together; without this the sandbox LMS would launch to port 5000."""
+    import dataclasses
+
+    base = _follow_port(settings.base_url, port)
+    sandbox = _follow_port(settings.sandbox_base_url, port) if settings.sandbox_base_url else ""
+    if (base, sandbox) == (settings.base_url, settings.sandbox_base_url):
+        return settings
+    return dataclasses.replace(settings, base_url=base, sandbox_base_url=sandbox)
+
+
 @cli.command(short_help="Migrate the database, create a signing key, set up the sandbox.")
-def init() -> None:
+@_port_option("Port the tool will listen on: with the default base URL "
+              "(http://127.0.0.1:5000) the base URL and the sandbox platforms follow it.")
+def init(port: int) -> None:
     """Migrate the database to the newest schema and make sure a signing key exists.
 
     Safe to run on every deploy: an up-to-date database and an existing key are left alone.
     Secrets stored before the sealing key existed (plain private keys, LRS passwords sealed
     with the secret-derived key) are sealed with CPT_LTI_SEALING_KEY.
-    With sandbox = true it also registers the sandbox LMS platforms.
+    With sandbox = true it also registers the sandbox LMS platforms, or moves their URLs
+    to the current base URL (run it again with another --port: no second copy is made).
     """
-    settings = _settings()
+    settings = _settings_for_port(_settings(), port)
     sealer = sealer_for(settings)
     upgrade_to_head(settings.database_url)
     click.echo(f"database: {_safe_url(settings.database_url)} at schema {head_revision()}")
@@ -187,7 +226,7 @@ def init() -> None:
 
                 platforms = ensure_sandbox_platforms(session, settings)
                 names = ", ".join(p.name or p.issuer for p in platforms)
-                click.echo(f"sandbox platforms: {names}")
+                click.echo(f"sandbox platforms: {names} (tool at {settings.base_url})")
             bank = load_bank()
             if bank.problems:
                 raise CliError(f"the curriculum has {len(bank.problems)} problems; "
@@ -240,8 +279,8 @@ def _gunicorn_bind(host: str, port: int) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on; use 0.0.0.0 only behind a reverse proxy.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
-              help="TCP port to listen on.")
+@_port_option("TCP port to listen on; with the default base URL (http://127.0.0.1:5000) "
+              "the base URL follows it.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="1 runs the built-in threaded server; more runs gunicorn with N processes.")
 @click.option("--local-lrs", is_flag=True,
@@ -249,8 +288,10 @@ def _gunicorn_bind(host: str, port: int) -> str:
                    "statements to it when no default LRS is configured. With --workers 1.")
 def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
     """Serve the tool over HTTP (run `cpt-lti init` first)."""
-    settings = _settings()
+    settings = _settings_for_port(_settings(), port)
     _require_schema(settings)
+    if settings.sandbox:
+        _refresh_sandbox(settings)
     if local_lrs and workers != 1:
         raise CliError("--local-lrs runs with --workers 1 (it is for development)", EXIT_USAGE)
     if settings.environment != "production":
@@ -280,7 +321,25 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
         rt = app.extensions["cpt_lti"]
         rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.metrics.Tally)
         return
+    # gunicorn's workers rebuild their settings from the environment: hand them the URLs
+    # that followed the port.
+    os.environ["CPT_LTI_BASE_URL"] = settings.base_url
+    if settings.sandbox_base_url:
+        os.environ["CPT_LTI_SANDBOX_BASE_URL"] = settings.sandbox_base_url
     _exec_gunicorn(host, port, workers)
+
+
+def _refresh_sandbox(settings: Settings) -> None:
+    """Point the sandbox platforms at this server's URLs before serving: `serve --port`
+    without a new `init` would otherwise leave the sandbox LMS launching to the old port."""
+    from lti_tool.sandbox.setup import ensure_sandbox_platforms
+
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine, sealer_for(settings))) as session:
+            ensure_sandbox_platforms(session, settings)
+    finally:
+        engine.dispose()
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -313,10 +372,10 @@ def _start_local_lrs(settings: Settings) -> Settings:
                    "not starting a local one")
         return settings
     data = Path("var/ralph").resolve()
-    port = int(os.environ.get("CPT_LTI_LOCAL_LRS_PORT", "8100"))
+    wanted = port = int(os.environ.get("CPT_LTI_LOCAL_LRS_PORT", "8100"))
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            port = free_port()  # 8100 is taken
+            port = free_port()  # the wanted port is taken (another Ralph, another tool)
     except OSError:
         pass
     ralph = RalphServer(data, username="cpt-lti", password=secrets.token_urlsafe(18),
@@ -327,7 +386,9 @@ def _start_local_lrs(settings: Settings) -> Settings:
                                        "username": ralph.username,
                                        "password": ralph.password}, indent=2))
     credentials.chmod(0o600)
-    click.echo(f"xAPI: local Ralph LRS at {ralph.endpoint_url} (credentials in {credentials})")
+    moved = "" if port == wanted else f"; port {wanted} was taken"
+    click.echo(f"xAPI: local Ralph LRS on port {port} at {ralph.endpoint_url}{moved} "
+               f"(credentials in {credentials})")
     return dataclasses.replace(settings, xapi_endpoint=ralph.endpoint_url,
                                xapi_username=ralph.username, xapi_password=ralph.password)
 

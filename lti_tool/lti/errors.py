@@ -32,6 +32,16 @@ class UnknownPlatformError(LaunchError):
                   "and client ID shown below, or enable it if it was disabled.")
 
 
+class PlatformDisabledError(UnknownPlatformError):
+    """The registration exists but a tool admin turned it off: same code (scripts and
+    logs keep one meaning, "no enabled registration"), a page that says so plainly."""
+
+    title = "This LMS is turned off in CPT Practice"
+    admin_hint = ("A tool administrator disabled this platform, so its launches are refused. "
+                  "Enable it again in the admin console (/admin/) or with `cpt-lti platform "
+                  "enable --issuer ISSUER --client-id ID`.")
+
+
 class UnknownDeploymentError(LaunchError):
     """The deployment id is not registered (strict policy) or is disabled."""
 

@@ -296,8 +296,13 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             text = _lti_message(exc)
             if "Client id" in text:
                 raise errors.WrongAudienceError(text, **self._who()) from exc
+            who = self._who()
+            if (isinstance(self._tool_config, DbToolConf)
+                    and self._tool_config.is_disabled(who["issuer"], who["client_id"])):
+                raise errors.PlatformDisabledError(
+                    "this LMS's registration is disabled in CPT Practice", **who) from exc
             raise errors.UnknownPlatformError(
-                "no registration for this issuer and client ID", **self._who()) from exc
+                "no registration for this issuer and client ID", **who) from exc
         aud = body["aud"]
         client_id = self.get_client_id()
         azp = body.get("azp")
@@ -556,6 +561,10 @@ class LtiEdge:
                 "several registrations share this issuer and the LMS sent no client_id",
                 issuer=iss) from exc
         except OIDCException as exc:
+            if self.tool_conf.is_disabled(iss, params.get("client_id")):
+                raise errors.PlatformDisabledError(
+                    "this LMS's registration is disabled in CPT Practice", issuer=iss,
+                    client_id=params.get("client_id")) from exc
             raise errors.UnknownPlatformError(
                 "no enabled registration for this issuer and client ID", issuer=iss,
                 client_id=params.get("client_id")) from exc

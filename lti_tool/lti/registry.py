@@ -157,6 +157,15 @@ class DbToolConf(ToolConfAbstract):
             self._platforms[(iss, client_id)] = self._find_platform(iss, client_id)
         return self._platforms[(iss, client_id)]
 
+    def is_disabled(self, iss: str, client_id: str | None) -> bool:
+        """Whether the refused issuer and client id name a platform an admin disabled (for
+        the refusal page only; launches never see a disabled platform)."""
+        if not isinstance(iss, str) or not isinstance(client_id, str) or not client_id:
+            return False
+        return self.session.scalar(select(Platform.id).where(
+            Platform.issuer == iss, Platform.client_id == client_id,
+            Platform.enabled.is_(False))) is not None
+
     def _find_platform(self, iss: str, client_id: str | None) -> Platform | None:
         if client_id and self._expected_deployment is not None:
             found = self.session.execute(_PLATFORM_AND_DEPLOYMENT, {

@@ -25,17 +25,33 @@ def sandbox_key(session: Session, platform: SandboxPlatform) -> SandboxKey:
     return key
 
 
+def _existing_row(session: Session, platform: SandboxPlatform, issuer: str) -> Platform | None:
+    """The tool's row for this sandbox platform: the one with today's issuer, or else one
+    registered when the tool ran on another base URL (the Moodle-shaped platform's issuer
+    is its URL, ``http://127.0.0.1:5000/sandbox/moodle``, so it changes with the port).
+    Found by its client id and an issuer ending in ``/sandbox/<key>``: moving that row
+    keeps its users, courses and attempts, where adding a row would leave a stale twin."""
+    rows = list(session.scalars(select(Platform).where(
+        Platform.client_id == platform.client_id).order_by(Platform.id)))
+    exact = [r for r in rows if r.issuer == issuer]
+    if exact:
+        return exact[0]
+    moved = [r for r in rows if r.issuer.rstrip("/").endswith(f"/sandbox/{platform.key}")]
+    return moved[0] if moved else None
+
+
 def ensure_sandbox_platforms(session: Session, settings: Settings) -> list[Platform]:
-    """Idempotent: create keys, platform rows and deployments; refresh URLs if base moved."""
+    """Idempotent: create keys, platform rows and deployments; when the base URL moved
+    (another port), move the existing rows' issuer and URLs instead of adding new ones."""
     rows = []
     for platform in PLATFORMS.values():
         sandbox_key(session, platform)
         issuer = platform.issuer(settings)
-        row = session.scalars(select(Platform).where(
-            Platform.issuer == issuer, Platform.client_id == platform.client_id)).first()
+        row = _existing_row(session, platform, issuer)
         if row is None:
             row = Platform(issuer=issuer, client_id=platform.client_id)
             session.add(row)
+        row.issuer = issuer
         row.name = platform.name
         row.auth_login_url = platform.endpoint(settings, platform.auth_path)
         row.auth_token_url = platform.endpoint(settings, platform.token_path)

@@ -15,10 +15,17 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 
 from lti_tool.admin import AdminError, AdminService, TooManyAttempts
 from lti_tool.lrs import LrsConfigError, add_lrs, remove_lrs
 from lti_tool.lti.keys import KeyService, ToolKeyError
+from lti_tool.lti.platforms import (
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformService,
+    PlatformSpec,
+)
 from lti_tool.lti.registration import (
     RegistrationError,
     approve_registration,
@@ -26,7 +33,7 @@ from lti_tool.lti.registration import (
     pending_registrations,
     reject_registration,
 )
-from lti_tool.models import Platform
+from lti_tool.models import Course, Deployment, DeploymentPolicy, Platform, User
 from lti_tool.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -116,10 +123,31 @@ def console():
         key_rows = [{"kid": k.kid, "status": keys.status(k), "created_at": k.created_at,
                      "signs_from": k.activates_at or k.created_at} for k in keys.all()]
     return render_template("admin_console.html", platforms=platforms, keys=key_rows,
-                           pending=pending,
+                           pending=pending, tool_urls=tool_urls(),
                            unrouted=unrouted, notice=request.args.get("notice"),
                            csrf_token=g.admin.csrf_token, admin=g.admin,
                            default_lrs=bool(rt.settings.xapi_endpoint))
+
+
+def tool_urls() -> list[tuple[str, str, str]]:
+    """What an LMS administrator types into Canvas or Moodle to register the tool:
+    (label, URL, where the LMS asks for it). Built from ``base_url``, as every URL the
+    tool gives an LMS is, never from this request's Host header."""
+    url = runtime().settings.url
+    return [
+        ("OpenID Connect login (initiation) URL", url("/lti/login"),
+         "Canvas: OpenID Connect Initiation Url. Moodle: Initiate login URL."),
+        ("Launch (redirect) URL", url("/lti/launch"),
+         "Canvas: Target Link URI and Redirect URIs. Moodle: Tool URL and Redirection URI."),
+        ("Deep Linking URL", url("/lti/launch"),
+         "The same launch URL: Deep Linking requests arrive there too."),
+        ("Public keyset (JWKS) URL", url("/lti/jwks"),
+         "Canvas: Public JWK URL. Moodle: Public keyset."),
+        ("Dynamic Registration URL", url("/lti/register"),
+         "Moodle 4.1+: paste into Tool URL and press Add LTI Advantage."),
+        ("Canvas configuration (JSON) URL", url("/lti/canvas.json"),
+         "Canvas: Developer Keys, + LTI Key, Method: Enter URL."),
+    ]
 
 
 def _done(notice: str):
@@ -129,6 +157,8 @@ def _done(notice: str):
 @bp.post("/platforms/<int:platform_id>/enabled")
 @admin_required
 def platform_enabled(platform_id: int):
+    """Disable (launches refused, the LMS no longer frames the tool) or enable again.
+    Nothing is deleted either way."""
     enabled = request.form.get("enabled") == "1"
     with runtime().transaction() as db:
         try:
@@ -136,7 +166,146 @@ def platform_enabled(platform_id: int):
         except AdminError as exc:
             abort(404, description=str(exc))
         name = row.name or row.issuer
-    return _done(f"{name}: {'enabled' if enabled else 'disabled'}")
+    _forget_frame_ancestors()
+    return _done(f"{name}: {'enabled' if enabled else 'disabled: its launches are refused'}")
+
+
+# --- add, edit, delete a platform ---------------------------------------------------------
+
+# The longest text one form field may carry (a few deployment IDs or frame origins per line);
+# PlatformService checks each value's own limit.
+_MAX_FIELD = 8192
+
+
+def _field(name: str) -> str:
+    value = request.form.get(name, "")
+    if len(value) > _MAX_FIELD or "\x00" in value:
+        raise PlatformError(f"{name.replace('_', ' ')} is too long")
+    return value
+
+
+def _lines(name: str) -> tuple[str, ...]:
+    """One value per line (deployment IDs, frame origins); blank lines are ignored."""
+    return tuple(line.strip() for line in _field(name).splitlines() if line.strip())
+
+
+def _spec(issuer: str, client_id: str) -> PlatformSpec:
+    """The form as a PlatformSpec: the same checks as `cpt-lti platform add`."""
+    return PlatformSpec(
+        issuer=issuer, client_id=client_id,
+        auth_login_url=_field("auth_login_url"), auth_token_url=_field("auth_token_url"),
+        key_set_url=_field("key_set_url"), deployment_ids=_lines("deployment_ids"),
+        name=_field("name"), auth_audience=_field("auth_audience"),
+        deployment_policy=_field("deployment_policy") or "strict",
+        frame_origins=_lines("frame_origins"))
+
+
+def _form_values(platform: Platform | None = None) -> dict[str, str]:
+    """What the form shows: the posted values after a refusal, else the platform's."""
+    if request.method == "POST":
+        return {k: request.form.get(k, "")[:_MAX_FIELD] for k in (
+            "name", "issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url",
+            "auth_audience", "deployment_ids", "deployment_policy", "frame_origins")}
+    if platform is None:
+        return {"deployment_policy": runtime().settings.deployment_policy}
+    return {"name": platform.name, "issuer": platform.issuer, "client_id": platform.client_id,
+            "auth_login_url": platform.auth_login_url,
+            "auth_token_url": platform.auth_token_url, "key_set_url": platform.key_set_url,
+            "auth_audience": platform.auth_audience or "",
+            "deployment_policy": DeploymentPolicy(platform.deployment_policy).value,
+            "frame_origins": "\n".join(platform.frame_origins.split()), "deployment_ids": ""}
+
+
+def _platform_form(platform: Platform | None, error: str | None = None, status: int = 200):
+    deployments = ([d.deployment_id for d in sorted(platform.deployments, key=lambda d: d.id)]
+                   if platform is not None else [])
+    return render_template(
+        "admin_platform_form.html", platform=platform, values=_form_values(platform),
+        deployments=deployments, error=error, tool_urls=tool_urls(),
+        policies=[p.value for p in DeploymentPolicy], csrf_token=g.admin.csrf_token,
+        admin=g.admin), status
+
+
+@bp.route("/platforms/new", methods=["GET", "POST"])
+@admin_required
+def platform_new():
+    """Register an LMS by hand (what `cpt-lti platform add` does)."""
+    rt = runtime()
+    if request.method == "GET":
+        return _platform_form(None)
+    with rt.transaction() as db:
+        service = PlatformService(db)
+        try:
+            issuer, client_id = _field("issuer").strip(), _field("client_id").strip()
+            if service.find(issuer, client_id) is not None:
+                raise PlatformError("a platform with this issuer and client ID is already "
+                                    "registered: edit it instead")
+            result = service.add(_spec(issuer, client_id), rt.settings.deployment_policy)
+        except PlatformError as exc:
+            db.rollback()
+            return _platform_form(None, str(exc), 400)
+        name = result.platform.name or result.platform.issuer
+    _forget_frame_ancestors()
+    return _done(f"{name}: registered")
+
+
+def _platform_or_404(db, platform_id: int) -> Platform:
+    row = db.get(Platform, platform_id)
+    if row is None:
+        abort(404, description=f"There is no platform {platform_id}.")
+    return row
+
+
+@bp.route("/platforms/<int:platform_id>/edit", methods=["GET", "POST"])
+@admin_required
+def platform_edit(platform_id: int):
+    """Change a platform's name, URLs, policy and frame origins, and add deployments.
+    Issuer and client ID are the registration's identity: a different pair is a new
+    platform (its users and courses are not carried over), so they are not edited here."""
+    rt = runtime()
+    with rt.transaction() as db:
+        platform = _platform_or_404(db, platform_id)
+        if request.method == "GET":
+            return _platform_form(platform)
+        try:
+            result = PlatformService(db).add(_spec(platform.issuer, platform.client_id))
+        except PlatformError as exc:
+            db.rollback()
+            return _platform_form(_platform_or_404(db, platform_id), str(exc), 400)
+        name = result.platform.name or result.platform.issuer
+        changed = len(result.changed_fields) + len(result.added_deployments)
+    _forget_frame_ancestors()
+    return _done(f"{name}: saved ({changed} change{'' if changed == 1 else 's'})")
+
+
+@bp.route("/platforms/<int:platform_id>/delete", methods=["GET", "POST"])
+@admin_required
+def platform_delete(platform_id: int):
+    """Delete a platform and everything of it: a confirmation page first, and the POST
+    needs its checkbox ticked (no JavaScript needed). Disabling is the undoable way."""
+    rt = runtime()
+    with rt.transaction() as db:
+        platform = _platform_or_404(db, platform_id)
+        name = platform.name or platform.issuer
+        confirmed = request.method == "POST" and request.form.get("confirm") == "yes"
+        if not confirmed:
+            users = db.scalar(select(func.count()).select_from(User).where(
+                User.platform_id == platform_id)) or 0
+            courses = db.scalar(select(func.count()).select_from(Course).join(
+                Deployment, Course.deployment_id == Deployment.id).where(
+                Deployment.platform_id == platform_id)) or 0
+            error = ("Tick the box to confirm that you want to delete this platform."
+                     if request.method == "POST" else None)
+            return render_template(
+                "admin_platform_delete.html", platform=platform, name=name, users=users,
+                courses=courses, deployments=len(platform.deployments), error=error,
+                csrf_token=g.admin.csrf_token, admin=g.admin), 400 if error else 200
+        try:
+            PlatformService(db).remove(platform.issuer, platform.client_id)
+        except PlatformNotFoundError:  # deleted by someone else meanwhile
+            abort(404, description=f"There is no platform {platform_id}.")
+    _forget_frame_ancestors()
+    return _done(f"{name}: deleted")
 
 
 @bp.post("/registrations/<int:registration_id>/approve")

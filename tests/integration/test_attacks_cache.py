@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from test_attacks_common import (
     TIMEOUT,
     actor,
     admin_actor,
+    db_session,
     person_sub,
     practice_attempt,
     rules,
 )
 from werkzeug.routing import Map, Rule
+
+from lti_tool.models import Platform
 
 # GET routes anyone may fetch, and why caching them is harmless or wanted.
 PUBLIC = {
@@ -55,6 +59,9 @@ AUTHENTICATED: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "instructor.student": ("instructor", {"user_id": "learner"}, {}),
     "instructor.attempt_review": ("instructor", {"attempt_id": "done"}, {}),
     "admin.console": ("admin", {}, {}),
+    "admin.platform_new": ("admin", {}, {}),
+    "admin.platform_edit": ("admin", {"platform_id": "platform"}, {}),
+    "admin.platform_delete": ("admin", {"platform_id": "platform"}, {}),  # the confirm page
 }
 CSV_EXPORTS = ("instructor.class_overview", "instructor.grades", "instructor.items")
 
@@ -100,7 +107,10 @@ def test_authenticated_answers_are_never_stored(live_server):
     _no_store(instructor.landing, "instructor launch page")
     _no_store(learner.landing, "student landing")
 
-    ids = {"open": started.json()["id"], "done": done["id"], "learner": learner.user_id}
+    with db_session(server) as db:
+        platform = db.scalars(select(Platform.id).order_by(Platform.id)).first()
+    ids = {"open": started.json()["id"], "done": done["id"], "learner": learner.user_id,
+           "platform": platform}
     routes = _gets(server.app)
     for endpoint, (who, values, query) in AUTHENTICATED.items():
         url = server.url + Map([Rule(routes[endpoint], endpoint="x")]).bind("x").build(

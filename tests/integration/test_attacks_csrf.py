@@ -127,6 +127,18 @@ PROBES: dict[str, Probe] = {
         "admin", lambda w: {"registration_id": w.ids["approve"]}, _none),
     "admin.registration_reject": Probe(
         "admin", lambda w: {"registration_id": w.ids["reject"]}, _none),
+    "admin.platform_new": Probe("admin", _none, lambda w: {
+        "name": "attack", "issuer": "https://new.example.test", "client_id": "new-1",
+        "auth_login_url": "https://new.example.test/auth",
+        "auth_token_url": "https://new.example.test/token",
+        "key_set_url": "https://new.example.test/jwks", "deployment_ids": "1"}),
+    "admin.platform_edit": Probe("admin", lambda w: {"platform_id": w.ids["canvas"]},
+                                 lambda w: {
+        "name": "renamed", "auth_login_url": "https://sso.canvaslms.com/api/lti/authorize",
+        "auth_token_url": "https://sso.canvaslms.com/login/oauth2/token",
+        "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks"}),
+    "admin.platform_delete": Probe("admin", lambda w: {"platform_id": w.ids["doomed"]},
+                                   lambda w: {"confirm": "yes"}),
     "admin.logout": Probe("admin", _none, _none),  # last: it ends the admin session
     "pages.logout": Probe("learner", _none, _none),  # last of the learner's: it ends hers
 }
@@ -183,7 +195,14 @@ def _world(server) -> World:
             db.add(row)
             db.flush()
             waiting[name] = row.id
+        doomed = Platform(issuer="https://doomed.example.test", client_id="doomed",
+                          auth_login_url="https://doomed.example.test/auth",
+                          auth_token_url="https://doomed.example.test/token",
+                          key_set_url="https://doomed.example.test/jwks")
+        db.add(doomed)
+        db.flush()
         ids = {"canvas": canvas.id, "moodle": moodle.id, "moodle_dep": moodle_dep.id,
+               "doomed": doomed.id,
                "lrs": lrs.id, "next_kid": pending_key.kid, **waiting}
     return World(learner, other, instructor, dl_instructor, admin, attempts, ids)
 

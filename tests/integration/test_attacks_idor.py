@@ -67,6 +67,7 @@ KIND = {
     "admin.platform_enabled": "admin", "admin.deployment_enabled": "admin",
     "admin.lrs_add": "admin", "admin.lrs_remove": "admin", "admin.keys_retire": "admin",
     "admin.registration_approve": "admin", "admin.registration_reject": "admin",
+    "admin.platform_edit": "admin", "admin.platform_delete": "admin",
 }
 JSON_ROUTES = {"api.answer", "api.submit"}
 
@@ -186,7 +187,8 @@ def _request(server, who: Actor, endpoint: str, rule: str, method: str, kind: st
     else:
         values = {k: v for k, v in cast.ids.items() if f"<{k}>" in rule or f":{k}>" in rule}
         body = {"enabled": "0", "name": "x", "endpoint": "https://evil.example/xapi/",
-                "username": "u", "password": "p"}
+                "username": "u", "password": "p", "confirm": "yes",
+                "key_set_url": "https://evil.example/jwks"}
     url = _url(server, rule, values)
     if method not in WRITE_METHODS:
         return who.http.request(method, url, timeout=TIMEOUT, allow_redirects=False)

@@ -45,6 +45,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CPT_LTI_SANDBOX", "false")
     monkeypatch.setenv("CPT_LTI_ENVIRONMENT", "test")
     monkeypatch.setenv("CPT_LTI_SEALING_KEY", SEALING_KEY)
+    # `serve --workers N` hands gunicorn the URLs that followed --port through the
+    # environment: recorded here as unset, so a test's value is removed afterwards.
+    for name in ("CPT_LTI_BASE_URL", "CPT_LTI_SANDBOX_BASE_URL", "CPT_LTI_PORT"):
+        monkeypatch.delenv(name, raising=False)
     runner = _runner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -264,6 +268,79 @@ def test_serve_with_one_worker_runs_the_threaded_dev_server(initialised, monkeyp
     assert kwargs["threaded"] is True
 
 
+def _serve_settings(run, monkeypatch, *args: str, env: dict[str, str] | None = None):
+    """The settings the app of `cpt-lti serve ARGS` was built with (no server started)."""
+    seen: list[Any] = []
+
+    def fake_run_simple(host: str, port: int, app: Any, **kwargs: Any) -> None:
+        seen.append((port, app.extensions["cpt_lti"].settings))
+
+    monkeypatch.setattr("werkzeug.serving.run_simple", fake_run_simple)
+    result = run("serve", *args, env=env)
+    assert result.exit_code == 0, result.stderr
+    [(port, settings)] = seen
+    return port, settings
+
+
+def test_the_default_base_url_follows_the_port_and_an_operators_does_not(
+        initialised, monkeypatch) -> None:
+    """`make run PORT=5001`: the URLs the tool gives the LMS name the port it listens on."""
+    port, settings = _serve_settings(initialised, monkeypatch, "--port", "5099")
+    assert (port, settings.base_url) == (5099, "http://127.0.0.1:5099")
+    port, settings = _serve_settings(initialised, monkeypatch, env={"CPT_LTI_PORT": "5098"})
+    assert (port, settings.base_url) == (5098, "http://127.0.0.1:5098")
+    port, settings = _serve_settings(initialised, monkeypatch, env={"CPT_LTI_PORT": "5000"})
+    assert (port, settings.base_url) == (5000, "http://127.0.0.1:5000")
+    # A base URL the operator chose (a proxy, a public name) is what the LMS reaches.
+    port, settings = _serve_settings(
+        initialised, monkeypatch, "--port", "8000",
+        env={"CPT_LTI_BASE_URL": "https://cpt.example.edu",
+             "CPT_LTI_SANDBOX_BASE_URL": "http://localhost:5000"})
+    assert (port, settings.base_url) == (8000, "https://cpt.example.edu")
+    assert settings.sandbox_base_url == "http://localhost:8000"  # loopback: it follows
+    assert initialised("serve", "--port", "0").exit_code == 2
+    assert initialised("serve", env={"CPT_LTI_PORT": "port"}).exit_code == 2
+
+
+def _sandbox_rows(run) -> list[dict[str, Any]]:
+    return _json(run("platform", "list", "--json", env={"CPT_LTI_SANDBOX": "true"}))
+
+
+def test_init_on_another_port_moves_the_sandbox_platforms_instead_of_adding_rows(
+        run, monkeypatch) -> None:
+    """Issue 17: init on port A, then on port B -> the same platform rows, URLs on B."""
+    first = run("init", env={"CPT_LTI_SANDBOX": "true", "CPT_LTI_PORT": "5001"})
+    assert first.exit_code == 0, first.stderr
+    assert "tool at http://127.0.0.1:5001" in first.stdout
+    before = _sandbox_rows(run)
+    assert len(before) == 2
+    moodle = next(r for r in before if "/sandbox/moodle" in r["issuer"])
+    assert moodle["issuer"] == "http://127.0.0.1:5001/sandbox/moodle"
+    for row in before:
+        assert ":5001/sandbox/" in row["auth_login_url"] + row["key_set_url"]
+
+    again = run("init", "--port", "5002", env={"CPT_LTI_SANDBOX": "true"})
+    assert again.exit_code == 0, again.stderr
+    after = _sandbox_rows(run)
+    assert [r["id"] for r in after] == [r["id"] for r in before]  # moved, not added
+    for row in after:
+        urls = (row["issuer"], row["auth_login_url"], row["auth_token_url"],
+                row["key_set_url"])
+        assert not any(":5001" in u for u in urls), row
+        assert all(":5002/sandbox/" in u for u in urls[1:]), row
+        assert row["deployments"] and len(row["deployments"]) == 1
+    assert next(r for r in after if r["id"] == moodle["id"])["issuer"] == (
+        "http://127.0.0.1:5002/sandbox/moodle")
+
+    # `serve` on yet another port, without a new init, moves them too.
+    port, settings = _serve_settings(run, monkeypatch, "--port", "5003",
+                                     env={"CPT_LTI_SANDBOX": "true"})
+    assert settings.base_url == "http://127.0.0.1:5003"
+    served = _sandbox_rows(run)
+    assert len(served) == 2
+    assert all(":5003/sandbox/" in r["key_set_url"] for r in served)
+
+
 def test_serve_with_workers_needs_gunicorn(initialised, monkeypatch) -> None:
     monkeypatch.setattr(cli_module, "_gunicorn_available", lambda: False)
     result = initialised("serve", "--workers", "3")
@@ -287,6 +364,8 @@ def test_serve_with_workers_execs_gunicorn(initialised, monkeypatch) -> None:
     assert argv[argv.index("--bind") + 1] == "[::1]:8000"
     assert argv[argv.index("--workers") + 1] == "3"
     assert argv[-1] == "lti_tool:create_app()"
+    # Its workers read their settings from the environment: the base URL followed --port.
+    assert os.environ["CPT_LTI_BASE_URL"] == "http://127.0.0.1:8000"
 
 
 def test_serve_refuses_an_uninitialised_database(run) -> None:
@@ -397,7 +476,8 @@ def test_serve_local_lrs_starts_ralph_and_points_the_worker_at_it(
     seen: dict[str, Any] = {}
     stops: list[Any] = []
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CPT_LTI_LOCAL_LRS_PORT", str(free_port()))
+    wanted = free_port()
+    monkeypatch.setenv("CPT_LTI_LOCAL_LRS_PORT", str(wanted))
     monkeypatch.setattr("atexit.register", stops.append)
 
     def fake_run_simple(host: str, port: int, app: Any, **kwargs: Any) -> None:
@@ -417,6 +497,7 @@ def test_serve_local_lrs_starts_ralph_and_points_the_worker_at_it(
     assert result.exit_code == 0, result.stderr
     assert seen["endpoint"].startswith("http://127.0.0.1:") and seen["answer"] == 200
     assert "local Ralph LRS" in result.stdout and "password" not in result.stdout
+    assert f"on port {wanted} at http://127.0.0.1:{wanted}/xAPI/" in result.stdout
     credentials = tmp_path / "var" / "ralph" / "credentials.json"
     assert oct(credentials.stat().st_mode & 0o777) == "0o600"
     assert initialised("serve", "--local-lrs", "--workers", "2").exit_code == 2
@@ -716,3 +797,29 @@ def test_init_stops_when_the_signing_key_cannot_be_opened(initialised) -> None:
     assert result.exit_code == 1
     line = _one_error_line(result)
     assert "tool key" in line and "sealing rotate" in line
+
+
+def test_serve_local_lrs_says_which_port_it_took_when_its_own_is_taken(
+        initialised, monkeypatch, tmp_path) -> None:
+    """A second `make run` (or anything on 8100): Ralph moves, and the line says where."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    stops: list[Any] = []
+    monkeypatch.setattr("atexit.register", stops.append)
+    monkeypatch.setattr("werkzeug.serving.run_simple", lambda *a, **k: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        wanted = taken.getsockname()[1]
+        monkeypatch.setenv("CPT_LTI_LOCAL_LRS_PORT", str(wanted))
+        try:
+            result = initialised("serve", "--local-lrs")
+        finally:
+            for stop in stops:
+                stop()
+    assert result.exit_code == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if "local Ralph LRS" in x)
+    assert f"port {wanted} was taken" in line
+    took = int(line.split("on port ")[1].split()[0])
+    assert took != wanted and f"http://127.0.0.1:{took}/xAPI/" in line
