@@ -30,8 +30,8 @@ def _local(tag: str) -> str:
     return tag.split("}", 1)[1] if tag.startswith("{") else tag
 
 
-def sanitize_svg(markup: str) -> str:
-    """Return the SVG re-serialised from allowed parts only, or raise FigureError."""
+def _clean(markup: str) -> ET.Element:
+    """The parsed SVG, after every element and attribute passed the allow-list."""
     if re.search(r"<!(DOCTYPE|ENTITY)", markup, re.I):
         raise FigureError("DOCTYPE and entities are not allowed in figures")
     try:
@@ -50,5 +50,44 @@ def sanitize_svg(markup: str) -> str:
                 raise FigureError(f"attribute {attr!r} on <{name}> is not allowed")
             if not _SAFE_VALUE.match(value) or "url(" in value.lower():
                 raise FigureError(f"attribute {attr!r} on <{name}> has an unsafe value")
+    return root
+
+
+def _serialise(root: ET.Element) -> str:
     ET.register_namespace("", SVG_NS)
     return ET.tostring(root, encoding="unicode")
+
+
+def sanitize_svg(markup: str) -> str:
+    """Return the SVG re-serialised from allowed parts only, or raise FigureError."""
+    return _serialise(_clean(markup))
+
+
+def labelled_svg(markup: str, label: str) -> str:
+    """The sanitised SVG as one image for assistive technology: ``role="img"`` with the
+    figure's text alternative as its name (ElementTree escapes the label)."""
+    root = _clean(markup)
+    root.set("role", "img")
+    root.set("aria-label", label)
+    return _serialise(root)
+
+
+MAX_PHONE_WIDTH = 360  # CSS px: wider fixed widths cannot shrink into a 390 px phone column
+
+
+def scaling_problems(markup: str) -> list[str]:
+    """Why an (allowed) SVG would not scale down on a phone: no viewBox to scale by, or a
+    fixed pixel width wider than a phone's content column."""
+    root = _clean(markup)
+    problems = []
+    if not root.get("viewBox"):
+        problems.append("the <svg> needs a viewBox so it can scale")
+    width = root.get("width")
+    if width is not None:
+        number = re.fullmatch(r"\s*([0-9.]+)\s*(px)?\s*", width)
+        if number is None:
+            problems.append(f"width {width!r} must be a number of pixels (or left out)")
+        elif float(number.group(1)) > MAX_PHONE_WIDTH:
+            problems.append(f"width {width} is wider than {MAX_PHONE_WIDTH} px; phones "
+                            f"cannot show it whole")
+    return problems

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from lti_tool.curriculum.figures import FigureError, sanitize_svg
 from lti_tool.curriculum.modules import modules as blueprint_modules
 from lti_tool.curriculum.modules import technologies
-from lti_tool.curriculum.render import markdown_to_html
+from lti_tool.curriculum.render import lesson_html, markdown_to_html
 from lti_tool.models import (
     Attempt,
     AttemptMode,
@@ -61,6 +61,13 @@ def _figure(figure: dict | None) -> Markup:
         body = Markup("<p>") + Markup("<br>").join(
             Markup.escape(line) for line in content.splitlines()) + Markup("</p>")
     return Markup(f'<figure class="item-figure">{body}</figure>')
+
+
+@bp.app_template_filter("lesson_html")
+def _lesson_html(lesson) -> tuple[Markup, Markup]:
+    """(body, worked example) with the lesson's figures at their anchors."""
+    body, example = lesson_html(lesson.body, lesson.example, lesson.figures)
+    return Markup(body), Markup(example)  # noqa: S704 - html=False Markdown, allow-listed SVG
 
 
 @bp.app_context_processor
