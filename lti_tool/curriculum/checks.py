@@ -17,7 +17,12 @@ from pydantic import ValidationError
 
 from lti_tool.curriculum import cues, readability
 from lti_tool.curriculum.coverage import content_words, missing_terms
-from lti_tool.curriculum.figures import FigureError, sanitize_svg, scaling_problems
+from lti_tool.curriculum.figures import (
+    FigureError,
+    contrast_problems,
+    sanitize_svg,
+    scaling_problems,
+)
 from lti_tool.curriculum.render import END, EXAMPLE, anchor_matches
 from lti_tool.curriculum.schema import Blueprint, Item, ItemFile, Lesson, LessonFile
 from lti_tool.curriculum.weights import activity_weights, items_needed
@@ -259,6 +264,7 @@ def _figure_problems(lesson: Lesson) -> list[str]:
         name = f"figure {number}"
         try:
             problems += [f"{name}: {p}" for p in scaling_problems(figure.content)]
+            problems += [f"{name}: {p}" for p in contrast_problems(figure.content)]
         except FigureError as exc:
             problems.append(f"{name}: {exc}")
         size = len(figure.content.encode())

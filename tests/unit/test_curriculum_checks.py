@@ -193,6 +193,16 @@ CASES = {
                                         "figure 1: needs a caption"),
     "lesson figure with an essay for a caption": (lambda d: _figure(d).update(
         caption="A fixed guard. " * 12), "figure 1: caption has"),
+    "lesson figure with pale text": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("</svg>", '<g fill="#999999"><text x="5" y="9">'
+                                                    "UCL</text></g></svg>")),
+                                     "figure 1: text colour #999999 has contrast 2.8:1"),
+    "lesson figure with faint lines": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("#1b1f24", "#cccccc")),
+                                       "figure 1: line colour #cccccc on <rect> has contrast"),
+    "lesson figure with an uncheckable colour": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("#1b1f24", "teal")),
+                                                 "figure 1: line colour 'teal': use #rrggbb"),
     "lesson figure anchored nowhere": (lambda d: _figure(d).update(after="A light curtain"),
                                        "figure 1: after 'A light curtain' is not a heading"),
     "lesson figure anchored in two places": (lambda d: _figure(d).update(after="A"),

@@ -13,7 +13,12 @@ import yaml
 from test_curriculum_checks import FIGURE, _dataset, _write
 
 from lti_tool.curriculum.checks import load_bank
-from lti_tool.curriculum.figures import FigureError, labelled_svg, scaling_problems
+from lti_tool.curriculum.figures import (
+    FigureError,
+    contrast_problems,
+    labelled_svg,
+    scaling_problems,
+)
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.curriculum.render import anchor_matches, lesson_html, markdown_to_html
 from lti_tool.db import make_engine, make_session_factory, transaction
@@ -113,6 +118,17 @@ def test_scaling_rules(width, problems):
     assert len(scaling_problems(svg)) == problems
     assert scaling_problems('<svg xmlns="http://www.w3.org/2000/svg"/>') == [
         "the <svg> needs a viewBox so it can scale"]
+
+
+def test_contrast_is_judged_on_white_with_inherited_colours():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9" fill="#4a5360">'
+           '<circle r="4" fill="#0b4f8a"/><text fill="#fff">1</text>'  # white on a dark disc
+           '<g stroke="#0b4f8a"><line x2="9"/><text>label</text></g></svg>')
+    assert contrast_problems(svg) == []
+    assert contrast_problems(svg.replace('fill="#4a5360"', 'fill="#aab"')) == [
+        "text colour #aab has contrast 2.3:1 on white; needs 4.5:1"]
+    assert contrast_problems(svg.replace('<g stroke="#0b4f8a">', '<g stroke="#ddd">')) == [
+        "line colour #ddd on <line> has contrast 1.4:1 on white; needs 3:1"]
 
 
 @pytest.fixture
