@@ -61,9 +61,10 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def blocks(markdown: str) -> list[Block]:
+@lru_cache(maxsize=256)
+def blocks(markdown: str) -> tuple[Block, ...]:
     """Headings and the blank-line separated blocks between them (a fenced code block is
-    one block, blank lines and all)."""
+    one block, blank lines and all). Cached: every view of a lesson page asks again."""
     found: list[Block] = []
     lines: list[str] = []
     fenced = False
@@ -90,7 +91,7 @@ def blocks(markdown: str) -> list[Block]:
         else:
             lines.append(stripped)
     close(offset)
-    return found
+    return tuple(found)
 
 
 def anchor_matches(markdown: str, after: str) -> list[Block]:

@@ -66,7 +66,9 @@ def _figure(figure: dict | None) -> Markup:
 @bp.app_template_filter("lesson_html")
 def _lesson_html(lesson) -> tuple[Markup, Markup]:
     """(body, worked example) with the lesson's figures at their anchors."""
-    body, example = lesson_html(lesson.body, lesson.example, lesson.figures)
+    figures = [f.model_dump() if hasattr(f, "model_dump") else f
+               for f in getattr(lesson, "figures", None) or []]
+    body, example = lesson_html(lesson.body, lesson.example, figures)
     return Markup(body), Markup(example)  # noqa: S704 - html=False Markdown, allow-listed SVG
 
 
