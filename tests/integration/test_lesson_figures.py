@@ -35,4 +35,3 @@ def test_a_lesson_page_shows_its_figure_named_and_captioned(live_server):
     assert html.index("The Western Electric rules flag special causes") < found.start() \
         < html.index("Histograms and Pareto charts</h2>")
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html))  # no inline JS
-    assert "lessons.css" in html

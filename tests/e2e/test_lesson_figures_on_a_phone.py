@@ -35,6 +35,7 @@ def test_lesson_figures_fit_a_phone_and_pass_axe(page, cross_site_server):
         page.get_by_role("button", name=f"Lesson: {titles[lesson.key_activity]}",
                          exact=True).click()
         page.get_by_role("heading", name=f"Lesson: {lesson.title}").wait_for()
+        page.wait_for_load_state()
         figures = page.locator("figure.lesson-figure")
         assert figures.count() == len(lesson.figures), lesson.id
         for n, figure in enumerate(lesson.figures):
