@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from random import Random
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 from markupsafe import Markup
@@ -64,7 +65,7 @@ def _figure(figure: dict | None) -> Markup:
 
 
 @bp.app_template_filter("lesson_html")
-def _lesson_html(lesson) -> tuple[Markup, Markup]:
+def _lesson_html(lesson: Any) -> tuple[Markup, Markup]:
     """(body, worked example) with the lesson's figures at their anchors."""
     figures = [f.model_dump() if hasattr(f, "model_dump") else f
                for f in getattr(lesson, "figures", None) or []]
