@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from lti_tool.curriculum import cues, readability
 from lti_tool.curriculum.coverage import content_words, missing_terms
-from lti_tool.curriculum.figures import FigureError, sanitize_svg
+from lti_tool.curriculum.figures import (
+    FigureError,
+    contrast_problems,
+    sanitize_svg,
+    scaling_problems,
+)
+from lti_tool.curriculum.render import END, EXAMPLE, anchor_matches
 from lti_tool.curriculum.schema import Blueprint, Item, ItemFile, Lesson, LessonFile
 from lti_tool.curriculum.weights import activity_weights, items_needed
 
@@ -27,6 +33,9 @@ LESSON_WORDS = (400, 900)
 CHECKS_PER_LESSON = 3
 MIN_ITEMS_PER_ACTIVITY = 4
 MIN_ITEMS_FOR_SHARES = 20  # module-wide shares (cues, median grade) need this many items
+MIN_FIGURE_ALT = 40  # characters: a lesson figure's alt text teaches what it shows
+MAX_FIGURE_CAPTION = 160  # characters: a caption names the figure; the alt text explains
+MAX_FIGURE_BYTES = 6000  # hand-drawn and small: every lesson page carries its figures
 # A reference names a source a teacher can look up: a regulation, a standard with its
 # body, or a named publication; "Lean: takt time" is a topic label, not a reference.
 _SOURCE = re.compile(
@@ -243,6 +252,44 @@ def check_bank(bank: Bank) -> list[Problem]:
                                         f"tests (never uses: {', '.join(missing)})"))
         if re.search(r"<\s*[a-zA-Z/!]", lesson.body + lesson.example):
             problems.append(Problem(file, lesson_id, "raw HTML is not allowed in lesson text"))
+        problems += [Problem(file, lesson_id, message) for message in _figure_problems(lesson)]
+    return problems
+
+
+def _figure_problems(lesson: Lesson) -> list[str]:
+    """A lesson figure must be safe, scale down to a phone, teach in words as well as in
+    lines (alt text), say what it is (caption) and have a place in the lesson."""
+    problems = []
+    for number, figure in enumerate(lesson.figures, 1):
+        name = f"figure {number}"
+        try:
+            problems += [f"{name}: {p}" for p in scaling_problems(figure.content)]
+            problems += [f"{name}: {p}" for p in contrast_problems(figure.content)]
+        except FigureError as exc:
+            problems.append(f"{name}: {exc}")
+        size = len(figure.content.encode())
+        if size > MAX_FIGURE_BYTES:
+            problems.append(f"{name}: the SVG has {size} bytes; keep it under "
+                            f"{MAX_FIGURE_BYTES}")
+        alt = figure.alt.strip()
+        if len(alt) < MIN_FIGURE_ALT:
+            problems.append(f"{name}: alt text has {len(alt)} characters; needs at least "
+                            f"{MIN_FIGURE_ALT} that teach what the drawing shows")
+        caption = figure.caption.strip()
+        if not caption:
+            problems.append(f"{name}: needs a caption")
+        elif len(caption) > MAX_FIGURE_CAPTION:
+            problems.append(f"{name}: caption has {len(caption)} characters; keep it under "
+                            f"{MAX_FIGURE_CAPTION} (the alt text explains)")
+        if figure.after not in (END, EXAMPLE):
+            found = (len(anchor_matches(lesson.body, figure.after))
+                     + len(anchor_matches(lesson.example, figure.after)))
+            if found == 0:
+                problems.append(f"{name}: after {figure.after!r} is not a heading or the "
+                                f"start of a paragraph in the lesson (or end / example)")
+            elif found > 1:
+                problems.append(f"{name}: after {figure.after!r} matches {found} places; "
+                                f"use more words")
     return problems
 
 

@@ -48,12 +48,21 @@ def _digest(data: Any) -> str:
                           .encode()).hexdigest()
 
 
+def _data(source: Item | Lesson) -> dict[str, Any]:
+    """What a row's digest is taken over. A lesson without figures leaves ``figures`` out,
+    so adding the field did not make every existing lesson look changed."""
+    data = source.model_dump(mode="json")
+    if isinstance(source, Lesson) and not data["figures"]:
+        del data["figures"]
+    return data
+
+
 def bank_digest(bank: Bank) -> str:
     assert bank.blueprint is not None
     return _digest({
         "blueprint": bank.blueprint.model_dump(mode="json"),
         "items": {k: _digest(i.model_dump(mode="json")) for k, (_, i) in bank.items.items()},
-        "lessons": {k: _digest(v.model_dump(mode="json")) for k, (_, v) in bank.lessons.items()},
+        "lessons": {k: _digest(_data(v)) for k, (_, v) in bank.lessons.items()},
     })
 
 
@@ -67,7 +76,7 @@ def _sync_rows(session: Session, model: type[Row], incoming: dict[str, Any],
     added = updated = retired = 0
     existing = {row.id: row for row in session.scalars(select(model))}
     for row_id, source in incoming.items():
-        data = source.model_dump(mode="json")
+        data = _data(source)
         digest = _digest(data)
         row = existing.get(row_id)
         if row is None:
@@ -135,7 +144,7 @@ def sync_curriculum(session: Session, bank: Bank, clock: Callable[[], datetime])
                 "key_activity_id": lesson.key_activity, "title": lesson.title,
                 "objectives": list(lesson.objectives), "body": lesson.body,
                 "example": lesson.example, "key_terms": data["key_terms"],
-                "checks": list(lesson.checks)}
+                "checks": list(lesson.checks), "figures": data.get("figures") or None}
 
     a1, u1, r1 = _sync_rows(session, CurriculumItem,
                             {k: v for k, (_, v) in bank.items.items()}, item_fields, now)

@@ -142,6 +142,22 @@ class KeyTerm(Strict):
     definition: str
 
 
+class LessonFigure(Strict):
+    """A drawing that teaches better than words, shown in the lesson at ``after``.
+
+    ``after`` is the exact text of a heading, or the first words of a paragraph, in the
+    body or the worked example; or ``end`` (after the body) or ``example`` (after the
+    worked example). Length and anchor rules are `content validate` checks (checks.py),
+    so a broken figure is named in one line instead of failing the whole file.
+    """
+
+    kind: Literal["svg"] = "svg"
+    content: str = Field(min_length=1)
+    alt: str = Field(default="", description="the same teaching, in words, for screen readers")
+    caption: str = Field(default="", description="a short visible caption")
+    after: str = Field(min_length=1)
+
+
 class Lesson(Strict):
     id: str = Field(pattern=r"^LES-[a-z]+-[a-z0-9-]+$")
     key_activity: str
@@ -151,6 +167,7 @@ class Lesson(Strict):
     example: str
     key_terms: list[KeyTerm] = Field(min_length=3)
     checks: list[str] = Field(default_factory=list)
+    figures: list[LessonFigure] = Field(default_factory=list)
 
 
 class LessonFile(Strict):

@@ -81,6 +81,7 @@ class CachedLesson:
     checks: list[str]
     revision: int
     retired: bool
+    figures: list[dict[str, Any]] | None  # each {kind, content, alt, caption, after}
 
 
 def _copy(kind: type, row: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from random import Random
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 from markupsafe import Markup
@@ -14,7 +15,7 @@ from sqlalchemy import bindparam, select
 from lti_tool.curriculum.figures import FigureError, sanitize_svg
 from lti_tool.curriculum.modules import modules as blueprint_modules
 from lti_tool.curriculum.modules import technologies
-from lti_tool.curriculum.render import markdown_to_html
+from lti_tool.curriculum.render import lesson_html, markdown_to_html
 from lti_tool.models import (
     Attempt,
     AttemptMode,
@@ -63,6 +64,15 @@ def _figure(figure: dict | None) -> Markup:
         body = Markup("<p>") + Markup("<br>").join(
             Markup.escape(line) for line in content.splitlines()) + Markup("</p>")
     return Markup(f'<figure class="item-figure">{body}</figure>')
+
+
+@bp.app_template_filter("lesson_html")
+def _lesson_html(lesson: Any) -> tuple[Markup, Markup]:
+    """(body, worked example) with the lesson's figures at their anchors."""
+    figures = [f.model_dump() if hasattr(f, "model_dump") else f
+               for f in getattr(lesson, "figures", None) or []]
+    body, example = lesson_html(lesson.body, lesson.example, figures)
+    return Markup(body), Markup(example)  # noqa: S704 - html=False Markdown, allow-listed SVG
 
 
 @bp.app_context_processor

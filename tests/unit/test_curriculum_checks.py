@@ -18,6 +18,16 @@ WORDS = ("A fixed machine guard is usually the best choice, because it keeps han
          "starting the press each shift. " * 24).strip()
 
 
+# A lesson figure that passes every check; each broken copy below breaks one rule.
+FIGURE = {
+    "kind": "svg", "after": "A fixed machine guard", "caption": "A fixed guard over a press.",
+    "alt": "A press with a fixed guard in front of the point of operation, so hands cannot "
+           "reach the dies.",
+    "content": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 60" width="240">'
+               '<rect x="10" y="10" width="100" height="40" fill="#ffffff" stroke="#1b1f24"/>'
+               '</svg>'}
+
+
 def _item(n: int, ka: str = "mod.work", answer: int | None = None) -> dict:
     answer = n % 4 if answer is None else answer
     return {
@@ -49,7 +59,7 @@ def _dataset() -> dict:
         "id": "LES-mod-work", "key_activity": "mod.work", "title": "Work",
         "objectives": ["List guards", "Explain guards"], "body": WORDS, "example": "An example.",
         "key_terms": [{"term": t, "definition": "d"} for t in ("a", "b", "c")],
-        "checks": ["TST-001", "TST-002", "TST-003"]}]}
+        "checks": ["TST-001", "TST-002", "TST-003"], "figures": [dict(FIGURE)]}]}
     return {"blueprint": blueprint, "items": items, "lessons": lessons}
 
 
@@ -159,7 +169,49 @@ CASES = {
                                              "its 100.0% of the exam needs 20"),
     "technology below the bank target": (lambda d: d["blueprint"].update(
         bank={"items_per_technology": 1}), "i4.ai: holds 0 items"),
+    # lesson figures
+    "unsafe lesson figure": (lambda d: _figure(d).update(
+        content='<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9">'
+                '<script>x()</script></svg>'), "figure 1: element <script> is not allowed"),
+    "lesson figure that is not SVG": (lambda d: _figure(d).update(content="a drawing"),
+                                      "figure 1: not well-formed SVG"),
+    "lesson figure without a viewBox": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace(' viewBox="0 0 120 60"', "")),
+                                        "figure 1: the <svg> needs a viewBox"),
+    "lesson figure wider than a phone": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace('width="240"', 'width="800px"')),
+                                         "figure 1: width 800px is wider than 360 px"),
+    "lesson figure sized in percent": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace('width="240"', 'width="100%"')),
+                                       "figure 1: width '100%' must be a number of pixels"),
+    "lesson figure too big": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("</svg>", "<g/>" * 1600 + "</svg>")),
+                              "figure 1: the SVG has"),
+    "lesson figure with a one-word alt": (lambda d: _figure(d).update(alt="A press."),
+                                          "figure 1: alt text has 8 characters"),
+    "lesson figure without a caption": (lambda d: _figure(d).pop("caption"),
+                                        "figure 1: needs a caption"),
+    "lesson figure with an essay for a caption": (lambda d: _figure(d).update(
+        caption="A fixed guard. " * 12), "figure 1: caption has"),
+    "lesson figure with pale text": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("</svg>", '<g fill="#999999"><text x="5" y="9">'
+                                                    "UCL</text></g></svg>")),
+                                     "figure 1: text colour #999999 has contrast 2.8:1"),
+    "lesson figure with faint lines": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("#1b1f24", "#cccccc")),
+                                       "figure 1: line colour #cccccc on <rect> has contrast"),
+    "lesson figure with an uncheckable colour": (lambda d: _figure(d).update(
+        content=FIGURE["content"].replace("#1b1f24", "teal")),
+                                                 "figure 1: line colour 'teal': use #rrggbb"),
+    "lesson figure anchored nowhere": (lambda d: _figure(d).update(after="A light curtain"),
+                                       "figure 1: after 'A light curtain' is not a heading"),
+    "lesson figure anchored in two places": (lambda d: _figure(d).update(after="A"),
+                                             "figure 1: after 'A' matches 2 places"),
 }
+
+
+def _figure(data: dict) -> dict:
+    return data["lessons"]["lessons"][0]["figures"][0]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -9,7 +9,7 @@ import pytest
 import textstat
 
 from lti_tool.curriculum.checks import load_bank
-from lti_tool.curriculum.render import markdown_to_html
+from lti_tool.curriculum.render import lesson_html, markdown_to_html
 from lti_tool.curriculum.schema import BankTargets
 
 
@@ -68,3 +68,16 @@ def test_lesson_markdown_renders_without_raw_html(bank):
     for _, lesson in bank.lessons.values():
         html = markdown_to_html(lesson.body + "\n\n" + lesson.example)
         assert "<script" not in html and "<img" not in html
+
+
+def test_lessons_teach_with_figures_where_a_picture_helps(bank):
+    """Issue 17: gauges, LOTO steps, control charts... drawn, named and placed."""
+    with_figures = {lesson_id: lesson for lesson_id, (_, lesson) in bank.lessons.items()
+                    if lesson.figures}
+    assert len(with_figures) >= 8
+    for lesson_id, lesson in with_figures.items():
+        figures = [f.model_dump() for f in lesson.figures]
+        html = "".join(lesson_html(lesson.body, lesson.example, figures))
+        assert html.count('role="img"') == len(figures), lesson_id
+        assert html.count("<figcaption>") == len(figures), lesson_id
+        assert "<script" not in html and "<p>" + figures[0]["alt"] not in html, lesson_id
