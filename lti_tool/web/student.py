@@ -277,17 +277,17 @@ def answer(attempt_id: str):
         abort(400, description="item_id names no item.")
     with runtime().transaction() as db:
         svc = _svc(db)
-        attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
-        navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
-        moving = navigable and "go" in form
-        if choice is None and not moving:
-            abort(400, description="Choose an answer first.")
         result = None
         try:
             if choice is not None and choice != saved:  # an unchanged answer is not re-sent
                 result = svc.answer(attempt_id, g.viewer.user_id, form.get("item_id", ""),
                                     choice, form.get("idempotency_key", "")[:64]
                                     or secrets.token_hex(8))
+            # already read by the answer (no second query on the answer path)
+            attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
+            navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+            if choice is None and not (navigable and "go" in form):
+                abort(400, description="Choose an answer first.")
             if navigable and go in ("flag", "unflag") and position is not None:
                 svc.set_flag(attempt_id, g.viewer.user_id, position, go == "flag")
         except AttemptClosedError:  # time ran out (or another tab submitted): the results

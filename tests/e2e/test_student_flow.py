@@ -56,6 +56,7 @@ def test_drill_then_mock_exam_survives_a_reload(page, cross_site_server):
     after = tool.locator("#timer").get_attribute("data-seconds")
     assert 0 <= int(before) - int(after) <= 60  # same deadline, not a fresh timer
     tool.get_by_role("button", name="Question 1, answered").click()
+    tool.get_by_role("group", name=re.compile("Question 1 of 80")).wait_for()
     assert tool.get_by_role("radio").nth(2).is_checked()  # the saved answer is still there
     tool.get_by_role("link", name="Review and submit").click()
     tool.get_by_role("button", name="Yes, submit my mock exam").click()

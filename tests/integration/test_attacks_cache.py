@@ -47,6 +47,8 @@ AUTHENTICATED: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "student.home": ("learner", {}, {}),
     "student.module": ("learner", {"module_id": "safety"}, {}),
     "student.play": ("learner", {"attempt_id": "open"}, {}),
+    "student.start_screen": ("learner", {}, {"mode": "mock", "module_id": "safety"}),
+    "student.submit_review": ("learner", {"attempt_id": "open"}, {}),
     "student.results": ("learner", {"attempt_id": "done"}, {}),
     "student.mastery": ("learner", {}, {}),
     "api.get_attempt": ("learner", {"attempt_id": "open"}, {}),

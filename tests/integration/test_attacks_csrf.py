@@ -97,7 +97,7 @@ PROBES: dict[str, Probe] = {
     "student.answer": Probe("learner", lambda w: {"attempt_id": w.attempts["form"]["id"]},
                             _answer("form", json=False)),
     "student.submit": Probe("learner", lambda w: {"attempt_id": w.attempts["form"]["id"]},
-                            _none),
+                            lambda w: {"confirm": "yes"}),
     "api.start_attempt": Probe("learner", _none, lambda w: {"mode": "drill",
                                                             "module_id": "quality"}, True),
     "api.answer": Probe("learner", lambda w: {"attempt_id": w.attempts["api"]["id"]},

@@ -76,7 +76,9 @@ def test_instructor_places_graded_activities(live_server):
     assert token["https://purl.imsglobal.org/spec/lti/claim/custom"]["activity"] == "practice"
     landed = r.post(action, data=fields)
     assert landed.status_code == 200
-    assert "Practice test" in landed.text and "Question 1 of 25" in landed.text
+    # The placed practice test opens on its start screen: 25 questions, counted for a grade.
+    assert "Practice test" in landed.text and "<dt>Questions</dt><dd>25</dd>" in landed.text
+    assert "This counts toward the grade your instructor set for this link." in landed.text
 
 
 def test_learner_cannot_deep_link(live_server):

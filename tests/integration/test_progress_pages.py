@@ -53,8 +53,10 @@ def _start(s, server, csrf, mode, **fields) -> requests.Response:
 
 
 def _submit(s, server, csrf, page: str) -> requests.Response:
-    url = re.search(r'<form method="post" action="([^"]+/submit[^"]*)"', page).group(1)
-    done = s.post(server.url + html.unescape(url), data={"csrf_token": csrf})
+    found = (re.search(r'<form method="post" action="([^"]+/submit[^"]*)"', page)  # drill
+             or re.search(r'href="([^"]+/submit[^"]*)">Review and submit', page))  # a test
+    done = s.post(server.url + html.unescape(found.group(1)),
+                  data={"csrf_token": csrf, "confirm": "yes"})
     assert done.status_code == 200 and "Your results" in done.text
     return done
 
