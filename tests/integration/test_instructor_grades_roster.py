@@ -10,9 +10,9 @@ import re
 import uuid
 
 import requests
+from instructor_support import at
 from lti_helpers import full_launch
 from test_grade_passback import _instructor_session, _place, _take_practice
-from test_instructor_items import _at
 
 from lti_tool.sandbox.platforms import MOODLE
 from lti_tool.sandbox.services import ROSTER_ONLY
@@ -54,7 +54,7 @@ def test_grades_list_the_whole_roster_and_say_where_work_was_done(live_server):
     before = _grade_cells(s.get(grades_url).text)
     assert before[MARIA.name][1] == "20 of 25"
     assert before[TOM.name][0].startswith("0 counted") and before[TOM.name][1] == ELSEWHERE
-    synced = s.post(_at(grades_url, "/instructor/class/roster"), data={"csrf_token": csrf})
+    synced = s.post(at(grades_url, "/instructor/class/roster"), data={"csrf_token": csrf})
     assert synced.status_code == 200 and "last synced" in synced.text
     page = s.get(grades_url)
     cells = _grade_cells(page.text)
@@ -64,7 +64,7 @@ def test_grades_list_the_whole_roster_and_say_where_work_was_done(live_server):
     assert cells[TOM.name][1] == ELSEWHERE
     assert "not started" not in page.text
     assert len(cells) == 2 + len(ROSTER_ONLY)  # learners only: the instructor is not listed
-    exported = list(csv.reader(io.StringIO(s.get(_at(grades_url, "/instructor/grades",
+    exported = list(csv.reader(io.StringIO(s.get(at(grades_url, "/instructor/grades",
                                                      format="csv")).text)))
     assert exported[0][-1] == "note"
     by_name = {r[0]: r for r in exported[1:]}

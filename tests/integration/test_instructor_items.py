@@ -6,105 +6,16 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode, urlsplit
 
 import requests
+from instructor_support import at, bank_items, db_sessions, ids, key_of, seed, staff
 from lti_helpers import full_launch
-from sqlalchemy import select
 
-from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.models import (
-    Attempt,
-    AttemptMode,
-    AttemptStatus,
-    Course,
-    CurriculumItem,
-    CurriculumKeyActivity,
-    Response,
-    User,
-)
+from lti_tool.db import transaction
+from lti_tool.models import CurriculumKeyActivity
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-from lti_tool.sealed import sealer_for
 
 ANA, BEN = CANVAS.people[0], CANVAS.people[1]
-
-
-def _db(server):
-    engine = make_engine(server.settings.database_url)
-    return engine, make_session_factory(engine, sealer_for(server.settings))
-
-
-def _staff(server, platform, link: str = "cpt-practice-home"):
-    """An instructor's session: (requests session, CSRF token, class overview URL)."""
-    person = next(p for p in platform.people if p.persona == "instructor")
-    s = requests.Session()
-    landing = full_launch(server, platform.key, person.sub, link=link, session=s)
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', landing.text).group(1)
-    href = re.search(r'href="([^"]*/instructor/class[^"]*)"', landing.text).group(1)
-    return s, csrf, server.url + html.unescape(href)
-
-
-def _at(class_url: str, path: str, **params) -> str:
-    """``path`` on the tool with the session query the class overview URL carries (the
-    session id rides in the URL when the cookie does not come back) plus ``params``."""
-    parts = urlsplit(class_url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return f"{parts.scheme}://{parts.netloc}{path}" + (f"?{query}" if query else "")
-
-
-def _ids(server, platform, *people) -> tuple[int, list[int]]:
-    engine, sessions = _db(server)
-    with transaction(sessions) as db:
-        course = db.scalars(select(Course).where(
-            Course.context_id == platform.context_id)).one().id
-        users = [db.scalars(select(User).where(User.sub == p.sub)).one().id for p in people]
-    engine.dispose()
-    return course, users
-
-
-def _seed(server, course_id: int, user_id: int, answers: dict[str, int],
-          when: datetime | None = None) -> str:
-    """One finished practice test in the course with these answers (item id -> choice),
-    written as the engine writes it: what item analysis reads."""
-    now = when or datetime.now(UTC)
-    engine, sessions = _db(server)
-    with transaction(sessions) as db:
-        bank = {i.id: i for i in db.scalars(select(CurriculumItem).where(
-            CurriculumItem.id.in_(list(answers))))}
-        right = sum(1 for i, c in answers.items() if bank[i].options[c]["correct"])
-        attempt = Attempt(id=str(uuid.uuid4()), user_id=user_id, course_id=course_id,
-                          mode=AttemptMode.PRACTICE, status=AttemptStatus.SUBMITTED,
-                          module_id=bank[next(iter(answers))].module_id,
-                          item_ids=list(answers), started_at=now - timedelta(minutes=20),
-                          submitted_at=now, score_raw=right, score_max=len(answers),
-                          updated_at=now)
-        db.add(attempt)
-        db.flush()
-        for n, (item_id, choice) in enumerate(answers.items(), start=1):
-            db.add(Response(attempt_id=attempt.id, item_id=item_id,
-                            item_revision=bank[item_id].revision, position=n, choice=choice,
-                            correct=bool(bank[item_id].options[choice]["correct"]),
-                            idempotency_key=uuid.uuid4().hex, answered_at=now))
-        attempt_id = attempt.id
-    engine.dispose()
-    return attempt_id
-
-
-def _items(server, module_id: str, n: int) -> list[CurriculumItem]:
-    engine, sessions = _db(server)
-    with transaction(sessions) as db:
-        found = list(db.scalars(select(CurriculumItem).where(
-            CurriculumItem.module_id == module_id, CurriculumItem.retired.is_(False))
-            .order_by(CurriculumItem.id).limit(n)))
-        db.expunge_all()
-    engine.dispose()
-    return found
-
-
-def _key(item) -> int:
-    return next(n for n, o in enumerate(item.options) if o["correct"])
 
 
 def _rows(page: str) -> list[str]:
@@ -118,21 +29,21 @@ def _class_data(server):
     three of six. A Quality item ``few``: two wrong answers only - too few to flag."""
     for person in (ANA, BEN):
         full_launch(server, "canvas", person.sub)
-    course, (ana, ben) = _ids(server, CANVAS, ANA, BEN)
-    hard, easy, half = _items(server, "safety", 3)
-    few = _items(server, "quality", 1)[0]
-    wrong = {i.id: (_key(i) + 1) % 4 for i in (hard, easy, half, few)}
-    other = {i.id: (_key(i) + 2) % 4 for i in (hard, easy, half, few)}
+    course, (ana, ben) = ids(server, CANVAS, ANA, BEN)
+    hard, easy, half = bank_items(server, "safety", 3)
+    few = bank_items(server, "quality", 1)[0]
+    wrong = {i.id: (key_of(i) + 1) % 4 for i in (hard, easy, half, few)}
+    other = {i.id: (key_of(i) + 2) % 4 for i in (hard, easy, half, few)}
     n = 0
     for user in (ana, ben):
         for _ in range(3):
-            answers = {hard.id: _key(hard) if n == 0 else (wrong[hard.id] if n < 5
+            answers = {hard.id: key_of(hard) if n == 0 else (wrong[hard.id] if n < 5
                                                              else other[hard.id]),
-                       easy.id: _key(easy),
-                       half.id: _key(half) if n % 2 else wrong[half.id]}
+                       easy.id: key_of(easy),
+                       half.id: key_of(half) if n % 2 else wrong[half.id]}
             if n < 2:
                 answers[few.id] = wrong[few.id]
-            _seed(server, course, user, answers)
+            seed(server, course, user, answers)
             n += 1
     return {"hard": hard, "easy": easy, "half": half, "few": few}
 
@@ -140,8 +51,8 @@ def _class_data(server):
 def test_items_most_students_miss_come_first_labelled_in_words(live_server):
     items = _class_data(live_server)
     hard = items["hard"]
-    s, _, class_url = _staff(live_server, CANVAS)
-    page = s.get(_at(class_url, "/instructor/items"))
+    s, _, class_url = staff(live_server, CANVAS)
+    page = s.get(at(class_url, "/instructor/items"))
     assert page.status_code == 200
     rows = _rows(page.text)
     assert len(rows) == 4
@@ -151,7 +62,7 @@ def test_items_most_students_miss_come_first_labelled_in_words(live_server):
     few_row = next(r for r in rows if items["few"].id in r)
     assert "Most students miss this" not in few_row and ">0%<" in few_row
     # Question text (short), topic title and module title, facility and responses.
-    engine, sessions = _db(live_server)
+    engine, sessions = db_sessions(live_server)
     with transaction(sessions) as db:
         topic = db.get(CurriculumKeyActivity, hard.key_activity_id).title
     engine.dispose()
@@ -164,15 +75,15 @@ def test_items_most_students_miss_come_first_labelled_in_words(live_server):
     # the key is marked in words.
     rates = re.findall(r"<li>([ABCD]): (\d+)%( <span class=\"tag\">key</span>)?</li>", rows[0])
     by_letter = {letter: (int(pct), bool(key)) for letter, pct, key in rates}
-    assert by_letter["ABCD"[_key(hard)]] == (17, True)
-    assert by_letter["ABCD"[(_key(hard) + 1) % 4]] == (67, False)
-    assert by_letter["ABCD"[(_key(hard) + 2) % 4]] == (17, False)
+    assert by_letter["ABCD"[key_of(hard)]] == (17, True)
+    assert by_letter["ABCD"[(key_of(hard) + 1) % 4]] == (67, False)
+    assert by_letter["ABCD"[(key_of(hard) + 2) % 4]] == (17, False)
 
 
 def test_item_columns_sort_on_the_server_with_aria_sort(live_server):
     items = _class_data(live_server)
-    s, _, class_url = _staff(live_server, CANVAS)
-    by_facility = s.get(_at(class_url, "/instructor/items", sort="facility", dir="desc"))
+    s, _, class_url = staff(live_server, CANVAS)
+    by_facility = s.get(at(class_url, "/instructor/items", sort="facility", dir="desc"))
     rows = _rows(by_facility.text)
     assert items["easy"].id in rows[0] and items["few"].id in rows[-1]
     header = re.search(r'<th scope="col" aria-sort="descending"><a class="sort" href="([^"]+)"'
@@ -180,14 +91,14 @@ def test_item_columns_sort_on_the_server_with_aria_sort(live_server):
     assert header, "the sorted column says so with aria-sort"
     assert "dir=asc" in html.unescape(header.group(1))  # the link flips the order
     assert by_facility.text.count("aria-sort=") == 1
-    ascending = _rows(s.get(_at(class_url, "/instructor/items", sort="facility",
+    ascending = _rows(s.get(at(class_url, "/instructor/items", sort="facility",
                                 dir="asc")).text)
     assert items["few"].id in ascending[0] and items["easy"].id in ascending[-1]
-    by_responses = _rows(s.get(_at(class_url, "/instructor/items", sort="responses",
+    by_responses = _rows(s.get(at(class_url, "/instructor/items", sort="responses",
                                    dir="asc")).text)
     assert items["few"].id in by_responses[0]
     # An unknown column is the default order, not an error.
-    odd = s.get(_at(class_url, "/instructor/items", sort="<script>", dir="sideways"))
+    odd = s.get(at(class_url, "/instructor/items", sort="<script>", dir="sideways"))
     assert odd.status_code == 200 and items["hard"].id in _rows(odd.text)[0]
     assert "aria-sort=" not in odd.text
 
@@ -195,8 +106,8 @@ def test_item_columns_sort_on_the_server_with_aria_sort(live_server):
 def test_item_detail_shows_stem_options_key_and_every_rationale(live_server):
     items = _class_data(live_server)
     hard = items["hard"]
-    s, _, class_url = _staff(live_server, CANVAS)
-    listing = s.get(_at(class_url, "/instructor/items")).text
+    s, _, class_url = staff(live_server, CANVAS)
+    listing = s.get(at(class_url, "/instructor/items")).text
     href = re.search(rf'href="([^"]*/instructor/items/{hard.id}[^"]*)"', listing).group(1)
     detail = s.get(live_server.url + html.unescape(href))
     assert detail.status_code == 200
@@ -213,27 +124,27 @@ def test_another_course_sees_none_of_these_items_or_students(live_server):
     """Attack: the Moodle course's instructor asks for the Canvas course's items, item
     pages, students and attempts by id. Every answer is empty or 404."""
     items = _class_data(live_server)
-    course, (ana, _) = _ids(live_server, CANVAS, ANA, BEN)
-    attempt_id = _seed(live_server, course, ana, {items["easy"].id: _key(items["easy"])})
+    course, (ana, _) = ids(live_server, CANVAS, ANA, BEN)
+    attempt_id = seed(live_server, course, ana, {items["easy"].id: key_of(items["easy"])})
     full_launch(live_server, "moodle", MOODLE.people[0].sub)
-    s, _, class_url = _staff(live_server, MOODLE)
-    listing = s.get(_at(class_url, "/instructor/items"))
+    s, _, class_url = staff(live_server, MOODLE)
+    listing = s.get(at(class_url, "/instructor/items"))
     assert listing.status_code == 200 and "No finished practice tests" in listing.text
     assert items["hard"].id not in listing.text
-    csv_rows = s.get(_at(class_url, "/instructor/items", format="csv")).text.strip()
+    csv_rows = s.get(at(class_url, "/instructor/items", format="csv")).text.strip()
     assert csv_rows.count("\n") == 0  # the header only
     for item in items.values():
-        assert s.get(_at(class_url, f"/instructor/items/{item.id}")).status_code == 404
+        assert s.get(at(class_url, f"/instructor/items/{item.id}")).status_code == 404
     overview = s.get(class_url).text
     assert ANA.name not in overview and BEN.name not in overview
-    assert s.get(_at(class_url, f"/instructor/students/{ana}")).status_code == 404
-    assert s.get(_at(class_url, f"/instructor/attempts/{attempt_id}")).status_code == 404
+    assert s.get(at(class_url, f"/instructor/students/{ana}")).status_code == 404
+    assert s.get(at(class_url, f"/instructor/attempts/{attempt_id}")).status_code == 404
     # The preview shows the curriculum only: no student of any course.
-    preview = s.get(_at(class_url, "/instructor/preview/modules/safety"))
+    preview = s.get(at(class_url, "/instructor/preview/modules/safety"))
     assert preview.status_code == 200 and ANA.name not in preview.text
     # And the Canvas instructor does see them (the test above is not vacuous).
-    s2, _, class_url2 = _staff(live_server, CANVAS)
-    assert s2.get(_at(class_url2, f"/instructor/items/{items['hard'].id}")).status_code == 200
+    s2, _, class_url2 = staff(live_server, CANVAS)
+    assert s2.get(at(class_url2, f"/instructor/items/{items['hard'].id}")).status_code == 200
 
 
 def test_learners_cannot_open_item_analysis(live_server):
@@ -241,5 +152,5 @@ def test_learners_cannot_open_item_analysis(live_server):
     s = requests.Session()
     full_launch(live_server, "canvas", ANA.sub, session=s)
     assert s.get(f"{live_server.url}/instructor/items").status_code == 403
-    hard = _items(live_server, "safety", 1)[0]
+    hard = bank_items(live_server, "safety", 1)[0]
     assert s.get(f"{live_server.url}/instructor/items/{hard.id}").status_code == 403

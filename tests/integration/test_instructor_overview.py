@@ -8,9 +8,9 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 
+from instructor_support import at, db_sessions, ids, staff
 from lti_helpers import full_launch
 from sqlalchemy import select
-from test_instructor_items import _at, _db, _ids, _staff
 
 from lti_tool.db import transaction
 from lti_tool.models import CurriculumKeyActivity, Enrollment, Mastery
@@ -26,9 +26,9 @@ def _class(server):
     mastery on every Safety topic, 6 answers each); the roster adds three who never came."""
     full_launch(server, "moodle", MARIA.sub)
     full_launch(server, "moodle", TOM.sub)
-    course, (maria, tom) = _ids(server, MOODLE, MARIA, TOM)
+    course, (maria, tom) = ids(server, MOODLE, MARIA, TOM)
     now = datetime.now(UTC)
-    engine, sessions = _db(server)
+    engine, sessions = db_sessions(server)
     with transaction(sessions) as db:
         db.scalars(select(Enrollment).where(Enrollment.course_id == course,
                                             Enrollment.user_id == maria)).one(
@@ -42,8 +42,8 @@ def _class(server):
                            correct=1, updated_at=now))
         titles = [ka.title for ka in safety]
     engine.dispose()
-    s, csrf, url = _staff(server, MOODLE)
-    synced = s.post(_at(url, "/instructor/class/roster"), data={"csrf_token": csrf})
+    s, csrf, url = staff(server, MOODLE)
+    synced = s.post(at(url, "/instructor/class/roster"), data={"csrf_token": csrf})
     assert synced.status_code == 200 and "last synced" in synced.text
     return s, url, titles
 
@@ -79,7 +79,7 @@ def test_students_who_need_attention_are_flagged_with_the_reason(live_server):
 
 def test_class_columns_sort_on_the_server(live_server):
     s, url, _ = _class(live_server)
-    by_seen = s.get(_at(url, "/instructor/class", sort="last_active", dir="asc",
+    by_seen = s.get(at(url, "/instructor/class", sort="last_active", dir="asc",
                         module="safety")).text
     names = [re.search(r'<th scope="row">(?:<a [^>]+>)?([^<]+)<', r).group(1)
              for r in _body_rows(by_seen, "class")]
@@ -89,12 +89,12 @@ def test_class_columns_sort_on_the_server(live_server):
                        by_seen)
     assert header and "dir=desc" in html.unescape(header.group(1))
     assert "module=safety" in html.unescape(header.group(1))  # the heat map stays put
-    by_mastery = s.get(_at(url, "/instructor/class", sort="mastery", dir="desc")).text
+    by_mastery = s.get(at(url, "/instructor/class", sort="mastery", dir="desc")).text
     assert f">{TOM.name}<" in _body_rows(by_mastery, "class")[0]
-    by_ready = s.get(_at(url, "/instructor/class", sort="readiness", dir="asc")).text
+    by_ready = s.get(at(url, "/instructor/class", sort="readiness", dir="asc")).text
     assert f">{TOM.name}<" in _body_rows(by_ready, "class")[0]
     assert 'aria-sort="ascending"><a class="sort" href="' in by_ready
-    by_name = s.get(_at(url, "/instructor/class", sort="name", dir="desc")).text
+    by_name = s.get(at(url, "/instructor/class", sort="name", dir="desc")).text
     names = [re.search(r'<th scope="row">(?:<a [^>]+>)?([^<]+)<', r).group(1)
              for r in _body_rows(by_name, "class")]
     family = [n.split()[-1] for n in names]
@@ -103,7 +103,7 @@ def test_class_columns_sort_on_the_server(live_server):
 
 def test_heat_map_columns_are_named_and_cells_carry_text(live_server):
     s, url, titles = _class(live_server)
-    page = s.get(_at(url, "/instructor/class", module="safety")).text
+    page = s.get(at(url, "/instructor/class", module="safety")).text
     legend = page.split('class="heat-legend"', 1)[1].split('class="heat"', 1)[0]
     for n, title in enumerate(titles, start=1):
         assert f"<dt>T{n}</dt><dd>{html.escape(title)}</dd>" in legend
@@ -118,5 +118,5 @@ def test_heat_map_columns_are_named_and_cells_carry_text(live_server):
     assert re.findall(r'<td class="cell ([a-z-]+)">([^<]+)</td>', maria) == [
         ("lv-none", "–")] * len(titles)
     # An unknown module falls back to the first one instead of an empty map.
-    odd = s.get(_at(url, "/instructor/class", module="nope"))
+    odd = s.get(at(url, "/instructor/class", module="nope"))
     assert odd.status_code == 200 and "<dt>T1</dt>" in odd.text

@@ -8,9 +8,9 @@ import html
 import re
 
 import requests
+from instructor_support import at, db_sessions, staff
 from lti_helpers import full_launch
 from sqlalchemy import func, select
-from test_instructor_items import _at, _db, _staff
 
 from lti_tool.db import transaction
 from lti_tool.models import Base, CurriculumItem, CurriculumLesson
@@ -22,7 +22,7 @@ VOLATILE = {"tool_session", "launch_value", "counter"}
 
 
 def _counts(server) -> dict[str, int]:
-    engine, sessions = _db(server)
+    engine, sessions = db_sessions(server)
     with transaction(sessions) as db:
         counts = {t.name: db.scalar(select(func.count()).select_from(t))
                   for t in Base.metadata.sorted_tables if t.name not in VOLATILE}
@@ -43,7 +43,7 @@ def _form(page: str) -> tuple[str, dict[str, str]]:
 
 
 def _item(server, item_id: str) -> CurriculumItem:
-    engine, sessions = _db(server)
+    engine, sessions = db_sessions(server)
     with transaction(sessions) as db:
         item = db.get(CurriculumItem, item_id)
         db.expunge(item)
@@ -52,7 +52,7 @@ def _item(server, item_id: str) -> CurriculumItem:
 
 
 def test_preview_walk_through_saves_nothing(live_server):
-    s, csrf, class_url = _staff(live_server, CANVAS)
+    s, csrf, class_url = staff(live_server, CANVAS)
     landing = s.get(class_url)
     before = _counts(live_server)
     assert "attempt" in before and "response" in before and "mastery" in before
@@ -72,7 +72,7 @@ def test_preview_walk_through_saves_nothing(live_server):
     assert lesson.status_code == 200 and NOTE in lesson.text
     assert "You will learn to" in lesson.text and "Check your understanding" in lesson.text
     lesson_id = re.search(r"/instructor/preview/lessons/([^?\"]+)", lesson.url).group(1)
-    engine, sessions = _db(live_server)
+    engine, sessions = db_sessions(live_server)
     with transaction(sessions) as db:
         first_check = db.get(CurriculumLesson, lesson_id).checks[0]
     engine.dispose()
@@ -108,8 +108,8 @@ def test_preview_walk_through_saves_nothing(live_server):
 
 
 def test_preview_posts_need_the_csrf_token_and_a_real_question(live_server):
-    s, csrf, class_url = _staff(live_server, CANVAS)
-    module = s.get(_at(class_url, "/instructor/preview/modules/safety"))
+    s, csrf, class_url = staff(live_server, CANVAS)
+    module = s.get(at(class_url, "/instructor/preview/modules/safety"))
     drill = s.get(live_server.url + _href(module.text, "/instructor/preview/topics/"))
     action, fields = _form(drill.text)
     url = live_server.url + action
@@ -118,9 +118,9 @@ def test_preview_posts_need_the_csrf_token_and_a_real_question(live_server):
     assert s.post(url, data={**fields, "item_id": "QUA-001", "choice": "0"}).status_code == 400
     assert s.post(url, data={k: v for k, v in fields.items()
                              if k != "item_id"} | {"choice": "0"}).status_code == 400
-    assert s.get(_at(class_url, "/instructor/preview/modules/nope")).status_code == 404
-    assert s.get(_at(class_url, "/instructor/preview/topics/nope")).status_code == 404
-    assert s.get(_at(class_url, "/instructor/preview/lessons/nope")).status_code == 404
+    assert s.get(at(class_url, "/instructor/preview/modules/nope")).status_code == 404
+    assert s.get(at(class_url, "/instructor/preview/topics/nope")).status_code == 404
+    assert s.get(at(class_url, "/instructor/preview/lessons/nope")).status_code == 404
 
 
 def test_learners_cannot_preview(live_server):

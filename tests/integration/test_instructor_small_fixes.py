@@ -9,9 +9,9 @@ import re
 import uuid
 
 import requests
+from instructor_support import at, staff
 from lti_helpers import full_launch
 from test_deep_linking import _deep_link_launch, _instructor
-from test_instructor_items import _at, _staff
 
 from lti_tool.curriculum.modules import modules as blueprint_modules
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
@@ -21,18 +21,18 @@ ANA = CANVAS.people[0]
 
 def test_saving_extra_time_confirms_what_was_saved(live_server):
     full_launch(live_server, "canvas", ANA.sub)
-    s, csrf, url = _staff(live_server, CANVAS)
+    s, csrf, url = staff(live_server, CANVAS)
     user_id = re.search(r"/instructor/students/(\d+)", s.get(url).text).group(1)
-    page = s.get(_at(url, f"/instructor/students/{user_id}"))
+    page = s.get(at(url, f"/instructor/students/{user_id}"))
     assert 'role="status"' not in page.text  # nothing saved yet, nothing said
-    saved = s.post(_at(url, f"/instructor/students/{user_id}/time"),
+    saved = s.post(at(url, f"/instructor/students/{user_id}/time"),
                    data={"csrf_token": csrf, "multiplier": "1.5"})
     assert saved.status_code == 200 and "saved=1" in saved.url  # after the redirect
     status = re.search(r'<p class="ok" role="status">([^<]+)</p>', saved.text).group(1)
     assert html.unescape(status) == (
         "Saved: Ana Reyes gets 1.5× time (135 minutes on a 90-minute mock exam; "
         "67.5 minutes on a 45-minute mock exam).")
-    back = s.post(_at(url, f"/instructor/students/{user_id}/time"),
+    back = s.post(at(url, f"/instructor/students/{user_id}/time"),
                   data={"csrf_token": csrf, "multiplier": "1"})
     assert "Saved: Ana Reyes gets standard time (90 minutes on a 90-minute mock exam; " \
            "45 minutes on a 45-minute mock exam)." in html.unescape(back.text)
@@ -63,8 +63,8 @@ def test_attempt_review_labels_the_students_answer(live_server):
     student.post(f"{live_server.url}/api/attempts/{attempt['id']}/submit")
     mine = student.get(f"{live_server.url}/attempts/{attempt['id']}/results")
     assert mine.text.count("your choice") == 3 and "Student&#39;s answer" not in mine.text
-    s, _, url = _staff(live_server, CANVAS)
-    review = s.get(_at(url, f"/instructor/attempts/{attempt['id']}"))
+    s, _, url = staff(live_server, CANVAS)
+    review = s.get(at(url, f"/instructor/attempts/{attempt['id']}"))
     assert review.status_code == 200 and "Attempt review" in review.text
     text = html.unescape(review.text)
     assert text.count("Student's answer") == 3 and "your choice" not in text
