@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from lti_tool.models import Attempt, AttemptMode, AttemptStatus, Response
 
 MIN_RESPONSES = 5
+# "Most students miss this": under this share right, once MIN_RESPONSES answers are in.
+MOST_MISS_FACILITY = 0.4
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class ItemStats:
     discrimination: float | None
     choice_rates: list[float]
     flag: str | None
+
+    @property
+    def most_miss(self) -> bool:
+        """Most students answer it wrong, on enough answers to say so: what an instructor
+        reteaches first."""
+        return self.responses >= MIN_RESPONSES and self.facility < MOST_MISS_FACILITY
 
 
 def point_biserial(correct: list[int], rest: list[float]) -> float | None:

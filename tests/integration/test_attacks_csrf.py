@@ -33,7 +33,14 @@ from test_attacks_common import (
 
 from lti_tool.lrs import add_lrs
 from lti_tool.lti.keys import KeyService
-from lti_tool.models import Deployment, LrsEndpoint, Platform, PlatformRegistration
+from lti_tool.models import (
+    CurriculumItem,
+    CurriculumLesson,
+    Deployment,
+    LrsEndpoint,
+    Platform,
+    PlatformRegistration,
+)
 from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
@@ -109,6 +116,14 @@ PROBES: dict[str, Probe] = {
     "instructor.refresh_roster": Probe("instructor", _none, _none),
     "instructor.set_extra_time": Probe(
         "instructor", lambda w: {"user_id": w.learner.user_id}, lambda w: {"multiplier": "1.5"}),
+    # The student preview writes nothing (its feedback is worked out in memory); the token
+    # is still required, as on every POST.
+    "instructor.preview_drill_answer": Probe(
+        "instructor", lambda w: {"key_activity_id": w.ids["preview_ka"]},
+        lambda w: {"item_id": w.ids["preview_item"], "choice": "0"}, writes=False),
+    "instructor.preview_lesson_answer": Probe(
+        "instructor", lambda w: {"lesson_id": w.ids["preview_lesson"]},
+        lambda w: {"item_id": w.ids["preview_check"], "choice": "0"}, writes=False),
     "lti.deep_link_response": Probe(
         "dl_instructor", _none,
         lambda w: {"launch_id": w.dl_instructor.launch_id, "activity": "drill:safety"},
@@ -201,9 +216,17 @@ def _world(server) -> World:
                           key_set_url="https://doomed.example.test/jwks")
         db.add(doomed)
         db.flush()
+        lesson = db.scalars(select(CurriculumLesson).where(
+            CurriculumLesson.retired.is_(False)).order_by(CurriculumLesson.id)).first()
+        drill_item = db.scalars(select(CurriculumItem).where(
+            CurriculumItem.key_activity_id == lesson.key_activity_id,
+            CurriculumItem.retired.is_(False)).order_by(CurriculumItem.difficulty,
+                                                        CurriculumItem.id)).first()
         ids = {"canvas": canvas.id, "moodle": moodle.id, "moodle_dep": moodle_dep.id,
                "doomed": doomed.id,
-               "lrs": lrs.id, "next_kid": pending_key.kid, **waiting}
+               "lrs": lrs.id, "next_kid": pending_key.kid, **waiting,
+               "preview_ka": lesson.key_activity_id, "preview_item": drill_item.id,
+               "preview_lesson": lesson.id, "preview_check": lesson.checks[0]}
     return World(learner, other, instructor, dl_instructor, admin, attempts, ids)
 
 

@@ -51,6 +51,13 @@ from lti_tool.sandbox.platforms import CANVAS, MOODLE
 EXCLUDED = {
     "student.module": "module_id names public curriculum, the same for everyone; the page "
                       "shows the viewer's own progress, found through the session",
+    # The student preview shows public curriculum only and writes nothing
+    # (test_instructor_preview.py); staff-only, which the learner test below checks.
+    "instructor.preview_module": "module_id names public curriculum; no course data shown",
+    "instructor.preview_drill": "key_activity_id names public curriculum; no course data",
+    "instructor.preview_drill_answer": "public curriculum; feedback in memory, no row written",
+    "instructor.preview_lesson": "lesson_id names public curriculum; no course data shown",
+    "instructor.preview_lesson_answer": "public curriculum; feedback in memory, no row written",
     "static": "public stylesheet and scripts",
 }
 EXCLUDED_BLUEPRINTS = ("sandbox", "sandbox_registration", "sandbox_services")
@@ -64,6 +71,9 @@ KIND = {
     "api.answer": "attempt", "api.submit": "attempt", "api.results": "attempt",
     "instructor.attempt_review": "attempt",
     "instructor.student": "user", "instructor.set_extra_time": "user",
+    # An item's page reports how the viewer's course answered it: only for an item the
+    # course's students answered, so it names course data.
+    "instructor.item_detail": "item",
     "admin.platform_enabled": "admin", "admin.deployment_enabled": "admin",
     "admin.lrs_add": "admin", "admin.lrs_remove": "admin", "admin.keys_retire": "admin",
     "admin.registration_approve": "admin", "admin.registration_reject": "admin",
@@ -156,6 +166,8 @@ def _allowed(kind: str, endpoint: str, person: str, target: str, cast: Cast) -> 
     if kind == "user":
         return (person, target) in {("carla", "ana"), ("grace", "maria"),
                                     ("moodle_admin", "maria"), ("zed", "olga")}
+    if kind == "item":  # answered in Ana's course (finished test) or in no course at all
+        return person == "carla" and target == "ana_done"
     return False  # LTI sessions never reach the admin console
 
 
@@ -164,6 +176,8 @@ def _targets(kind: str, cast: Cast) -> list[str]:
         return list(cast.attempts)
     if kind == "user":
         return ["ana", "maria", "olga", "nc_student"]
+    if kind == "item":
+        return ["ana_done", "nc_done"]
     return ["-"]
 
 
@@ -184,6 +198,8 @@ def _request(server, who: Actor, endpoint: str, rule: str, method: str, kind: st
     elif kind == "user":
         values = {"user_id": cast.people[target].user_id}
         body = {"multiplier": "2.0"}
+    elif kind == "item":
+        values = {"item_id": cast.attempts[target]["first_item"]["id"]}
     else:
         values = {k: v for k, v in cast.ids.items() if f"<{k}>" in rule or f":{k}>" in rule}
         body = {"enabled": "0", "name": "x", "endpoint": "https://evil.example/xapi/",
@@ -209,6 +225,8 @@ def _secrets_of(server, kind: str, target: str, cast: Cast) -> list[str]:
                 _name(server, owner)]
     if kind == "user":
         return [_name(server, cast.people[target])]
+    if kind == "item":  # the page's figures: its responses and facility
+        return [cast.attempts[target]["first_item"]["stem"][:40]]
     return []
 
 
@@ -261,7 +279,8 @@ def test_nobody_reaches_what_is_not_theirs(live_server):
     assert {(e, p) for e, p, _, _ in controls} >= {
         ("instructor.attempt_review", "carla"), ("instructor.student", "carla"),
         ("instructor.student", "grace"), ("instructor.student", "zed"),
-        ("api.get_attempt", "ana"), ("student.results", "nc_student")}
+        ("api.get_attempt", "ana"), ("student.results", "nc_student"),
+        ("instructor.item_detail", "carla")}
     assert refused > 300
 
 
@@ -276,7 +295,9 @@ def test_learners_are_refused_on_every_staff_route(live_server):
     before = snapshot(server)
     for endpoint, rule, methods in staff:
         # A well-formed attempt id (a UUID): anything else is a 404 before any role check.
-        url = _url(server, rule, {"attempt_id": str(uuid.uuid4()), "user_id": ana.user_id})
+        url = _url(server, rule, {"attempt_id": str(uuid.uuid4()), "user_id": ana.user_id,
+                                  "item_id": "SAF-001", "module_id": "safety",
+                                  "key_activity_id": "x", "lesson_id": "x"})
         for method in sorted(methods):
             data = {"csrf_token": ana.csrf} if method in WRITE_METHODS else None
             r = ana.http.request(method, url, data=data, timeout=TIMEOUT,
