@@ -22,7 +22,7 @@ from test_attacks_common import (
 )
 from werkzeug.routing import Map, Rule
 
-from lti_tool.models import Platform
+from lti_tool.models import CurriculumItem, CurriculumLesson, Platform, Response
 
 # GET routes anyone may fetch, and why caching them is harmless or wanted.
 PUBLIC = {
@@ -60,6 +60,11 @@ AUTHENTICATED: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "instructor.items": ("instructor", {}, {}),
     "instructor.student": ("instructor", {"user_id": "learner"}, {}),
     "instructor.attempt_review": ("instructor", {"attempt_id": "done"}, {}),
+    "instructor.item_detail": ("instructor", {"item_id": "answered_item"}, {}),
+    "instructor.preview": ("instructor", {}, {}),
+    "instructor.preview_module": ("instructor", {"module_id": "quality"}, {}),
+    "instructor.preview_drill": ("instructor", {"key_activity_id": "answered_topic"}, {}),
+    "instructor.preview_lesson": ("instructor", {"lesson_id": "a_lesson"}, {}),
     "admin.console": ("admin", {}, {}),
     "admin.platform_new": ("admin", {}, {}),
     "admin.platform_edit": ("admin", {"platform_id": "platform"}, {}),
@@ -111,8 +116,13 @@ def test_authenticated_answers_are_never_stored(live_server):
 
     with db_session(server) as db:
         platform = db.scalars(select(Platform.id).order_by(Platform.id)).first()
+        answered = db.scalars(select(Response.item_id).order_by(Response.id)).first()
+        topic = db.get(CurriculumItem, answered).key_activity_id
+        lesson = db.scalars(select(CurriculumLesson.id).where(
+            CurriculumLesson.retired.is_(False)).order_by(CurriculumLesson.id)).first()
     ids = {"open": started.json()["id"], "done": done["id"], "learner": learner.user_id,
-           "platform": platform}
+           "platform": platform, "answered_item": answered, "answered_topic": topic,
+           "a_lesson": lesson}
     routes = _gets(server.app)
     for endpoint, (who, values, query) in AUTHENTICATED.items():
         url = server.url + Map([Rule(routes[endpoint], endpoint="x")]).bind("x").build(
