@@ -115,19 +115,21 @@ LAUNCH = "POST /lti/launch (student)"
 LANDING = "GET /home?s= (cookie back: 303 to /home)"
 HOME = "GET /home"
 MODULE = "GET /modules/<id>"
+START_SCREEN = "GET /attempts/new (start screen)"
 START = "POST /attempts (start)"
 LESSON = "GET /attempts/<id> (lesson)"
 ITEM = "GET /attempts/<id> (question)"
 ANSWER = "POST /attempts/<id>/answer (drill)"
 EXAM_ANSWER = "POST /attempts/<id>/answer (exam)"
+CHECK = "GET /attempts/<id>/submit (check before submitting)"
 SUBMIT = "POST /attempts/<id>/submit"
 RESULTS = "GET /attempts/<id>/results"
 MASTERY = "GET /mastery"
 STAFF_LAUNCH = "POST /lti/launch (instructor)"
 CLASS = "GET /instructor/class"
 ITEMS = "GET /instructor/items"
-ROUTES = (LOGIN, LAUNCH, LANDING, HOME, MODULE, START, LESSON, ITEM, ANSWER, EXAM_ANSWER, SUBMIT,
-          RESULTS, MASTERY, STAFF_LAUNCH, CLASS, ITEMS)
+ROUTES = (LOGIN, LAUNCH, LANDING, HOME, MODULE, START_SCREEN, START, LESSON, ITEM, ANSWER,
+          EXAM_ANSWER, CHECK, SUBMIT, RESULTS, MASTERY, STAFF_LAUNCH, CLASS, ITEMS)
 STAFF_ROUTES = {STAFF_LAUNCH, CLASS, ITEMS}
 
 
@@ -376,11 +378,18 @@ def student(browser: Browser, lms_: Lms, member: Member, rng: Random, plan: Plan
         browser.recorder.add(HOME, None, "home page lists no modules")
         raise Failed
     browser.think(rng, plan.think)
-    page = forms(browser.call(MODULE, "GET", rng.choice(modules), (200,)).text)
+    module_page = browser.call(MODULE, "GET", rng.choice(modules), (200,))
+    page = forms(module_page.text)
     if takes_exam:
-        exam = pick(page, "exam", lambda f: ("mode", "mock") in f.buttons)
+        # The module page links the exam's start screen; its Start button starts the clock.
+        screen = re.search(r'href="([^"]+mode=mock)"', module_page.text)
+        if screen is None:
+            raise RuntimeError("the module page has no mock exam link")
         browser.think(rng, plan.think)
-        r = browser.call(START, "POST", exam.action, (303,), data=exam.data(mode="mock"))
+        r = browser.call(START_SCREEN, "GET", screen.group(1).replace("&amp;", "&"), (200,))
+        exam = pick(forms(r.text), "exam start", lambda f: f.fields.get("mode") == "mock")
+        browser.think(rng, plan.think)
+        r = browser.call(START, "POST", exam.action, (303,), data=exam.data())
         r = browser.follow(ITEM, r)
         for _ in range(plan.exam_answers):
             question = pick(forms(r.text), "question", lambda f: "item_id" in f.fields)
@@ -411,6 +420,10 @@ def student(browser: Browser, lms_: Lms, member: Member, rng: Random, plan: Plan
                 break  # the drill closed itself
             browser.think(rng, plan.think / 4)  # read the feedback
             r = browser.call(ITEM, "GET", next_link.group(1).replace("&amp;", "&"), (200,))
+    check = re.search(r'href="([^"]+/submit[^"]*)">Review and submit', r.text)
+    if check is not None:  # a test or exam: the check before submitting, then confirm
+        browser.think(rng, plan.think)
+        r = browser.call(CHECK, "GET", check.group(1).replace("&amp;", "&"), (200,))
     end = pick(forms(r.text), "submit", lambda f: f.action.endswith("/submit"))
     browser.think(rng, plan.think)
     r = browser.call(SUBMIT, "POST", end.action, (303,), data=end.data())
