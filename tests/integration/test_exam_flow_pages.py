@@ -12,7 +12,7 @@ from lti_helpers import full_launch
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Attempt, AttemptStatus, Enrollment, User
+from lti_tool.models import Attempt, AttemptStatus, CurriculumItem, Enrollment, User
 from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import CANVAS
 
@@ -109,3 +109,19 @@ def test_navigation_buttons_are_bounded(live_server):
     assert "Question 1 of 25" in r.text  # from question 1, Previous stays on it
     r = s.post(answer_url, data={**fields, "go": "review"})
     assert "Check before you submit" in r.text
+
+
+def test_a_wrong_choice_is_marked_in_words_on_the_results(live_server):
+    s, csrf = _student(live_server)
+    player, attempt_id = _start(s, live_server, csrf, mode="practice")
+    fields = _form_fields(player.text)
+    with _db(live_server) as db:
+        item = db.get(CurriculumItem, fields["item_id"])
+        key = next(n for n, o in enumerate(item.options) if o["correct"])
+    s.post(f"{live_server.url}/attempts/{attempt_id}/answer",
+           data={**fields, "choice": str((key + 1) % 4)})
+    done = s.post(f"{live_server.url}/attempts/{attempt_id}/submit",
+                  data={"csrf_token": csrf, "confirm": "yes"})
+    assert "Your results" in done.text
+    assert done.text.count("your choice: not the best answer") == 1
+    assert done.text.count('<li class="wrong">') == 1
