@@ -619,7 +619,7 @@ def preview_lesson(lesson_id: str):
                                heading=f"Lesson: {lesson.title}", item=None, lesson=lesson)
     return _question_page(module, f"Lesson: {lesson.title}", checks, n,
                           "instructor.preview_lesson_answer", {"lesson_id": lesson_id},
-                          lesson=lesson if n % len(checks) == 0 else None)
+                          lesson=lesson)  # the text beside every check, as students see it
 
 
 @bp.post("/preview/lessons/<lesson_id>")
