@@ -37,6 +37,15 @@ def full_launch(server: LiveServer, platform_key: str, user: str,
     return s.post(action, data=fields)
 
 
+def signed_in(server: LiveServer, user: str, platform_key: str = "canvas"
+              ) -> tuple[requests.Session, str]:
+    """A browser after a home launch: its session (cookie) and the page's CSRF token."""
+    s = requests.Session()
+    r = full_launch(server, platform_key, user, session=s)
+    assert r.status_code == 200, r.text[:500]
+    return s, re.search(r'<meta name="csrf-token" content="([^"]+)">', r.text).group(1)
+
+
 def storage_config(html: str) -> dict[str, Any] | None:
     """The settings of a platform-storage page, or None for any other page."""
     match = re.search(r'<script id="lti-storage" type="application/json">(.*?)</script>',
