@@ -30,6 +30,10 @@ class Placement:
     module_id: str
     size: int
 
+    def size_for(self, mode: AttemptMode | str, module_id: str) -> int | None:
+        """The placed size when a start of ``mode`` in ``module_id`` is this activity."""
+        return self.size if self.mode == mode and self.module_id == module_id else None
+
     def describe(self, module_title: str) -> str:
         kind = "mock exam" if self.mode == AttemptMode.MOCK else "practice test"
         return f"{module_title}: {kind} of {self.size} questions"

@@ -344,6 +344,12 @@ class PracticeService:
             return True
         return False
 
+    def _require_open(self, attempt: Attempt) -> None:
+        """AttemptClosedError unless the attempt is open; a timed one past its deadline is
+        submitted first (server time decides)."""
+        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
+            raise AttemptClosedError("This attempt is finished.")
+
     # -- actions ---------------------------------------------------------------------------
     def start(self, user_id: int, mode: AttemptMode | str, module_id: str, *,
               course_id: int | None = None, resource_link_id: int | None = None,
@@ -358,12 +364,7 @@ class PracticeService:
         """
         mode = AttemptMode(mode)
         module = self._module(module_id)
-        if mode == AttemptMode.PRACTICE:
-            size = size or DEFAULT_PRACTICE_SIZE
-        elif mode == AttemptMode.MOCK:
-            size = module.exam_items
-        else:
-            size = None
+        size = self._test_size(mode, module, size)
         if key_activity_id is not None:
             ka = catalog.key_activity(self.session, key_activity_id)
             if ka is None or ka.module_id != module_id:
@@ -429,6 +430,17 @@ class PracticeService:
         return attempt
 
     @staticmethod
+    def _test_size(mode: AttemptMode, module: catalog.CachedModule, size: int | None
+                   ) -> int | None:
+        """A practice test's size (25 unless placed otherwise), a mock exam's the module's
+        exam length; drills and lessons have none."""
+        if mode == AttemptMode.PRACTICE:
+            return size or DEFAULT_PRACTICE_SIZE
+        if mode == AttemptMode.MOCK:
+            return module.exam_items
+        return None
+
+    @staticmethod
     def _open_key(mode: AttemptMode, module_id: str, key_activity_id: str | None,
                   lesson_id: str | None, course_id: int | None, graded_link: int | None,
                   size: int | None) -> str:
@@ -470,8 +482,8 @@ class PracticeService:
         if mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
             raise InvalidRequestError("Only practice tests and mock exams have a start screen.")
         module = self._module(module_id)
-        size = (size or DEFAULT_PRACTICE_SIZE) if mode == AttemptMode.PRACTICE \
-            else module.exam_items
+        size = self._test_size(mode, module, size)
+        assert size is not None
         graded = self._counts_for(link_placement(self.session, resource_link_id), mode,
                                   module_id, None, None, size)
         existing = self._open_attempt(user_id, self._open_key(
@@ -521,8 +533,7 @@ class PracticeService:
         """One open attempt's state for the page before submitting: answered, flagged and
         time left. A finished attempt raises AttemptClosedError."""
         attempt = self._attempt(attempt_id, user_id)
-        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
-            raise AttemptClosedError("This attempt is finished.")
+        self._require_open(attempt)
         return self._sitting(attempt)
 
     def sitting_row(self, attempt_id: str, user_id: int) -> Attempt:
@@ -540,8 +551,7 @@ class PracticeService:
         """Flag a question of an open test or exam for review before submitting (or clear
         the flag). Flags only help the student find questions again; they are not scored."""
         attempt = self._attempt(attempt_id, user_id)
-        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
-            raise AttemptClosedError("This attempt is finished.")
+        self._require_open(attempt)
         if attempt.mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
             raise InvalidRequestError("Only tests and exams have flags.")
         if not 1 <= position <= len(attempt.item_ids):
@@ -576,8 +586,7 @@ class PracticeService:
         """The item to show: the first unanswered one, or the one at ``position`` (tests
         and exams can be navigated). None when there is nothing left to answer."""
         attempt = self._attempt(attempt_id, user_id)
-        if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
-            raise AttemptClosedError("This attempt is finished.")
+        self._require_open(attempt)
         if attempt.mode == AttemptMode.DRILL:
             answered, count = self._recent(attempt)
             sealed = self._sealed(user_id)

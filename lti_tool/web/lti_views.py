@@ -151,7 +151,7 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
     if kind in ("drill", "practice", "mock") and module_id and db.get(CurriculumModule,
                                                                        module_id):
         placed = link_placement(db, record.resource_link_id)
-        size = placed.size if placed and placed.mode == kind else None
+        size = placed.size_for(kind, module_id) if placed else None
         svc = PracticeService(db, rt.clock, Random())
         if kind != "drill":  # a test or exam: the start screen first, or resume the open one
             facts = svc.start_facts(record.user_id, kind, module_id,

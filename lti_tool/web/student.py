@@ -176,8 +176,7 @@ def _placed_size(db, mode: AttemptMode, module_id: str) -> int | None:
     """The size of the activity the viewer's link placed, when it is this one: starting
     it from the start screen of a placed link counts toward that link's grade."""
     placed = link_placement(db, g.viewer.resource_link_id)
-    return placed.size if placed and placed.mode == mode and placed.module_id == module_id \
-        else None
+    return placed.size_for(mode, module_id) if placed else None
 
 
 @bp.get("/attempts/new")
