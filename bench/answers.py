@@ -39,10 +39,10 @@ from harness import free_port, gunicorn  # noqa: E402
 
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.db import transaction  # noqa: E402
+from lti_tool.delivery.sealed import new_key  # noqa: E402
 from lti_tool.models import Role, ToolSession  # noqa: E402
 from lti_tool.practice.service import PracticeService  # noqa: E402
 from lti_tool.sandbox.learners import learner_world  # noqa: E402
-from lti_tool.sealed import new_key  # noqa: E402
 
 
 def setup(url: str, students: int) -> list[tuple[str, str, str]]:

@@ -32,8 +32,9 @@ from sqlalchemy import func, select  # noqa: E402
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
+from lti_tool.delivery.outbox import OutboxWorker  # noqa: E402
+from lti_tool.delivery.sealed import Sealer, new_key, sealer_for  # noqa: E402
 from lti_tool.lti.keys import KeyService  # noqa: E402
-from lti_tool.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Attempt,
     AttemptMode,
@@ -46,12 +47,11 @@ from lti_tool.models import (  # noqa: E402
     ResourceLink,
     User,
 )
-from lti_tool.outbox import OutboxWorker  # noqa: E402
+from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.practice.grading import queue_link_score  # noqa: E402
 from lti_tool.sandbox.models import SandboxLineItem, SandboxToken  # noqa: E402
 from lti_tool.sandbox.platforms import AGS_SCOPES, MOODLE  # noqa: E402
 from lti_tool.sandbox.setup import ensure_sandbox_platforms  # noqa: E402
-from lti_tool.sealed import Sealer, new_key, sealer_for  # noqa: E402
 from lti_tool.settings import load_settings  # noqa: E402
 
 # One per run: the bench process signs with the tool key the server processes sealed.

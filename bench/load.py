@@ -87,8 +87,9 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
+from lti_tool.delivery.sealed import new_key, sealer_for  # noqa: E402
 from lti_tool.lti.keys import KeyService  # noqa: E402
-from lti_tool.migrate import upgrade_to_head  # noqa: E402
+from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.sandbox import lms  # noqa: E402
 from lti_tool.sandbox.platforms import (  # noqa: E402
     CANVAS,
@@ -98,7 +99,6 @@ from lti_tool.sandbox.platforms import (  # noqa: E402
     SandboxPlatform,
 )
 from lti_tool.sandbox.setup import ensure_sandbox_platforms, sandbox_key  # noqa: E402
-from lti_tool.sealed import new_key, sealer_for  # noqa: E402
 from lti_tool.settings import Settings, load_settings  # noqa: E402
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"

@@ -42,7 +42,8 @@ from sqlalchemy import select  # noqa: E402
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
-from lti_tool.migrate import upgrade_to_head  # noqa: E402
+from lti_tool.delivery import events  # noqa: E402
+from lti_tool.delivery.xapi import XapiDelivery  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Course,
     Deployment,
@@ -52,11 +53,10 @@ from lti_tool.models import (  # noqa: E402
     Platform,
     User,
 )
-from lti_tool.practice import events  # noqa: E402
+from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.practice.service import PracticeService  # noqa: E402
 from lti_tool.sandbox.ralph_lrs import RalphServer  # noqa: E402
 from lti_tool.settings import load_settings  # noqa: E402
-from lti_tool.xapi_delivery import XapiDelivery  # noqa: E402
 
 MODULES = ("safety", "quality", "processes", "maintenance")
 

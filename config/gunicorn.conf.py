@@ -7,7 +7,7 @@ number of workers and instances can run side by side.
 
 import os
 
-from lti_tool.logs import gunicorn_logger_class
+from lti_tool.ops.logs import gunicorn_logger_class
 
 worker_class = "gthread"  # threads > 1 overlap slow LMS/LRS calls
 threads = int(os.environ.get("CPT_LTI_GUNICORN_THREADS", "1"))  # CPU-bound: processes beat threads
@@ -24,7 +24,7 @@ forwarded_allow_ips = os.environ.get("CPT_LTI_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """A worker that stops (restart, scale-down, deploy) writes the launch counts it still
-    holds; they would otherwise be lost (see lti_tool.metrics.Tally)."""
+    holds; they would otherwise be lost (see lti_tool.ops.metrics.Tally)."""
     app = getattr(worker, "wsgi", None)
     rt = getattr(app, "extensions", {}).get("cpt_lti")
     if rt is not None:

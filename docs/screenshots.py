@@ -195,9 +195,9 @@ def instructor_pages(shoot: Shooter, base: str, lms_url: str) -> None:
 
 
 def admin_pages(shoot: Shooter, server: Any) -> None:
-    from lti_tool.admin import AdminService
     from lti_tool.db import make_engine, make_session_factory, transaction
-    from lti_tool.runtime import system_clock
+    from lti_tool.ops.admin import AdminService
+    from lti_tool.web.runtime import system_clock
 
     engine = make_engine(server.settings.database_url)
     with transaction(make_session_factory(engine)) as db:
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
     from support import LiveServer
 
-    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.ops.migrate import upgrade_to_head
 
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,12 @@ from datetime import datetime
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from lti_tool import logs
 from lti_tool.db import make_engine, make_session_factory
-from lti_tool.metrics import Tally
-from lti_tool.runtime import EXTENSION_KEY, Runtime, system_clock
-from lti_tool.sealed import sealer_for
+from lti_tool.delivery.sealed import sealer_for
+from lti_tool.ops import logs
+from lti_tool.ops.metrics import Tally
 from lti_tool.settings import Settings, load_settings
+from lti_tool.web.runtime import EXTENSION_KEY, Runtime, system_clock
 
 
 def create_app(settings: Settings | None = None,

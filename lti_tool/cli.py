@@ -31,6 +31,13 @@ from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.curriculum.stats import bank_stats, stats_text
 from lti_tool.curriculum.weights import activity_weights
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.sealed import (
+    SealedValues,
+    SealingKeyError,
+    UnsealError,
+    new_key,
+    sealer_for,
+)
 from lti_tool.lti.keys import KeyService, ToolKeyError
 from lti_tool.lti.platforms import (
     PlatformError,
@@ -39,24 +46,17 @@ from lti_tool.lti.platforms import (
     PlatformSpec,
     platform_as_dict,
 )
-from lti_tool.migrate import (
+from lti_tool.models import DeploymentPolicy, ToolKey
+from lti_tool.ops.migrate import (
     current_revision,
     head_revision,
     is_known_revision,
     upgrade_to_head,
 )
-from lti_tool.models import DeploymentPolicy, ToolKey
 from lti_tool.practice.forms import simulate_forms
 from lti_tool.practice.selection import ItemRef
-from lti_tool.runtime import system_clock
-from lti_tool.sealed import (
-    SealedValues,
-    SealingKeyError,
-    UnsealError,
-    new_key,
-    sealer_for,
-)
 from lti_tool.settings import DEV_SECRET, PROJECT_ROOT, Settings, SettingsError, load_settings
+from lti_tool.web.runtime import system_clock
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -310,7 +310,7 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
             settings = _start_local_lrs(settings)
         app = create_app(settings)
         if settings.embedded_worker:
-            from lti_tool.outbox import start_background_worker
+            from lti_tool.delivery.outbox import start_background_worker
 
             rt = app.extensions["cpt_lti"]
             start_background_worker(rt.sessions, rt.clock, settings)
@@ -319,7 +319,7 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False,
                    request_handler=_quiet_request_handler())
         rt = app.extensions["cpt_lti"]
-        rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.metrics.Tally)
+        rt.tally.write(rt.sessions)  # counts not yet written (see lti_tool.ops.metrics.Tally)
         return
     # gunicorn's workers rebuild their settings from the environment: hand them the URLs
     # that followed the port.
@@ -691,7 +691,7 @@ def admin() -> None:
 def admin_create(username: str, password_file: str | None, password_env: str | None,
                  argv_password: str | None) -> None:
     """Create an admin (or set a new password, which signs them out everywhere)."""
-    from lti_tool.admin import AdminError, AdminService
+    from lti_tool.ops.admin import AdminError, AdminService
 
     settings = _settings()
     password = _read_password(password_file, password_env, argv_password,
@@ -719,7 +719,7 @@ def user() -> None:
 def user_erase(issuer: str, sub: str, client_id: str | None) -> None:
     """Remove a learner's personal data (name, e-mail, sub, enrolments, mastery, queued
     statements and grades); their attempts stay as anonymous class statistics."""
-    from lti_tool.privacy import EraseError, erase_user
+    from lti_tool.ops.privacy import EraseError, erase_user
 
     with _database(_settings()) as session:
         try:
@@ -864,7 +864,7 @@ def worker(once: bool, limit: int) -> None:
     number of these processes."""
     import time
 
-    from lti_tool.outbox import OutboxWorker
+    from lti_tool.delivery.outbox import OutboxWorker
 
     settings = _settings()
     _require_schema(settings)
@@ -908,7 +908,7 @@ def outbox() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def outbox_status_command(as_json: bool) -> None:
     """Counts by kind and status, the oldest waiting item, and failed items with reasons."""
-    from lti_tool.outbox import outbox_status
+    from lti_tool.delivery.outbox import outbox_status
 
     settings = _settings()
     with _database(settings) as session:
@@ -934,7 +934,7 @@ def outbox_status_command(as_json: bool) -> None:
 @click.option("--id", "ids", multiple=True, type=int, help="Only these rows (repeatable).")
 def outbox_retry(ids: tuple[int, ...]) -> None:
     """Put failed deliveries back in the queue (after fixing their cause)."""
-    from lti_tool.outbox import retry_failed
+    from lti_tool.delivery.outbox import retry_failed
 
     settings = _settings()
     with _database(settings) as session:
@@ -969,7 +969,12 @@ def lrs_add(issuer: str, client_id: str | None, endpoint: str, username: str,
             name: str, actor_identity: str, password_file: str | None,
             password_env: str | None, argv_password: str | None) -> None:
     """Send a platform's statements to an LRS (several per platform allowed)."""
-    from lti_tool.lrs import LrsConfigError, add_lrs, destination_key, find_platform
+    from lti_tool.delivery.destinations import (
+        LrsConfigError,
+        add_lrs,
+        destination_key,
+        find_platform,
+    )
 
     settings = _settings()
     password = _read_password(password_file, password_env, argv_password,
@@ -990,7 +995,7 @@ def lrs_add(issuer: str, client_id: str | None, endpoint: str, username: str,
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
 def lrs_list(as_json: bool) -> None:
     """List registered LRSs (passwords are never shown) and the default one."""
-    from lti_tool.lrs import default_destination, list_lrs
+    from lti_tool.delivery.destinations import default_destination, list_lrs
 
     settings = _settings()
     with _database(settings) as session:
@@ -1014,7 +1019,7 @@ def lrs_list(as_json: bool) -> None:
 @click.argument("lrs_id", type=int)
 def lrs_remove(lrs_id: int) -> None:
     """Stop sending to an LRS (statements waiting for it stay in the outbox)."""
-    from lti_tool.lrs import LrsConfigError, remove_lrs
+    from lti_tool.delivery.destinations import LrsConfigError, remove_lrs
 
     with _database(_settings()) as session:
         try:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool.sealed import SEALER_INFO_KEY, Sealer
+from lti_tool.delivery.sealed import SEALER_INFO_KEY, Sealer
 
 
 def make_engine(database_url: str) -> Engine:
@@ -72,7 +72,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine, sealer: Sealer | None = None
                          ) -> sessionmaker[Session]:
-    """``sealer`` (lti_tool.sealed) travels in each session's ``info``: the code that signs
+    """``sealer`` (lti_tool.delivery.sealed) travels in each session's ``info``: the code that signs
     with the tool's key (pylti1p3's registry, AGS, deep linking) gets a session, not the
     settings, and a session made without one can read and list but never sign."""
     return sessionmaker(bind=engine, expire_on_commit=False,

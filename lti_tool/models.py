@@ -144,7 +144,7 @@ class ToolKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
-    # The PKCS#8 PEM sealed with the sealing key (lti_tool.sealed), never the PEM itself:
+    # The PKCS#8 PEM sealed with the sealing key (lti_tool.delivery.sealed), never the PEM itself:
     # KeyService opens it only to sign.
     private_key_sealed: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -536,7 +536,7 @@ class LrsEndpoint(Base):
     name: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(1024))
     username: Mapped[str] = mapped_column(String(255))
-    # Fernet-sealed with the sealing key (lti_tool.sealed), separate from the cookie secret:
+    # Fernet-sealed with the sealing key (delivery.sealed), separate from the cookie secret:
     # a copy of the database alone does not give away the college's LRS credentials.
     password_sealed: Mapped[str] = mapped_column(Text)
     actor_identity: Mapped[ActorIdentity] = mapped_column(_enum(ActorIdentity),

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lti_tool.outbound import parse_networks
-from lti_tool.sealed import SealingKeyError, parse_keys
+from lti_tool.delivery.outbound import parse_networks
+from lti_tool.delivery.sealed import SealingKeyError, parse_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-not-secret"  # noqa: S105 - refused outside development
@@ -34,7 +34,7 @@ class Settings:
 
     database_url: str = "sqlite:///var/cpt-lti.db"
     secret_key: str = field(default=DEV_SECRET, repr=False)
-    # Fernet keys, comma separated, newest first (see lti_tool.sealed); never the secret_key.
+    # Fernet keys, comma separated, newest first (see delivery.sealed); never the secret_key.
     sealing_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:5000"
     environment: str = "production"
@@ -47,7 +47,7 @@ class Settings:
     key_overlap_hours: float = 24.0
     key_rotation_days: int = 0
     http_timeout_seconds: float = 10.0
-    # CIDRs the tool may call although they are not public (lti_tool.outbound); none by
+    # CIDRs the tool may call although they are not public (lti_tool.delivery.outbound); none by
     # default. The tests and `make run` allow loopback, where their sandbox LMS listens.
     outbound_allow_networks: str = ""
     outbound_max_response_bytes: int = 4194304

@@ -10,7 +10,7 @@ from lrs_support import Ralph
 from support import POSTGRES_URL, LiveServer, make_settings, prepare, reset_postgres
 
 from lti_tool import create_app
-from lti_tool.migrate import upgrade_to_head
+from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
 
 

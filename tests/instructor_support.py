@@ -16,6 +16,7 @@ from sqlalchemy import select
 from support import parse_form
 
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.models import (
     Attempt,
     AttemptMode,
@@ -26,7 +27,6 @@ from lti_tool.models import (
     User,
 )
 from lti_tool.sandbox.models import SandboxPlacedLink
-from lti_tool.sealed import sealer_for
 
 
 def db_sessions(server):

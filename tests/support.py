@@ -13,14 +13,14 @@ from lti_tool import create_app
 from lti_tool.curriculum.checks import load_bank
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.lti.keys import KeyService
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Base
-from lti_tool.runtime import system_clock
+from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
 from lti_tool.sandbox.setup import ensure_sandbox_platforms
-from lti_tool.sealed import sealer_for
 from lti_tool.settings import load_settings
+from lti_tool.web.runtime import system_clock
 
 POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
 _migrated: set[str] = set()

@@ -137,7 +137,7 @@ class LrsClient:
     """One LRS, one keep-alive session. Never puts the password in a message: it only
     travels in the Authorization header, and errors are reported by type and status.
 
-    The tool passes its outbound session (lti_tool.outbound: checked and pinned
+    The tool passes its outbound session (lti_tool.delivery.outbound: checked and pinned
     addresses, a wall-clock deadline for each call, a cap on the answer's size); without
     one, a plain requests session with ``timeout`` per read is used."""
 

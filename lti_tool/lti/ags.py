@@ -7,7 +7,7 @@ found or created by our ``resourceId``, the score's ``timestamp`` and Canvas's
 ``submitted_at`` taken from the attempt (not from when the outbox got round to it), and
 errors classified as worth retrying or not.
 
-Every call goes through the outbound policy's session (lti_tool.outbound: checked and
+Every call goes through the outbound policy's session (lti_tool.delivery.outbound: checked and
 pinned addresses, a deadline, a size cap), and the bearer token only to the platform's
 own hosts (``ServiceHosts``): a service URL - from a launch, or a line item id an answer
 named - on any other host is refused before the token is sent.
@@ -33,9 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
+from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
 from lti_tool.lti.registry import DbToolConf, ToolRegistration
 from lti_tool.models import AccessToken, Platform
-from lti_tool.outbound import OutboundError, OutboundPolicy, describe
 
 TOKEN_MARGIN = timedelta(seconds=60)
 DEFAULT_TOKEN_SECONDS = 3600

@@ -1,6 +1,6 @@
 """Tool RSA keys: generation, JWKS publication, rotation with an overlap window.
 
-The private half is stored sealed with the sealing key (lti_tool.sealed) and opened only
+The private half is stored sealed with the sealing key (lti_tool.delivery.sealed) and opened only
 to sign; the JWKS is built from the stored public JWK, never from the private key.
 """
 
@@ -18,8 +18,8 @@ from jwcrypto.jwk import JWK
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.sealed import SEALER_INFO_KEY, Sealer, UnsealError
 from lti_tool.models import ToolKey
-from lti_tool.sealed import SEALER_INFO_KEY, Sealer, UnsealError
 
 
 class ToolKeyError(LookupError):

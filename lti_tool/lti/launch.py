@@ -32,8 +32,9 @@ from pylti1p3.contrib.flask import (
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.orm import Session
 
-from lti_tool.cookies import iframe_cookie
+from lti_tool.delivery.outbound import describe
 from lti_tool.lti import claims, errors
+from lti_tool.lti.cookies import iframe_cookie
 from lti_tool.lti.http import JWKS_MAX_BYTES, lms_session
 from lti_tool.lti.registry import (
     AmbiguousPlatformError,
@@ -42,7 +43,6 @@ from lti_tool.lti.registry import (
     ToolRegistration,
 )
 from lti_tool.lti.storage import DbLaunchDataStorage, OneTimeNonceSessionService
-from lti_tool.outbound import describe
 from lti_tool.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ paging lower-cases the whole header and so breaks Moodle's ``/CourseSection/`` U
 Members who left the course stay listed, marked, so their work is not orphaned.
 
 The memberships URL and every next page must be on the platform's own hosts (the bearer
-token goes with them), and every call follows the outbound policy (lti_tool.outbound).
+token goes with them), and every call follows the outbound policy (lti_tool.delivery.outbound).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
+from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.lti.ags import AgsClient, DeliveryError, call_lms
 from lti_tool.lti.roles import map_roles
 from lti_tool.models import Course, Deployment, RosterMember
-from lti_tool.outbound import OutboundPolicy
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"

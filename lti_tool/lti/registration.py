@@ -4,7 +4,7 @@ pylti1p3 has no Dynamic Registration, so the exchange is done here with requests
 checked field by field: the platform's OpenID configuration is fetched from the URL the
 platform gave, its issuer must match that URL's origin (so a registration cannot be
 steered to another LMS's issuer), its endpoints must pass the outbound URL policy
-(lti_tool.outbound: https outside development and test, no user info or backslash, no
+(lti_tool.delivery.outbound: https outside development and test, no user info or backslash, no
 private or loopback address unless allowed); then our tool configuration is POSTed with
 the one-time registration token.
 
@@ -27,6 +27,7 @@ import requests
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
 from lti_tool.models import (
     AccessToken,
     Deployment,
@@ -34,7 +35,6 @@ from lti_tool.models import (
     Platform,
     PlatformRegistration,
 )
-from lti_tool.outbound import OutboundError, OutboundPolicy, describe
 from lti_tool.settings import Settings
 
 PLATFORM_CONFIG_CLAIM = "https://purl.imsglobal.org/spec/lti-platform-configuration"

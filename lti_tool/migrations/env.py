@@ -1,6 +1,6 @@
 """Alembic environment: our metadata, batch mode on SQLite, the URL from the Config.
 
-Only ``lti_tool.migrate`` builds the Config, so there is no alembic.ini and no logging setup
+Only ``lti_tool.ops.migrate`` builds the Config, so there is no alembic.ini and no logging setup
 here; the tool's own logging configuration stays in charge.
 """
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from lti_tool.delivery import events
 from lti_tool.models import (
     Attempt,
     AttemptMode,
@@ -28,7 +29,7 @@ from lti_tool.models import (
     Mastery,
     Response,
 )
-from lti_tool.practice import catalog, events, grading
+from lti_tool.practice import catalog, grading
 from lti_tool.practice.errors import (
     AttemptClosedError,
     ConflictError,

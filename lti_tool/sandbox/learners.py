@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.curriculum.checks import Bank
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Platform, User
+from lti_tool.ops.migrate import upgrade_to_head
 
 
 def learner_world(database_url: str, bank: Bank, clock: Callable[[], datetime],

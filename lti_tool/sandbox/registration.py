@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, jsonify, render_template, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from lti_tool.runtime import runtime
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 from lti_tool.settings import Settings
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("sandbox_registration", __name__, url_prefix="/sandbox")
 

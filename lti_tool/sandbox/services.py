@@ -17,7 +17,6 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.runtime import runtime
 from lti_tool.sandbox.models import (
     SandboxAssertion,
     SandboxLineItem,
@@ -26,6 +25,7 @@ from lti_tool.sandbox.models import (
     SandboxToken,
 )
 from lti_tool.sandbox.platforms import AGS_SCOPES, NRPS_SCOPE, PLATFORMS, SandboxPlatform
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("sandbox_services", __name__, url_prefix="/sandbox")
 

@@ -9,11 +9,11 @@ import requests
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
-from lti_tool.runtime import runtime
 from lti_tool.sandbox import lms
 from lti_tool.sandbox.models import SandboxLineItem, SandboxPlacedLink, SandboxResult
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 from lti_tool.sandbox.setup import sandbox_key
+from lti_tool.web.runtime import runtime
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"

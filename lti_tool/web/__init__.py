@@ -6,7 +6,6 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from lti_tool.runtime import close_handed_over
     from lti_tool.web import (
         admin,
         api,
@@ -18,6 +17,7 @@ def register(app: Flask) -> None:
         sessions,
         student,
     )
+    from lti_tool.web.runtime import close_handed_over
 
     security.register(app)
     sessions.register(app)  # after the NUL-byte refusal: it reads the query string

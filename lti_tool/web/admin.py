@@ -1,7 +1,7 @@
 """The admin console at /admin: platforms and deployments, LRSs, keys, delivery health.
 
 Its own door: a password sign-in (a backoff per client address and account, kept in the
-DB: see lti_tool.admin), its own strict cookie scoped to /admin, a CSRF token on every
+DB: see lti_tool.ops.admin), its own strict cookie scoped to /admin, a CSRF token on every
 form. LTI sessions are not accepted here.
 """
 
@@ -17,8 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from lti_tool.admin import AdminError, AdminService, TooManyAttempts
-from lti_tool.lrs import LrsConfigError, add_lrs, remove_lrs
+from lti_tool.delivery.destinations import LrsConfigError, add_lrs, remove_lrs
 from lti_tool.lti.keys import KeyService, ToolKeyError
 from lti_tool.lti.platforms import (
     PlatformError,
@@ -34,7 +33,8 @@ from lti_tool.lti.registration import (
     reject_registration,
 )
 from lti_tool.models import Course, Deployment, DeploymentPolicy, Platform, User
-from lti_tool.runtime import runtime
+from lti_tool.ops.admin import AdminError, AdminService, TooManyAttempts
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 COOKIE = "cpt_admin"

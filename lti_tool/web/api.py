@@ -14,9 +14,9 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 
 from lti_tool.models import Attempt, AttemptMode
 from lti_tool.practice.service import PracticeService
-from lti_tool.runtime import runtime
 from lti_tool.web import inputs
 from lti_tool.web.auth import login_required
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")

@@ -17,7 +17,7 @@ from flask import abort, g, request, url_for
 from sqlalchemy import bindparam, select
 
 from lti_tool.models import Role, ToolSession, User
-from lti_tool.runtime import runtime
+from lti_tool.web.runtime import runtime
 from lti_tool.web.sessions import TOKEN_PARAM, is_live, session_token, touch_if_due
 
 CSRF_FIELD = "csrf_token"

@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.lti.errors import LaunchError
-from lti_tool.metrics import LAUNCHES
+from lti_tool.ops.metrics import LAUNCHES
 from lti_tool.practice.errors import PracticeError
-from lti_tool.runtime import runtime
+from lti_tool.web.runtime import runtime
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
 from sqlalchemy import func, select
 
+from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.lti.nrps import sync_roster
 from lti_tool.models import (
@@ -27,7 +28,6 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
-from lti_tool.outbound import OutboundPolicy
 from lti_tool.practice import catalog, class_report
 from lti_tool.practice.analytics import (
     MIN_RESPONSES,
@@ -38,8 +38,8 @@ from lti_tool.practice.analytics import (
 from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
 from lti_tool.practice.placement import placement
 from lti_tool.practice.service import PracticeService
-from lti_tool.runtime import runtime
 from lti_tool.web.auth import link, staff_required
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 

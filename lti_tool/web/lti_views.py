@@ -25,7 +25,6 @@ from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
 from lti_tool.lti.storage import DbLaunchDataStorage
-from lti_tool.metrics import LAUNCHES
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
@@ -34,12 +33,13 @@ from lti_tool.models import (
     ToolSession,
     User,
 )
+from lti_tool.ops.metrics import LAUNCHES
 from lti_tool.practice.placement import link_placement
 from lti_tool.practice.service import PracticeService
-from lti_tool.runtime import runtime
 from lti_tool.web.auth import staff_required, viewer_for
 from lti_tool.web.errors import launch_error_page
 from lti_tool.web.framing import origin_of
+from lti_tool.web.runtime import runtime
 from lti_tool.web.security import allow_form_action
 from lti_tool.web.sessions import TOKEN_PARAM, set_cookie, start_session
 

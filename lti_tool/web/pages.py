@@ -8,9 +8,9 @@ import hmac
 from flask import Blueprint, abort, g, jsonify, make_response, render_template, request
 from sqlalchemy import text
 
-from lti_tool.metrics import outbox_health, prometheus_text
-from lti_tool.runtime import runtime
+from lti_tool.ops.metrics import outbox_health, prometheus_text
 from lti_tool.web.auth import login_required
+from lti_tool.web.runtime import runtime
 from lti_tool.web.sessions import clear_cookie, end_session
 
 bp = Blueprint("pages", __name__)

@@ -16,8 +16,8 @@ import uuid
 
 from flask import Flask, Response, abort, g, request
 
-from lti_tool.runtime import runtime
 from lti_tool.web.framing import FrameAncestorsCache, frame_ancestors
+from lti_tool.web.runtime import runtime
 
 # A year, the least HSTS preload lists and scanners accept. No includeSubDomains: the
 # tool is usually one host of a college's domain and must not decide for its other sites.

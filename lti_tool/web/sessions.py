@@ -5,7 +5,7 @@ works even where the LMS iframe blocks cookies; the cookie (SameSite=None; Secur
 Partitioned over HTTPS) serves the pages after it. The id leaves the URL as soon as the
 cookie is seen to work: a GET that brings the cookie back with the same id as its ``?s=``
 is sent on to the same URL without it, and ``auth.link`` stops adding it. The id never
-reaches a log (``lti_tool.logs`` redacts it).
+reaches a log (``lti_tool.ops.logs`` redacts it).
 
 What bounds a session (issue 15): it ends ``session_hours`` after the launch, after
 ``session_idle_minutes`` without a request, when the same person launches the same link
@@ -29,11 +29,11 @@ from flask import Flask, Request, Response, redirect, request
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from lti_tool.cookies import iframe_cookie
+from lti_tool.lti.cookies import iframe_cookie
 from lti_tool.lti.records import LaunchRecord
 from lti_tool.models import ToolSession
-from lti_tool.runtime import Runtime
 from lti_tool.settings import Settings
+from lti_tool.web.runtime import Runtime
 
 COOKIE = "cpt_session"
 TOKEN_PARAM = "s"

@@ -29,9 +29,9 @@ from lti_tool.practice.errors import AttemptClosedError
 from lti_tool.practice.mastery import next_topic
 from lti_tool.practice.placement import link_placement
 from lti_tool.practice.service import PracticeService
-from lti_tool.runtime import runtime
 from lti_tool.web import inputs
 from lti_tool.web.auth import link, login_required
+from lti_tool.web.runtime import runtime
 
 bp = Blueprint("student", __name__)
 

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path) -> str:
     """Browser tests exercise the pages, not the DB: SQLite only keeps them quick."""
-    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.ops.migrate import upgrade_to_head
 
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     upgrade_to_head(url)

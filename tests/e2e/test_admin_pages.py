@@ -23,10 +23,10 @@ def _violations(results) -> list[str]:
 def signed_in(page, cross_site_server):
     from sqlalchemy import select
 
-    from lti_tool.admin import AdminService
     from lti_tool.db import make_engine, make_session_factory, transaction
     from lti_tool.models import Platform
-    from lti_tool.runtime import system_clock
+    from lti_tool.ops.admin import AdminService
+    from lti_tool.web.runtime import system_clock
 
     engine = make_engine(cross_site_server.settings.database_url)
     with transaction(make_session_factory(engine)) as db:
@@ -67,9 +67,9 @@ def test_delete_from_the_keyboard_without_javascript(browser, cross_site_server)
     try:
         page.goto(f"{cross_site_server.url}/admin/login")
         page.get_by_label("User name").fill("nobody")
-        from lti_tool.admin import AdminService
         from lti_tool.db import make_engine, make_session_factory, transaction
-        from lti_tool.runtime import system_clock
+        from lti_tool.ops.admin import AdminService
+        from lti_tool.web.runtime import system_clock
 
         engine = make_engine(cross_site_server.settings.database_url)
         with transaction(make_session_factory(engine)) as db:

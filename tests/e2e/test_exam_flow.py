@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import Attempt, AttemptMode, AttemptStatus, CurriculumItem
-from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import CANVAS
+from lti_tool.web.runtime import system_clock
 
 LEARNER = CANVAS.people[0]
 

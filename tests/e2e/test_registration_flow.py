@@ -38,9 +38,9 @@ def test_the_lms_frame_closes_when_the_tool_has_registered(page, cross_site_serv
 
 
 def test_admin_console_is_keyboard_and_axe_clean(page, cross_site_server):
-    from lti_tool.admin import AdminService
     from lti_tool.db import make_engine, make_session_factory, transaction
-    from lti_tool.runtime import system_clock
+    from lti_tool.ops.admin import AdminService
+    from lti_tool.web.runtime import system_clock
 
     engine = make_engine(cross_site_server.settings.database_url)
     with transaction(make_session_factory(engine)) as db:

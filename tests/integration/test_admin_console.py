@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from lti_tool.admin import MAX_FAILURES, AdminService
 from lti_tool.db import transaction
 from lti_tool.lti.keys import KeyService
 from lti_tool.models import LrsEndpoint, Platform, ToolSession
-from lti_tool.runtime import system_clock
+from lti_tool.ops.admin import MAX_FAILURES, AdminService
+from lti_tool.web.runtime import system_clock
 
 PASSWORD = "correct horse battery"
 

@@ -13,11 +13,11 @@ from lti_helpers import assert_refused, begin_launch, full_launch
 from sqlalchemy import func, select
 from test_attacks_common import admin_actor, db_session
 
-from lti_tool.admin import AdminService
 from lti_tool.db import transaction
 from lti_tool.models import Deployment, Platform, User
-from lti_tool.runtime import system_clock
+from lti_tool.ops.admin import AdminService
 from lti_tool.sandbox.platforms import MOODLE
+from lti_tool.web.runtime import system_clock
 
 PASSWORD = "correct horse battery"
 NEW = {

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.admin import MAX_DELAY_SECONDS, MAX_FAILURES, AdminService
 from lti_tool.db import transaction
-from lti_tool.runtime import system_clock
+from lti_tool.ops.admin import MAX_DELAY_SECONDS, MAX_FAILURES, AdminService
 from lti_tool.web import admin as admin_views
+from lti_tool.web.runtime import system_clock
 
 PASSWORD = "correct horse battery"
 ATTACKER = "203.0.113.66"

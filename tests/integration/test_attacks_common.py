@@ -22,12 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support import LiveServer
 
-from lti_tool.admin import AdminService
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.models import Base, ToolSession
-from lti_tool.runtime import system_clock
+from lti_tool.ops.admin import AdminService
 from lti_tool.sandbox.platforms import PLATFORMS
-from lti_tool.sealed import sealer_for
+from lti_tool.web.runtime import system_clock
 
 TIMEOUT = 20  # seconds for any one HTTP request: every test stays bounded in time
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"

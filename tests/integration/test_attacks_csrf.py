@@ -31,7 +31,7 @@ from test_attacks_common import (
     snapshot,
 )
 
-from lti_tool.lrs import add_lrs
+from lti_tool.delivery.destinations import add_lrs
 from lti_tool.lti.keys import KeyService
 from lti_tool.models import (
     CurriculumItem,
@@ -41,8 +41,8 @@ from lti_tool.models import (
     Platform,
     PlatformRegistration,
 )
-from lti_tool.runtime import system_clock
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
+from lti_tool.web.runtime import system_clock
 
 # Write routes that must accept cross-site POSTs or carry their own proof, and why.
 EXCLUDED = {

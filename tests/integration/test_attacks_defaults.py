@@ -27,10 +27,10 @@ from support import make_settings, parse_form, prepare
 from test_deep_linking import _deep_link_launch
 
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lrs import add_lrs, destinations_for
+from lti_tool.delivery.destinations import add_lrs, destinations_for
+from lti_tool.delivery.sealed import SealedValues, UnsealError, sealer_for
 from lti_tool.models import Platform
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-from lti_tool.sealed import SealedValues, UnsealError, sealer_for
 from lti_tool.settings import load_settings
 
 PEM_MARK = "PRIVATE KEY"

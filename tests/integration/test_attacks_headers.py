@@ -24,8 +24,8 @@ from test_attacks_common import TIMEOUT, person_sub, signed_launch
 from lti_tool import create_app
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.lti.platforms import PlatformService, PlatformSpec
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import Platform
+from lti_tool.ops.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "lti_tool" / "web" / "templates"

@@ -25,8 +25,8 @@ from lti_helpers import full_launch
 from support import make_settings, prepare
 from test_attacks_common import TIMEOUT, Actor, actor, db_session, person_sub
 
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import ToolSession
+from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.sandbox.ralph_lrs import free_port
 
 ANA = person_sub("canvas", "learner", 0)

@@ -271,7 +271,7 @@ def test_internal_addresses_are_allowed_when_the_admin_says_so(database_url):
 
 
 def test_public_addresses_pass_the_check():
-    from lti_tool.outbound import OutboundPolicy
+    from lti_tool.delivery.outbound import OutboundPolicy
 
     OutboundPolicy().check("https://93.184.216.34/config")
 

@@ -44,8 +44,10 @@ from test_grade_passback import _place, _take_practice
 from test_xapi_delivery import World
 
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lrs import add_lrs
-from lti_tool.migrate import upgrade_to_head
+from lti_tool.delivery.destinations import add_lrs
+from lti_tool.delivery.outbound import OutboundPolicy
+from lti_tool.delivery.outbox import LEASE, OutboxWorker
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.models import (
     Attempt,
     GradingPolicy,
@@ -56,11 +58,9 @@ from lti_tool.models import (
     ResourceLink,
     Response,
 )
-from lti_tool.outbound import OutboundPolicy
-from lti_tool.outbox import LEASE, OutboxWorker
+from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.sandbox.models import SandboxPlacedLink, SandboxResult, SandboxScore
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-from lti_tool.sealed import sealer_for
 
 LRS_DOWN_SECONDS = 60  # the number; the one real wait in this file
 LEARNERS = [("canvas", CANVAS.people[0].sub), ("canvas", CANVAS.people[1].sub),

@@ -13,10 +13,11 @@ from support import parse_form
 from test_deep_linking import _deep_link_launch, _instructor
 
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.outbound import OutboundPolicy
+from lti_tool.delivery.outbox import OutboxWorker, next_attempt_at
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
-from lti_tool.outbound import OutboundPolicy
-from lti_tool.outbox import OutboxWorker, next_attempt_at
 from lti_tool.sandbox.models import (
     SandboxLineItem,
     SandboxPlacedLink,
@@ -25,7 +26,6 @@ from lti_tool.sandbox.models import (
     SandboxToken,
 )
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-from lti_tool.sealed import sealer_for
 
 
 def _sessions(server):
@@ -251,7 +251,7 @@ def test_worker_crash_between_send_and_mark_is_harmless(live_server, monkeypatch
     """The score reached the LMS but the worker died before recording it: after the lease
     the row is delivered again, with the same timestamp, so the gradebook does not change
     and nothing is counted twice."""
-    from lti_tool import outbox as outbox_module
+    from lti_tool.delivery import outbox as outbox_module
 
     placed = _place(live_server, MOODLE)
     _take_practice(live_server, MOODLE, MOODLE.people[0], placed, right=18)

@@ -14,11 +14,11 @@ from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
 
 from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.delivery.sealed import sealer_for
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.registry import DbToolConf
 from lti_tool.sandbox.platforms import AGS_SCOPES, CANVAS, MOODLE, NRPS_SCOPE
 from lti_tool.sandbox.services import NRPS_MT, ROSTER_ONLY
-from lti_tool.sealed import sealer_for
 
 
 def _sessions(server):

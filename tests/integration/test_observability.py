@@ -11,7 +11,7 @@ import pytest
 import requests
 from lti_helpers import full_launch
 
-from lti_tool.logs import JsonFormatter, RequestIdFilter
+from lti_tool.ops.logs import JsonFormatter, RequestIdFilter
 from lti_tool.sandbox.platforms import CANVAS
 
 TOKEN = "metrics-token-for-tests"
@@ -111,7 +111,7 @@ class _Clock:
 
 
 def test_tally_writes_rare_counts_at_once_and_busy_ones_once_a_second(app):
-    from lti_tool.metrics import Tally
+    from lti_tool.ops.metrics import Tally
 
     rt = app.extensions["cpt_lti"]
     clock = _Clock()
@@ -131,7 +131,7 @@ def test_tally_keeps_counts_it_could_not_write(app, tmp_path):
     from sqlalchemy.orm import sessionmaker
 
     from lti_tool.db import make_engine
-    from lti_tool.metrics import Tally
+    from lti_tool.ops.metrics import Tally
 
     rt = app.extensions["cpt_lti"]
     broken = make_engine(f"sqlite:///{tmp_path}/no-such-dir/x.db")  # cannot even connect
@@ -150,7 +150,7 @@ def test_metrics_show_launches_at_once_and_a_stopping_gunicorn_writes_what_it_he
     from fault_support import gunicorn, tool_env
     from support import make_settings, prepare
 
-    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.ops.migrate import upgrade_to_head
     from lti_tool.sandbox.ralph_lrs import free_port
 
     url = f"sqlite:///{tmp_path}/tool.db"
@@ -186,7 +186,7 @@ def test_the_dev_server_stopped_by_sigterm_writes_what_it_held_and_stops_its_lrs
     from fault_support import cpt_lti, tool_env
     from support import make_settings, prepare
 
-    from lti_tool.migrate import upgrade_to_head
+    from lti_tool.ops.migrate import upgrade_to_head
     from lti_tool.sandbox.ralph_lrs import free_port
 
     def listening(port: int) -> bool:

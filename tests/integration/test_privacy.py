@@ -21,7 +21,7 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
-from lti_tool.privacy import EraseError, erase_user, purge_expired
+from lti_tool.ops.privacy import EraseError, erase_user, purge_expired
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from support import POSTGRES_URL, make_settings, parse_form, prepare, reset_postgres
 
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lrs import add_lrs
+from lti_tool.delivery.destinations import add_lrs
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
 from lti_tool.models import Response as Answer
 from lti_tool.sandbox.models import SandboxScore

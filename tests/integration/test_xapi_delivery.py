@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 from support import make_settings, prepare
 
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lrs import add_lrs
+from lti_tool.delivery.destinations import add_lrs
+from lti_tool.delivery.outbox import outbox_status
+from lti_tool.delivery.xapi import XapiDelivery
 from lti_tool.models import (
     Course,
     Deployment,
@@ -29,9 +31,7 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
-from lti_tool.outbox import outbox_status
 from lti_tool.practice.service import PracticeService
-from lti_tool.xapi_delivery import XapiDelivery
 from xapi import vocabulary as v
 
 

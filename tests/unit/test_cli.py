@@ -657,7 +657,7 @@ def test_passwords_come_from_a_file_the_environment_or_a_prompt(
     assert admin.exit_code == 0 and "created admin" in admin.stdout
 
     from lti_tool.db import make_engine, make_session_factory, transaction
-    from lti_tool.lrs import destinations_for
+    from lti_tool.delivery.destinations import destinations_for
     from lti_tool.models import Platform
     from lti_tool.settings import load_settings
 

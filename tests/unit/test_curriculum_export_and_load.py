@@ -19,8 +19,8 @@ from lti_tool.curriculum.checks import load_bank
 from lti_tool.curriculum.export import to_gift, to_qti_zip
 from lti_tool.curriculum.loader import ContentInvalidError, sync_curriculum
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import ContentRelease, CurriculumItem, CurriculumLesson
+from lti_tool.ops.migrate import upgrade_to_head
 
 QTI = "{http://www.imsglobal.org/xsd/imsqti_v2p1}"
 CLOCK = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # noqa: E731

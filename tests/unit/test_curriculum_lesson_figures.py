@@ -22,8 +22,8 @@ from lti_tool.curriculum.figures import (
 from lti_tool.curriculum.loader import sync_curriculum
 from lti_tool.curriculum.render import anchor_matches, lesson_html, markdown_to_html
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.migrate import upgrade_to_head
 from lti_tool.models import CurriculumLesson
+from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.practice import catalog
 
 CLOCK = lambda: datetime(2026, 12, 4, 6, 0, tzinfo=UTC)  # noqa: E731

@@ -15,7 +15,7 @@ from support import make_settings
 from werkzeug.exceptions import BadRequest
 
 from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.lrs import LrsConfigError, add_lrs
+from lti_tool.delivery.destinations import LrsConfigError, add_lrs
 from lti_tool.lti.claims import check_envelope, check_message
 from lti_tool.lti.errors import BadClaimError
 from lti_tool.lti.platforms import PlatformError, PlatformService, PlatformSpec

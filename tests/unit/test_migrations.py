@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import lti_tool.sandbox.models  # noqa: F401 - the sandbox tables are part of the schema
-from lti_tool.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
 from lti_tool.models import Base
+from lti_tool.ops.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
 
 POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(

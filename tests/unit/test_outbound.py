@@ -1,4 +1,4 @@
-"""The outbound policy and its session (lti_tool.outbound), against real sockets: loopback
+"""The outbound policy and its session (lti_tool.delivery.outbound), against real sockets: loopback
 servers of these tests on free ports, a real TLS server with a certificate made here, and
 the policy's resolver replaced where a test needs a name to resolve to a chosen address
 (a host name pointing at loopback, DNS rebinding)."""
@@ -25,8 +25,8 @@ from cryptography.x509.oid import NameOID
 from outbound_support import BigBody, FakeLms, TcpRecorder, Trickler
 from support import make_settings
 
-from lti_tool.lrs import lrs_session
-from lti_tool.outbound import (
+from lti_tool.delivery.destinations import lrs_session
+from lti_tool.delivery.outbound import (
     HostUnresolvable,
     OutboundPolicy,
     OutboundRefused,

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 # Only the column's name changes here: sealing the values needs CPT_LTI_SEALING_KEY, which
-# migrations do not see. `cpt-lti init` (upgrade, then lti_tool.sealed.SealedValues.migrate)
+# migrations do not see. `cpt-lti init` (upgrade, then delivery.sealed.SealedValues.migrate)
 # seals the plain PEMs left in it, and the tool refuses to sign with a plain one meanwhile.
 
 

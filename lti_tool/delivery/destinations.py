@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.outbound import OutboundPolicy, OutboundRefused, OutboundSession
+from lti_tool.delivery.sealed import Sealer, UnsealError, sealer_for
 from lti_tool.models import ActorIdentity, LrsEndpoint, Platform
-from lti_tool.outbound import OutboundPolicy, OutboundRefused, OutboundSession
-from lti_tool.sealed import Sealer, UnsealError, sealer_for
 from lti_tool.settings import Settings
 
 DEFAULT_KEY = "default"

@@ -1,6 +1,6 @@
 """The durable outbox and the worker that delivers it.
 
-Rows are written in the same transaction as the event they report (practice/events.py).
+Rows are written in the same transaction as the event they report (delivery/events.py).
 The worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers
 never take the same row), delivers each, and records the outcome: sent, retry later
 (exponential backoff with jitter), or failed with the reason for an operator. Nothing
@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
+from lti_tool.delivery.outbound import OutboundPolicy
+from lti_tool.delivery.xapi import XapiDelivery, XapiReport
 from lti_tool.lti.ags import AgsClient, DeliveryError, ScoreToSend
 from lti_tool.lti.keys import KeyService
-from lti_tool.metrics import outbox_health
 from lti_tool.models import (
     Attempt,
     Course,
@@ -36,10 +37,9 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
-from lti_tool.outbound import OutboundPolicy
-from lti_tool.privacy import purge_expired
+from lti_tool.ops.metrics import outbox_health
+from lti_tool.ops.privacy import purge_expired
 from lti_tool.settings import Settings
-from lti_tool.xapi_delivery import XapiDelivery, XapiReport
 
 log = logging.getLogger(__name__)
 

@@ -28,11 +28,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
-from lti_tool.lrs import Destination, destination_by_key, destinations_for, lrs_session
+from lti_tool.delivery.destinations import (
+    Destination,
+    destination_by_key,
+    destinations_for,
+    lrs_session,
+)
+from lti_tool.delivery.render import RenderError, RowCache, render_statement
+from lti_tool.delivery.sealed import UnsealError
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
-from lti_tool.sealed import UnsealError
 from lti_tool.settings import Settings
-from lti_tool.xapi_render import RenderError, RowCache, render_statement
 from xapi.lrs import LrsClient, LrsEndpoint
 
 log = logging.getLogger(__name__)

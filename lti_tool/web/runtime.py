@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
-from lti_tool.metrics import Tally
+from lti_tool.ops.metrics import Tally
 from lti_tool.settings import Settings
 
 EXTENSION_KEY = "cpt_lti"
