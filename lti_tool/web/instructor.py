@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
@@ -270,19 +271,29 @@ def _preview_module(db, module_id: str) -> catalog.CachedModule:
     return module
 
 
-def _drill_items(db, key_activity_id: str) -> tuple[catalog.CachedKeyActivity,
-                                                     list[catalog.CachedItem]]:
-    found = samples.drill_sample(db, key_activity_id)
-    if found is None:
-        abort(404, description="There is no such topic.")
-    return found
+def _sample(find: Callable[[Any, str], tuple[Any, list[catalog.CachedItem]] | None],
+            key: str, missing: str) -> tuple[catalog.CachedModule, Any,
+                                             list[catalog.CachedItem]]:
+    """A topic's or lesson's module, the topic or lesson, and its sample questions
+    (``find`` is samples.drill_sample or samples.lesson_sample), or a 404 saying ``missing``."""
+    with runtime().transaction() as db:
+        found = find(db, key)
+        if found is None:
+            abort(404, description=missing)
+        part, items = found
+        return _preview_module(db, part.module_id), part, items
 
 
-def _lesson_items(db, lesson_id: str) -> tuple[catalog.CachedLesson, list[catalog.CachedItem]]:
-    found = samples.lesson_sample(db, lesson_id)
-    if found is None:
-        abort(404, description="There is no such lesson.")
-    return found
+def _drill(key_activity_id: str) -> tuple[catalog.CachedModule, str,
+                                          list[catalog.CachedItem]]:
+    module, ka, drill_items = _sample(samples.drill_sample, key_activity_id,
+                                      "There is no such topic.")
+    return module, f"Drill: {ka.title}", drill_items
+
+
+def _lesson(lesson_id: str) -> tuple[catalog.CachedModule, catalog.CachedLesson,
+                                     list[catalog.CachedItem]]:
+    return _sample(samples.lesson_sample, lesson_id, "There is no such lesson.")
 
 
 def _sample_number() -> int:
@@ -343,10 +354,8 @@ def _feedback_page(module: catalog.CachedModule, heading: str, items: list[Any],
 @bp.get("/preview/topics/<key_activity_id>")
 @staff_required
 def preview_drill(key_activity_id: str):
-    with runtime().transaction() as db:
-        ka, drill_items = _drill_items(db, key_activity_id)
-        module = _preview_module(db, ka.module_id)
-    return _question_page(module, f"Drill: {ka.title}", drill_items, _sample_number(),
+    module, heading, drill_items = _drill(key_activity_id)
+    return _question_page(module, heading, drill_items, _sample_number(),
                           "instructor.preview_drill_answer",
                           {"key_activity_id": key_activity_id})
 
@@ -354,19 +363,15 @@ def preview_drill(key_activity_id: str):
 @bp.post("/preview/topics/<key_activity_id>")
 @staff_required
 def preview_drill_answer(key_activity_id: str):
-    with runtime().transaction() as db:
-        ka, drill_items = _drill_items(db, key_activity_id)
-        module = _preview_module(db, ka.module_id)
-    return _feedback_page(module, f"Drill: {ka.title}", drill_items,
+    module, heading, drill_items = _drill(key_activity_id)
+    return _feedback_page(module, heading, drill_items,
                           "instructor.preview_drill", {"key_activity_id": key_activity_id})
 
 
 @bp.get("/preview/lessons/<lesson_id>")
 @staff_required
 def preview_lesson(lesson_id: str):
-    with runtime().transaction() as db:
-        lesson, checks = _lesson_items(db, lesson_id)
-        module = _preview_module(db, lesson.module_id)
+    module, lesson, checks = _lesson(lesson_id)
     n = _sample_number()
     if not checks:
         return render_template("instructor_preview_question.html", module=module,
@@ -379,8 +384,6 @@ def preview_lesson(lesson_id: str):
 @bp.post("/preview/lessons/<lesson_id>")
 @staff_required
 def preview_lesson_answer(lesson_id: str):
-    with runtime().transaction() as db:
-        lesson, checks = _lesson_items(db, lesson_id)
-        module = _preview_module(db, lesson.module_id)
+    module, lesson, checks = _lesson(lesson_id)
     return _feedback_page(module, f"Lesson: {lesson.title}", checks,
                           "instructor.preview_lesson", {"lesson_id": lesson_id})
