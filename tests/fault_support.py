@@ -315,8 +315,8 @@ class PrivatePostgres:
 
 def tool_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a `cpt-lti` process of these tests runs with."""
-    return {**os.environ, **factories.tool_env(database_url, CPT_LTI_CONFIG="",
-                                                CPT_LTI_LOG_LEVEL="WARNING", **extra)}
+    return {**os.environ, **factories.tool_env(database_url, **{
+        "CPT_LTI_CONFIG": "", "CPT_LTI_LOG_LEVEL": "WARNING", **extra})}
 
 
 def cpt_lti() -> str:

@@ -36,8 +36,8 @@ def tool_env(database_url: str, base_url: str, **extra: str) -> dict[str, str]:
     address, the secret key (cookies) and the sealing key (sealed private keys and LRS
     passwords must read the same)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPT_LTI_")}
-    env.update(factories.tool_env(database_url, base_url, CPT_LTI_SECRET_KEY=SECRET_KEY,
-                                  CPT_LTI_EMBEDDED_WORKER="false", **extra))
+    env.update(factories.tool_env(database_url, base_url, **{
+        "CPT_LTI_SECRET_KEY": SECRET_KEY, "CPT_LTI_EMBEDDED_WORKER": "false", **extra}))
     return env
 
 
