@@ -34,7 +34,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # tests/factories.py: builders shared with the tests
 
+from factories import tool_env  # noqa: E402
 from harness import free_port, gunicorn  # noqa: E402
 
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
@@ -132,10 +134,9 @@ def main() -> int:
         students = setup(url, args.students + args.connections)
         classroom, saturating = students[:args.students], students[args.students:]
         port = free_port()
-        env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_SANDBOX": "false",
-               "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SEALING_KEY": new_key(),
-               "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
-               "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}", "CPT_LTI_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, **tool_env(url, f"http://127.0.0.1:{port}",
+                                        sealing_key=new_key(), sandbox=False,
+                                        CPT_LTI_LOG_LEVEL="WARNING")}
         with gunicorn(port, args.workers, env) as base:
             latencies, errors, seconds = run_students(base, classroom, args.answers,
                                                       args.think_ms)

@@ -25,16 +25,15 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # tests/factories.py: builders shared with the tests
 
+from factories import db_sessions, prepare, tool_env  # noqa: E402
 from harness import free_port, gunicorn  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from lti_tool.curriculum.checks import load_bank  # noqa: E402
-from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
 from lti_tool.delivery.outbox import OutboxWorker  # noqa: E402
-from lti_tool.delivery.sealed import Sealer, new_key, sealer_for  # noqa: E402
-from lti_tool.lti.keys import KeyService  # noqa: E402
+from lti_tool.delivery.sealed import Sealer, new_key  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Attempt,
     AttemptMode,
@@ -51,7 +50,6 @@ from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.practice.grading import queue_link_score  # noqa: E402
 from lti_tool.sandbox.models import SandboxLineItem, SandboxToken  # noqa: E402
 from lti_tool.sandbox.platforms import AGS_SCOPES, MOODLE  # noqa: E402
-from lti_tool.sandbox.setup import ensure_sandbox_platforms  # noqa: E402
 from lti_tool.settings import load_settings  # noqa: E402
 
 # One per run: the bench process signs with the tool key the server processes sealed.
@@ -61,16 +59,11 @@ SEALING_KEY = new_key()
 def setup(url: str, base: str, scores: int) -> str:
     """Returns the line item URL."""
     upgrade_to_head(url)
-    settings = load_settings(env={"CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": base,
-                                  "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-                                  "CPT_LTI_SEALING_KEY": SEALING_KEY,
-                                  "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"})
-    engine = make_engine(url)
+    settings = load_settings(env=tool_env(url, base, sealing_key=SEALING_KEY))
     now = datetime.now(UTC)
-    with transaction(make_session_factory(engine, sealer_for(settings))) as db:
-        KeyService(db).ensure_key()
-        ensure_sandbox_platforms(db, settings)
-        sync_curriculum(db, load_bank(), lambda: now)
+    prepare(settings, lambda: now)
+    engine, sessions = db_sessions(settings)
+    with transaction(sessions) as db:
         item = SandboxLineItem(platform_key="moodle", context_id=MOODLE.context_id,
                                label="Safety: practice test", score_maximum=25,
                                resource_id="practice:safety")
@@ -125,11 +118,9 @@ def main() -> int:
         item_url = setup(url, base, args.scores)
         # Threads: the sandbox's token endpoint fetches the tool's JWKS from the same
         # server, which would deadlock a single-threaded worker (a real LMS is elsewhere).
-        env = {**os.environ, "CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": base,
-               "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-               "CPT_LTI_LOG_LEVEL": "WARNING", "CPT_LTI_SEALING_KEY": SEALING_KEY,
-               "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
-               "CPT_LTI_GUNICORN_THREADS": "4"}
+        env = {**os.environ, **tool_env(url, base, sealing_key=SEALING_KEY,
+                                        CPT_LTI_LOG_LEVEL="WARNING",
+                                        CPT_LTI_GUNICORN_THREADS="4")}
         engine = make_engine(url)
         sessions = make_session_factory(engine, Sealer([SEALING_KEY]))
         with gunicorn(port, args.workers, env):

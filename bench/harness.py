@@ -1,6 +1,7 @@
 """What every benchmark needs: a free loopback port (the one Ralph's launcher uses), gunicorn
 serving the tool, its workers' memory, and a throwaway PostgreSQL when none is given. The
-scripts put the project root on sys.path first."""
+scripts put the project root on sys.path first, and tests/ after it: benchmarks build their
+installation with the tests' builders (tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import IO
 
 import requests
+from factories import postgres_bindir
 
 from lti_tool.sandbox.ralph_lrs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+
 __all__ = ["free_port", "gunicorn", "gunicorn_server", "peak_rss_mib", "postgres_cluster",
            "worker_pids"]
 
@@ -85,23 +88,12 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
-def _pg_bindir() -> Path | None:
-    """The newest installed PostgreSQL server (Debian keeps one directory per major)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
-                   else 0)
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
 @contextmanager
 def postgres_cluster() -> Iterator[str | None]:
     """A throwaway PostgreSQL on a free loopback port, as .ci/run starts one (fsync off,
     trust auth, data in a temp dir); yields its URL, or None when no server is installed.
     Stops the server and removes its files on every exit path."""
-    bindir = _pg_bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         yield None
         return

@@ -72,7 +72,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # tests/factories.py: builders shared with the tests
 
+import factories  # noqa: E402
+from factories import db_sessions, tool_env  # noqa: E402
 from harness import (  # noqa: E402
     free_port,
     gunicorn_server,
@@ -84,11 +87,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from lti_tool.curriculum.checks import load_bank  # noqa: E402
-from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
-from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
-from lti_tool.delivery.sealed import new_key, sealer_for  # noqa: E402
-from lti_tool.lti.keys import KeyService  # noqa: E402
+from lti_tool.db import transaction  # noqa: E402
+from lti_tool.delivery.sealed import new_key  # noqa: E402
 from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
 from lti_tool.sandbox import lms  # noqa: E402
 from lti_tool.sandbox.platforms import (  # noqa: E402
@@ -98,7 +98,7 @@ from lti_tool.sandbox.platforms import (  # noqa: E402
     Person,
     SandboxPlatform,
 )
-from lti_tool.sandbox.setup import ensure_sandbox_platforms, sandbox_key  # noqa: E402
+from lti_tool.sandbox.setup import sandbox_key  # noqa: E402
 from lti_tool.settings import Settings, load_settings  # noqa: E402
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -630,13 +630,11 @@ def prepare(url: str, settings: Settings) -> dict[str, tuple[str, str]]:
     if make_url(url).get_backend_name() == "postgresql":
         reset_postgres(url)
     upgrade_to_head(url)
-    engine = make_engine(url)
     now = datetime.now(UTC)
+    factories.prepare(settings, lambda: now)
+    engine, sessions = db_sessions(settings)
     try:
-        with transaction(make_session_factory(engine, sealer_for(settings))) as db:
-            KeyService(db).ensure_key()
-            ensure_sandbox_platforms(db, settings)
-            sync_curriculum(db, load_bank(), lambda: now)
+        with transaction(sessions) as db:
             keys = {}
             for platform in PLATFORMS.values():
                 key = sandbox_key(db, platform)
@@ -764,17 +762,11 @@ def mark(ok: bool) -> str:
 
 def run_backend(name: str, url: str, args: argparse.Namespace) -> bool:
     port, lms_port = free_port(), free_port()
-    variables = {
-        "CPT_LTI_DATABASE_URL": url,
-        "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}",
-        "CPT_LTI_SANDBOX": "true",
-        "CPT_LTI_SANDBOX_BASE_URL": f"http://127.0.0.1:{lms_port}",
-        # test, not development: no template auto-reload (production refuses the sandbox)
-        "CPT_LTI_ENVIRONMENT": "test",
-        "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
-        "CPT_LTI_SEALING_KEY": new_key(),  # the servers open the tool key prepare() sealed
-        "CPT_LTI_LOG_LEVEL": "WARNING",
-    }
+    # test, not development: no template auto-reload (production refuses the sandbox);
+    # a sealing key of the run: the servers open the tool key prepare() sealed.
+    variables = tool_env(url, f"http://127.0.0.1:{port}", sealing_key=new_key(),
+                         CPT_LTI_SANDBOX_BASE_URL=f"http://127.0.0.1:{lms_port}",
+                         CPT_LTI_LOG_LEVEL="WARNING")
     settings = load_settings(env=variables)
     began = time.monotonic()
     keys = prepare(url, settings)

@@ -34,9 +34,11 @@ from random import Random
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "tests"))  # tests/factories.py: builders shared with the tests
 
 import load  # noqa: E402
 import requests  # noqa: E402
+from factories import tool_env  # noqa: E402
 from harness import free_port, postgres_cluster  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -117,11 +119,8 @@ def main() -> int:
 
     with database(args.database, args.postgres_url) as url:
         port = free_port()
-        settings = load_settings(env={
-            "CPT_LTI_DATABASE_URL": url, "CPT_LTI_BASE_URL": f"http://127.0.0.1:{port}",
-            "CPT_LTI_SANDBOX": "true", "CPT_LTI_ENVIRONMENT": "test",
-            "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
-            "CPT_LTI_LOG_LEVEL": "WARNING"})
+        settings = load_settings(env=tool_env(url, f"http://127.0.0.1:{port}",
+                                              sealing_key=None, CPT_LTI_LOG_LEVEL="WARNING"))
         keys = load.prepare(url, settings)
         app = create_app(settings)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request

@@ -36,7 +36,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # tests/factories.py: builders shared with the tests
 
+from factories import course_row, platform_id_of, tool_env  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
@@ -45,12 +47,9 @@ from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: 
 from lti_tool.delivery import events  # noqa: E402
 from lti_tool.delivery.xapi import XapiDelivery  # noqa: E402
 from lti_tool.models import (  # noqa: E402
-    Course,
-    Deployment,
     Outbox,
     OutboxKind,
     OutboxStatus,
-    Platform,
     User,
 )
 from lti_tool.ops.migrate import upgrade_to_head  # noqa: E402
@@ -80,19 +79,8 @@ def enqueue(sessions, statements: int, answers_per_session: int) -> tuple[float,
     events.queue_events = timed
     try:
         with transaction(sessions) as db:
-            platform = Platform(issuer="https://lms.bench.test", client_id="bench", name="b",
-                                auth_login_url="https://x/a", auth_token_url="https://x/t",
-                                key_set_url="https://x/k")
-            db.add(platform)
-            db.flush()
-            deployment = Deployment(platform_id=platform.id, deployment_id="dep")
-            db.add(deployment)
-            db.flush()
-            course = Course(deployment_id=deployment.id, context_id="bench-course",
-                            title="Bench course")
-            db.add(course)
-            db.flush()
-            platform_id, course_id = platform.id, course.id
+            course = course_row(db, "bench", title="Bench course")
+            platform_id, course_id = platform_id_of(db, course), course.id
         rng = Random(1)
         n = 0
         while calls[0] < statements:
@@ -204,9 +192,7 @@ def main() -> int:
         bare = RalphServer(Path(tmp) / "ralph-bare").start()
         try:
             settings = dataclasses.replace(
-                load_settings(env={"CPT_LTI_DATABASE_URL": url,
-                                   "CPT_LTI_ENVIRONMENT": "test",
-                                   "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"}),
+                load_settings(env=tool_env(url, sealing_key=None, sandbox=False)),
                 xapi_endpoint=ours.endpoint_url, xapi_username=ours.username,
                 xapi_password=ours.password, xapi_batch_size=args.batch)
             engine.dispose()  # the worker processes open their own

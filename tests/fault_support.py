@@ -25,9 +25,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import factories
 import requests
+from factories import (  # noqa: F401 - postgres_bindir: test_faults reads it here
+    postgres_bindir,
+    served_thread,
+    stop_served,
+)
 from lti_helpers import full_launch
-from support import TEST_SEALING_KEY
 
 from lti_tool.sandbox.ralph_lrs import free_port
 
@@ -237,8 +242,7 @@ class HoldingProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = served_thread(self._server)
 
     def start(self) -> HoldingProxy:
         self._thread.start()
@@ -246,23 +250,10 @@ class HoldingProxy:
 
     def stop(self) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        stop_served(self._server, self._thread)
 
 
 # --- a private PostgreSQL cluster ---------------------------------------------------------------
-
-def postgres_bindir() -> Path | None:
-    """The newest installed PostgreSQL server binaries (Debian keeps one dir per major)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
-                   else 0)
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
 
 class PrivatePostgres:
     """A throwaway cluster in its own temp dir on a free loopback port (socket in the temp
@@ -324,11 +315,8 @@ class PrivatePostgres:
 
 def tool_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a `cpt-lti` process of these tests runs with."""
-    return {**os.environ, "CPT_LTI_DATABASE_URL": database_url,
-            "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-            "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
-            "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8, ::1/128",
-            "CPT_LTI_CONFIG": "", "CPT_LTI_LOG_LEVEL": "WARNING", **extra}
+    return {**os.environ, **factories.tool_env(database_url, **{
+        "CPT_LTI_CONFIG": "", "CPT_LTI_LOG_LEVEL": "WARNING", **extra})}
 
 
 def cpt_lti() -> str:

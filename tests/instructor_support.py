@@ -11,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import requests
-from lti_helpers import full_launch, storage_config
+from factories import db_sessions
+from lti_helpers import full_launch, instructor, place  # noqa: F401 - tests import place here
 from sqlalchemy import select
-from support import parse_form
 
-from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.delivery.sealed import sealer_for
+from lti_tool.db import transaction
 from lti_tool.models import (
     Attempt,
     AttemptMode,
@@ -26,17 +25,11 @@ from lti_tool.models import (
     Response,
     User,
 )
-from lti_tool.sandbox.models import SandboxPlacedLink
-
-
-def db_sessions(server):
-    engine = make_engine(server.settings.database_url)
-    return engine, make_session_factory(engine, sealer_for(server.settings))
 
 
 def staff(server, platform, link: str = "cpt-practice-home"):
     """An instructor's session: (requests session, CSRF token, class overview URL)."""
-    person = next(p for p in platform.people if p.persona == "instructor")
+    person = instructor(platform)
     s = requests.Session()
     landing = full_launch(server, platform.key, person.sub, link=link, session=s)
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', landing.text).group(1)
@@ -103,29 +96,3 @@ def bank_items(server, module_id: str, n: int) -> list[CurriculumItem]:
 
 def key_of(item) -> int:
     return next(n for n, o in enumerate(item.options) if o["correct"])
-
-
-def place(server, platform, activity: str = "practice:safety") -> int:
-    """An instructor places ``activity`` with Deep Linking; the sandbox link's id."""
-    person = next(p for p in platform.people if p.persona == "instructor")
-    s = requests.Session()
-    r = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
-              params={"user": person.sub, "link": "deep-link"})
-    action, fields = parse_form(r.text)
-    r = s.post(action, data=fields)
-    storage = storage_config(r.text)
-    if storage:
-        r = s.get(storage["redirect"])
-    action, fields = parse_form(r.text)
-    picker = s.post(action, data=fields)
-    action, fields = parse_form(picker.text)
-    fields["activity"] = activity
-    back = s.post(server.url + html.unescape(action), data=fields)
-    url, form = parse_form(back.text)
-    assert s.post(url, data=form).status_code == 200
-    engine, sessions = db_sessions(server)
-    with transaction(sessions) as db:
-        placed = db.scalars(select(SandboxPlacedLink).order_by(SandboxPlacedLink.id.desc())
-                            ).first().id
-    engine.dispose()
-    return placed

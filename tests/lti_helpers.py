@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -9,10 +10,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from factories import db_sessions
+from sqlalchemy import select
 from support import LiveServer, parse_form
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.sandbox import lms
+from lti_tool.sandbox.models import SandboxPlacedLink
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -51,6 +55,44 @@ def storage_config(html: str) -> dict[str, Any] | None:
     match = re.search(r'<script id="lti-storage" type="application/json">(.*?)</script>',
                       html, re.S)
     return json.loads(match.group(1)) if match else None
+
+
+def instructor(platform: SandboxPlatform):
+    """The sandbox platform's instructor."""
+    return next(p for p in platform.people if p.persona == "instructor")
+
+
+def deep_link_picker(server: LiveServer, platform: SandboxPlatform, person
+                     ) -> tuple[requests.Session, requests.Response]:
+    """``person`` opens the LMS's "add an activity" (a Deep Linking launch): their session
+    and the tool's activity picker."""
+    s = requests.Session()
+    r = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
+              params={"user": person.sub, "link": "deep-link"})
+    action, fields = parse_form(r.text)
+    r = s.post(action, data=fields)
+    storage = storage_config(r.text)
+    if storage:  # Canvas platform storage page: go on as its script does
+        r = s.get(storage["redirect"])
+    action, fields = parse_form(r.text)
+    return s, s.post(action, data=fields)
+
+
+def place(server: LiveServer, platform: SandboxPlatform,
+          activity: str = "practice:safety") -> int:
+    """An instructor places ``activity`` with Deep Linking; the sandbox link's id."""
+    s, picker = deep_link_picker(server, platform, instructor(platform))
+    action, fields = parse_form(picker.text)
+    fields["activity"] = activity
+    back = s.post(server.url + html.unescape(action), data=fields)
+    url, form = parse_form(back.text)
+    assert s.post(url, data=form).status_code == 200
+    engine, sessions = db_sessions(server)
+    with transaction(sessions) as db:
+        placed = db.scalars(select(SandboxPlacedLink).order_by(SandboxPlacedLink.id.desc())
+                            ).first().id
+    engine.dispose()
+    return placed
 
 
 @dataclass

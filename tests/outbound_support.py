@@ -20,6 +20,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from factories import served_thread, stop_served
+
 
 class _Threaded:
     """Start/stop for a socketserver in a daemon thread."""
@@ -28,8 +30,7 @@ class _Threaded:
 
     def _start(self) -> None:
         self.stopping = threading.Event()
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = served_thread(self.server)
         self._thread.start()
 
     @property
@@ -42,9 +43,7 @@ class _Threaded:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        stop_served(self.server, self._thread)
 
     def __enter__(self) -> Any:
         return self

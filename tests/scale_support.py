@@ -19,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import factories
 import requests
-from support import TEST_SEALING_KEY
+from factories import served_thread, stop_served
 
 from lti_tool.sandbox.ralph_lrs import free_port
 
@@ -35,11 +36,8 @@ def tool_env(database_url: str, base_url: str, **extra: str) -> dict[str, str]:
     address, the secret key (cookies) and the sealing key (sealed private keys and LRS
     passwords must read the same)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPT_LTI_")}
-    env.update({"CPT_LTI_DATABASE_URL": database_url, "CPT_LTI_BASE_URL": base_url,
-                "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-                "CPT_LTI_SECRET_KEY": SECRET_KEY, "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
-                "CPT_LTI_EMBEDDED_WORKER": "false",
-                "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8, ::1/128", **extra})
+    env.update(factories.tool_env(database_url, base_url, **{
+        "CPT_LTI_SECRET_KEY": SECRET_KEY, "CPT_LTI_EMBEDDED_WORKER": "false", **extra}))
     return env
 
 
@@ -134,8 +132,7 @@ class Proxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = served_thread(self._server)
 
     def pick(self, method: str, path: str) -> int:
         if self.choose is not None:
@@ -149,9 +146,7 @@ class Proxy:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        stop_served(self._server, self._thread)
 
     def served(self, path_suffix: str) -> list[int]:
         """Which instance served each request whose path ends with ``path_suffix``."""

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import os
-import threading
 from html.parser import HTMLParser
 
+from factories import (  # noqa: F401 - tests import these names from here too
+    LOOPBACK_NETWORKS,
+    TEST_SEALING_KEY,
+    prepare,
+    served_thread,
+    shipped_bank,
+    stop_served,
+    tool_env,
+)
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from lti_tool import create_app
-from lti_tool.curriculum.checks import load_bank
-from lti_tool.curriculum.loader import sync_curriculum
-from lti_tool.db import make_engine, make_session_factory, transaction
-from lti_tool.delivery.sealed import sealer_for
-from lti_tool.lti.keys import KeyService
 from lti_tool.models import Base
 from lti_tool.ops.migrate import upgrade_to_head
 from lti_tool.sandbox import models as _sandbox_models  # noqa: F401 - tables in metadata
-from lti_tool.sandbox.setup import ensure_sandbox_platforms
 from lti_tool.settings import load_settings
-from lti_tool.web.runtime import system_clock
 
 POSTGRES_URL = os.environ.get("CPT_LTI_TEST_POSTGRES_URL")
 _migrated: set[str] = set()
@@ -44,45 +45,11 @@ def reset_postgres(url: str) -> None:
 
 
 
-# One sealing key for the whole test run, so a `cpt-lti` process a test starts (see
-# fault_support.tool_env) opens what the test process sealed; never a development key file.
-TEST_SEALING_KEY = "WFG0Gt2qXZ1tbbqCumHYBpHkYF4tMbq45J3N_S3cSdU="  # Fernet.generate_key()
-
-
-# The sandbox LMS and every test server listen here: allowed by name, never by default.
-LOOPBACK_NETWORKS = "127.0.0.0/8, ::1/128"
-
-
 def make_settings(database_url: str, base_url: str = "http://localhost", **overrides):
     """Test settings: the environment is named explicitly (the default is production), and
     so is loopback, where the sandbox LMS, Ralph and the tests' own servers listen (the
     outbound policy refuses it otherwise)."""
-    env = {"CPT_LTI_DATABASE_URL": database_url, "CPT_LTI_BASE_URL": base_url,
-           "CPT_LTI_ENVIRONMENT": "test", "CPT_LTI_SANDBOX": "true",
-           "CPT_LTI_SEALING_KEY": TEST_SEALING_KEY,
-           "CPT_LTI_OUTBOUND_ALLOW_NETWORKS": LOOPBACK_NETWORKS}
-    return load_settings(env=env, **overrides)
-
-
-_BANK = []
-
-
-def shipped_bank():
-    """The shipped curriculum, parsed once per test run."""
-    if not _BANK:
-        _BANK.append(load_bank())
-    return _BANK[0]
-
-
-def prepare(settings) -> None:
-    """What `cpt-lti init` does after migrating: a tool key, the sandbox platforms and the
-    curriculum."""
-    engine = make_engine(settings.database_url)
-    with transaction(make_session_factory(engine, sealer_for(settings))) as db:
-        KeyService(db).ensure_key()
-        ensure_sandbox_platforms(db, settings)
-        sync_curriculum(db, shipped_bank(), system_clock)
-    engine.dispose()
+    return load_settings(env=tool_env(database_url, base_url), **overrides)
 
 
 class LiveServer:
@@ -98,17 +65,14 @@ class LiveServer:
         prepare(self.settings)
         self.app = create_app(self.settings)
         self._server.app = self.app
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = served_thread(self._server)
 
     def start(self) -> LiveServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        stop_served(self._server, self._thread)
         self.app.extensions["cpt_lti"].engine.dispose()
 
 

@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import jwt
 import requests
-from lti_helpers import storage_config
+from lti_helpers import deep_link_picker as _deep_link_launch
+from lti_helpers import instructor as _instructor
 from support import parse_form
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.sandbox.models import SandboxLineItem, SandboxPlacedLink
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-
-
-def _instructor(platform):
-    return next(p for p in platform.people if p.persona == "instructor")
-
-
-def _deep_link_launch(server, platform, person):
-    s = requests.Session()
-    r = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
-              params={"user": person.sub, "link": "deep-link"})
-    action, fields = parse_form(r.text)
-    r = s.post(action, data=fields)
-    storage = storage_config(r.text)
-    if storage:  # Canvas platform storage page: go on as its script does
-        r = s.get(storage["redirect"])
-    action, fields = parse_form(r.text)
-    return s, s.post(action, data=fields)
 
 
 def test_instructor_places_graded_activities(live_server):

@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import requests
+from factories import db_sessions as _sessions
+from lti_helpers import instructor as _instructor
+from lti_helpers import place as _place
 from sqlalchemy import func, select
 from support import parse_form
-from test_deep_linking import _deep_link_launch, _instructor
 
-from lti_tool.db import make_engine, make_session_factory, transaction
+from lti_tool.db import make_session_factory, transaction
 from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.delivery.outbox import OutboxWorker, next_attempt_at
-from lti_tool.delivery.sealed import sealer_for
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
 from lti_tool.sandbox.models import (
@@ -26,26 +27,6 @@ from lti_tool.sandbox.models import (
     SandboxToken,
 )
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
-
-
-def _sessions(server):
-    engine = make_engine(server.settings.database_url)
-    return engine, make_session_factory(engine, sealer_for(server.settings))
-
-
-def _place(server, platform, activity="practice:safety") -> int:
-    s, picker = _deep_link_launch(server, platform, _instructor(platform))
-    action, fields = parse_form(picker.text)
-    fields["activity"] = activity
-    back = s.post(server.url + action.replace("&amp;", "&"), data=fields)
-    url, form = parse_form(back.text)
-    assert s.post(url, data=form).status_code == 200
-    engine, sessions = _sessions(server)
-    with transaction(sessions) as db:
-        placed = db.scalars(select(SandboxPlacedLink).order_by(SandboxPlacedLink.id.desc())
-                            ).first().id
-    engine.dispose()
-    return placed
 
 
 def _take_practice(server, platform, person, placed_id, right: int) -> str:
