@@ -263,7 +263,7 @@ def _platform_or_404(db, platform_id: int) -> Platform:
 @bp.route("/platforms/<int:platform_id>/edit", methods=["GET", "POST"])
 @admin_required
 def platform_edit(platform_id: int):
-    """Change a platform's name, URLs, policy and frame origins, and add deployments.
+    """Change a platform's name, URLs, policy, LMS and frame origins, add deployments.
     Issuer and client ID are the registration's identity: a different pair is a new
     platform (its users and courses are not carried over), so they are not edited here."""
     rt = runtime()
