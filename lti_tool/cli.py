@@ -40,6 +40,7 @@ from lti_tool.delivery.sealed import (
 )
 from lti_tool.lti.keys import KeyService, ToolKeyError
 from lti_tool.lti.platforms import (
+    LmsFamily,
     PlatformError,
     PlatformNotFoundError,
     PlatformService,
@@ -511,17 +512,22 @@ def platform() -> None:
               help="An origin the LMS shows the tool from when its issuer and login URL do "
                    "not name it (e.g. a vanity Canvas domain https://canvas.college.edu); "
                    "repeat for several. Given at all, it replaces the platform's list.")
+@click.option("--lms", "lms_family", default=None,
+              type=click.Choice([f.value for f in LmsFamily]),
+              help="Which LMS it is (Canvas gets Canvas's score extension and Canvas Cloud's "
+                   "hosts). Default for a new platform: detected from the issuer and login "
+                   "URL; an existing one keeps its own.")
 def platform_add(issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
                  key_set_url: str, deployment_ids: tuple[str, ...], name: str | None,
                  auth_audience: str | None, deployment_policy: str | None,
-                 frame_origins: tuple[str, ...]) -> None:
+                 frame_origins: tuple[str, ...], lms_family: str | None) -> None:
     """Register a platform, or update one and add deployment ids to it."""
     settings = _settings()
     spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
                         auth_token_url=auth_token_url, key_set_url=key_set_url,
                         deployment_ids=deployment_ids, name=name, auth_audience=auth_audience,
                         deployment_policy=deployment_policy,
-                        frame_origins=frame_origins or None)
+                        frame_origins=frame_origins or None, lms_family=lms_family)
     with _database(settings) as session:
         try:
             result = PlatformService(session).add(spec, default_policy=settings.deployment_policy)
@@ -546,7 +552,9 @@ def platform_list(as_json: bool) -> None:
     from lti_tool.lti.registration import pending_as_dict, pending_registrations
 
     with _database(_settings()) as session:
-        rows = [platform_as_dict(p) for p in PlatformService(session).list()]
+        platforms = PlatformService(session).list()
+        rows = [platform_as_dict(p) for p in platforms]
+        families = {p.id: p.lms_family.value for p in platforms}
         pending = [pending_as_dict(session, r) for r in pending_registrations(session)]
     if as_json:
         _echo_json(rows + pending)  # waiting ones carry "pending_registration": their id
@@ -567,7 +575,8 @@ def platform_list(as_json: bool) -> None:
         state = "enabled" if row["enabled"] else "disabled"
         deployments = ", ".join(row["deployments"]) or "-"
         click.echo(f"{row['id']}  {row['name'] or '-'}  {row['issuer']}  "
-                   f"client={row['client_id']}  {state}  policy={row['deployment_policy']}  "
+                   f"client={row['client_id']}  lms={families[row['id']]}  {state}  "
+                   f"policy={row['deployment_policy']}  "
                    f"deployments={deployments}  last_launch={row['last_launch_at'] or '-'}"
                    + (f"  frame_origins={' '.join(row['frame_origins'])}"
                       if row["frame_origins"] else ""))

@@ -64,6 +64,15 @@ class DeploymentPolicy(enum.StrEnum):
     AUTO_REGISTER = "auto-register"
 
 
+class LmsFamily(enum.StrEnum):
+    """Which LMS a platform is, decided once per platform row (lti/platforms/family.py
+    detects it and keys every per-LMS difference on it); an admin may correct it."""
+
+    CANVAS = "canvas"
+    MOODLE = "moodle"
+    OTHER = "other"
+
+
 class Role(enum.StrEnum):
     LEARNER = "learner"
     INSTRUCTOR = "instructor"
@@ -91,6 +100,12 @@ class Platform(Base):
         Enum(DeploymentPolicy, native_enum=False, length=20,
              values_callable=lambda e: [m.value for m in e]),
         default=DeploymentPolicy.STRICT,
+    )
+    # Set where the row is created (lti/platforms/family.py ``detect``), then only by an admin.
+    lms_family: Mapped[LmsFamily] = mapped_column(
+        Enum(LmsFamily, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]),
+        default=LmsFamily.OTHER, server_default=LmsFamily.OTHER.value,
     )
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

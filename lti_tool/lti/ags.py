@@ -34,12 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
 from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
+from lti_tool.lti.platforms.family import score_extensions
 from lti_tool.lti.registry import DbToolConf, ToolRegistration
 from lti_tool.models import AccessToken, Platform
 
 TOKEN_MARGIN = timedelta(seconds=60)
 DEFAULT_TOKEN_SECONDS = 3600
-CANVAS_SUBMISSION = "https://canvas.instructure.com/lti/submission"
 
 
 class DeliveryError(Exception):
@@ -85,6 +85,7 @@ class CachingConnector(ServiceConnector):
         self.clock = clock
         self.platform_id = registration.platform_id
         self.service_hosts = registration.service_hosts
+        self.lms_family = registration.lms_family
 
     def check_service_url(self, url: str, what: str) -> None:
         """Refuse, before any token is fetched or sent, a URL off the platform's hosts."""
@@ -184,7 +185,7 @@ class AgsClient:
         return connector, connector._registration.get_issuer() or ""
 
     def publish(self, score: ScoreToSend) -> dict[str, Any]:
-        connector, issuer = self.connector(score.platform_id)
+        connector, _ = self.connector(score.platform_id)
         for url, what in ((score.lineitem_url, "AGS line item"),
                           (score.lineitems_url, "AGS line items")):
             if url:
@@ -196,9 +197,9 @@ class AgsClient:
                  .set_score_maximum(score.score_maximum).set_timestamp(score.timestamp)
                  .set_activity_progress("Completed").set_grading_progress("FullyGraded")
                  .set_user_id(score.user_sub).set_comment(score.comment))
-        if "instructure.com" in issuer:
-            grade.set_extra_claims({CANVAS_SUBMISSION: {
-                "submitted_at": score.submitted_at, "new_submission": True}})
+        extensions = score_extensions(connector.lms_family, score.submitted_at)
+        if extensions:
+            grade.set_extra_claims(extensions)
         try:
             if score.lineitem_url:
                 result = service.put_grade(grade)

@@ -1,9 +1,19 @@
-"""The closed set of reasons a login or launch is refused, each with what an admin checks.
+"""The closed set of reasons a login or launch is refused, each with what an admin checks,
+and the one table (``TRANSLATIONS``) that turns pylti1p3's failures into them.
 
 Every refusal is a 4xx page built from one of these; nothing else leaves the LTI edge.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+from pylti1p3.exception import LtiException, OIDCException
+
+from lti_tool.lti.registry import AmbiguousPlatformError
 
 
 class LaunchError(Exception):
@@ -154,3 +164,108 @@ class BadClaimError(LaunchError):
     admin_hint = ("A claim of the launch message has the wrong form or is too long; the "
                   "message below names it. Check the tool's custom parameters and "
                   "variable substitutions in the LMS, or report it to the LMS vendor.")
+
+
+# -- pylti1p3's refusals, translated ----------------------------------------------------------
+#
+# One table: a failure pylti1p3 (or our registry under it) raised in a step of the login or
+# launch -> the LaunchError above it becomes. pylti1p3 2.x raises distinct types only for
+# a login (OIDCException) and, under a signature check, PyJWT's own errors as the cause;
+# everything else is a bare LtiException told apart by its step and, last, by its text.
+# The first row that matches wins, so each step ends with its catch-all.
+
+Step = Literal["login", "launch", "state", "jwt_format", "nonce", "registration", "signature",
+               "deployment", "message"]
+WHO = ("issuer", "client_id")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """``raised`` (and ``cause``: the ``__cause__`` pylti1p3 chained) in ``step`` becomes
+    ``error(detail)``. ``text``: substrings of pylti1p3's message, any of which must occur
+    (only for its bare LtiException). ``detail`` formats ``text`` (pylti1p3's message),
+    ``cause`` and the facts the step passes (``kid``, ``deployment_id``, ``message_type``).
+    ``who``: which of issuer and client id the page names. ``disabled``: the error and
+    detail instead when the refused platform is registered but disabled."""
+
+    step: Step
+    error: type[LaunchError]
+    detail: str
+    raised: type[BaseException] = LtiException
+    cause: tuple[type[BaseException], ...] = ()
+    text: tuple[str, ...] = ()
+    ignore_case: bool = False
+    who: tuple[str, ...] = WHO
+    disabled: tuple[type[LaunchError], str] | None = None
+
+    def matches(self, step: str, exc: BaseException) -> bool:
+        if step != self.step or not isinstance(exc, self.raised):
+            return False
+        if self.cause and not isinstance(exc.__cause__, self.cause):
+            return False
+        if self.text:
+            message = lti_message(exc)
+            if self.ignore_case:
+                message = message.lower()
+            return any(t in message for t in self.text)
+        return True
+
+
+_DISABLED = (PlatformDisabledError, "this LMS's registration is disabled in CPT Practice")
+
+TRANSLATIONS: tuple[Translation, ...] = (
+    # /lti/login
+    Translation("login", LoginError, "several registrations share this issuer and the LMS "
+                "sent no client_id", raised=AmbiguousPlatformError, who=("issuer",)),
+    Translation("login", UnknownPlatformError, "no enabled registration for this issuer and "
+                "client ID", raised=OIDCException, disabled=_DISABLED),
+    # /lti/launch, step by step
+    Translation("state", StaleStateError, "{text}", who=()),
+    Translation("jwt_format", BadTokenError, "{text}", who=()),
+    Translation("nonce", ReplayedNonceError, "nonce is missing, unknown or already used"),
+    Translation("registration", UnknownPlatformError, "several registrations share this "
+                "issuer", raised=AmbiguousPlatformError),
+    Translation("registration", WrongAudienceError, "{text}", text=("Client id",)),
+    Translation("registration", UnknownPlatformError, "no registration for this issuer and "
+                "client ID", disabled=_DISABLED),
+    Translation("signature", ExpiredTokenError, "{cause}",
+                cause=(jwt.ExpiredSignatureError, jwt.ImmatureSignatureError)),
+    Translation("signature", MissingClaimError, "{cause}",
+                cause=(jwt.MissingRequiredClaimError,)),
+    Translation("signature", UnknownKeyError, "no key with kid {kid!r} in the platform keyset",
+                text=("public key", "KID")),
+    Translation("signature", BadTokenError, "{text}"),
+    Translation("deployment", MissingClaimError, "the id_token has no deployment_id claim",
+                text=("not set",)),
+    Translation("deployment", UnknownDeploymentError,
+                "deployment {deployment_id!r} is not registered or is disabled"),
+    Translation("message", UnsupportedMessageError,
+                "message type {message_type!r} is not an LTI 1.3 message",
+                text=("message type",), ignore_case=True),
+    Translation("message", MissingClaimError, "{text}"),
+    # Anything a step above did not catch.
+    Translation("launch", BadTokenError, "{text}", who=()),
+)
+
+# pylti1p3's words for "no key with the token's kid in the key set": the launch then
+# fetches the key set again (the platform may have rotated) before refusing.
+UNKNOWN_KEY_TEXT = "Unable to find public key"
+
+
+def lti_message(exc: BaseException) -> str:
+    """pylti1p3's message, or the exception's name when it gave none."""
+    return str(exc).strip() or exc.__class__.__name__
+
+
+def translate(step: Step, exc: BaseException, *, who: Mapping[str, str | None] | None = None,
+              disabled: Callable[[], bool] | None = None, **facts: Any) -> LaunchError:
+    """The LaunchError for ``exc`` raised in ``step`` (TRANSLATIONS). ``who``: the issuer
+    and client id the refusal names; ``disabled`` is asked only when the row cares."""
+    for row in TRANSLATIONS:
+        if row.matches(step, exc):
+            error, detail = row.error, row.detail
+            if row.disabled is not None and disabled is not None and disabled():
+                error, detail = row.disabled
+            text = detail.format(text=lti_message(exc), cause=exc.__cause__, **facts)
+            return error(text, **{k: (who or {}).get(k) for k in row.who})
+    raise LookupError(f"no translation for {type(exc).__name__} in step {step!r}") from exc

@@ -36,6 +36,7 @@ from lti_tool.delivery.outbound import describe
 from lti_tool.lti import claims, errors
 from lti_tool.lti.cookies import iframe_cookie
 from lti_tool.lti.http import JWKS_MAX_BYTES, lms_session
+from lti_tool.lti.platforms.family import LmsFamily, reported_family
 from lti_tool.lti.registry import (
     AmbiguousPlatformError,
     DbToolConf,
@@ -114,6 +115,12 @@ class LaunchContext:
     @property
     def is_deep_linking(self) -> bool:
         return self.message_type == "LtiDeepLinkingRequest"
+
+    @property
+    def reported_family(self) -> LmsFamily | None:
+        """The LMS family the launch says it comes from (``tool_platform``); only the
+        platform row's stored family decides how the tool behaves."""
+        return reported_family(self.platform_product)
 
 
 @dataclass(frozen=True)
@@ -206,10 +213,6 @@ class ToolCookieService(FlaskCookieService):
                                 **iframe_cookie(self._secure))
 
 
-def _lti_message(exc: Exception) -> str:
-    return str(exc).strip() or exc.__class__.__name__
-
-
 class ToolMessageLaunch(FlaskMessageLaunch):
     """pylti1p3's launch with each validation step mapped to our error set."""
 
@@ -245,13 +248,13 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         try:
             return super().validate_state()
         except LtiException as exc:
-            raise errors.StaleStateError(_lti_message(exc)) from exc
+            raise errors.translate("state", exc) from exc
 
     def validate_jwt_format(self):
         try:
             super().validate_jwt_format()
         except LtiException as exc:
-            raise errors.BadTokenError(_lti_message(exc)) from exc
+            raise errors.translate("jwt_format", exc) from exc
         if not isinstance(self._jwt.get("body"), dict) or not isinstance(
                 self._jwt.get("header"), dict):
             raise errors.BadTokenError("id_token header and body must be JSON objects")
@@ -276,8 +279,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         try:
             super().validate_nonce()
         except LtiException as exc:
-            raise errors.ReplayedNonceError(
-                "nonce is missing, unknown or already used", **self._who()) from exc
+            raise errors.translate("nonce", exc, who=self._who()) from exc
 
     def validate_registration(self):
         body = self._jwt["body"]
@@ -289,20 +291,12 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             self._tool_config.expect_deployment(body.get(CLAIM + "deployment_id"))
         try:
             super().validate_registration()
-        except AmbiguousPlatformError as exc:
-            raise errors.UnknownPlatformError(
-                "several registrations share this issuer", **self._who()) from exc
-        except LtiException as exc:
-            text = _lti_message(exc)
-            if "Client id" in text:
-                raise errors.WrongAudienceError(text, **self._who()) from exc
+        except (AmbiguousPlatformError, LtiException) as exc:
             who = self._who()
-            if (isinstance(self._tool_config, DbToolConf)
-                    and self._tool_config.is_disabled(who["issuer"], who["client_id"])):
-                raise errors.PlatformDisabledError(
-                    "this LMS's registration is disabled in CPT Practice", **who) from exc
-            raise errors.UnknownPlatformError(
-                "no registration for this issuer and client ID", **who) from exc
+            config = self._tool_config
+            raise errors.translate("registration", exc, who=who, disabled=lambda: (
+                isinstance(config, DbToolConf)
+                and config.is_disabled(who["issuer"], who["client_id"]))) from exc
         aud = body["aud"]
         client_id = self.get_client_id()
         azp = body.get("azp")
@@ -406,7 +400,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         try:
             return super().get_public_key()
         except LtiException as exc:
-            if "Unable to find public key" not in str(exc):
+            if errors.UNKNOWN_KEY_TEXT not in str(exc):
                 raise
         # Unknown kid: the platform may have rotated since we cached its JWKS. Refetch once.
         self._registration.set_key_set(self.fetch_public_key(url, force=True))
@@ -425,29 +419,15 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         except errors.LaunchError:
             raise
         except LtiException as exc:
-            cause = exc.__cause__
-            text = _lti_message(exc)
-            if isinstance(cause, jwt.ExpiredSignatureError | jwt.ImmatureSignatureError):
-                raise errors.ExpiredTokenError(str(cause), **self._who()) from exc
-            if isinstance(cause, jwt.MissingRequiredClaimError):
-                raise errors.MissingClaimError(str(cause), **self._who()) from exc
-            if "public key" in text or "KID" in text:
-                raise errors.UnknownKeyError(
-                    f"no key with kid {header.get('kid')!r} in the platform keyset",
-                    **self._who()) from exc
-            raise errors.BadTokenError(text, **self._who()) from exc
+            raise errors.translate("signature", exc, who=self._who(),
+                                   kid=header.get("kid")) from exc
 
     def validate_deployment(self):
         try:
             return super().validate_deployment()
         except LtiException as exc:
-            text = _lti_message(exc)
-            if "not set" in text:
-                raise errors.MissingClaimError("the id_token has no deployment_id claim",
-                                               **self._who()) from exc
-            dep = self._jwt["body"].get(CLAIM + "deployment_id")
-            raise errors.UnknownDeploymentError(
-                f"deployment {dep!r} is not registered or is disabled", **self._who()) from exc
+            raise errors.translate("deployment", exc, who=self._who(), deployment_id=self._jwt[
+                "body"].get(CLAIM + "deployment_id")) from exc
 
     def save_launch_data(self):
         """Burn the nonce (see validate_nonce). Keep the launch body only where it is read
@@ -471,12 +451,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         try:
             super().validate_message()
         except LtiException as exc:
-            text = _lti_message(exc)
-            if "message type" in text.lower():
-                raise errors.UnsupportedMessageError(
-                    f"message type {message_type!r} is not an LTI 1.3 message",
-                    **self._who()) from exc
-            raise errors.MissingClaimError(text, **self._who()) from exc
+            raise errors.translate("message", exc, who=self._who(),
+                                   message_type=message_type) from exc
         if message_type not in SUPPORTED_MESSAGES:
             raise errors.UnsupportedMessageError(
                 f"message type {message_type!r} is not handled by this tool yet",
@@ -556,18 +532,11 @@ class LtiEdge:
         oidc.pass_params_to_launch({k: params[k] for k in LOGIN_PARAMS if params.get(k)})
         try:
             redirect = oidc.get_redirect_object(launch_url)
-        except AmbiguousPlatformError as exc:
-            raise errors.LoginError(
-                "several registrations share this issuer and the LMS sent no client_id",
-                issuer=iss) from exc
-        except OIDCException as exc:
-            if self.tool_conf.is_disabled(iss, params.get("client_id")):
-                raise errors.PlatformDisabledError(
-                    "this LMS's registration is disabled in CPT Practice", issuer=iss,
-                    client_id=params.get("client_id")) from exc
-            raise errors.UnknownPlatformError(
-                "no enabled registration for this issuer and client ID", issuer=iss,
-                client_id=params.get("client_id")) from exc
+        except (AmbiguousPlatformError, OIDCException) as exc:
+            client_id = params.get("client_id")
+            raise errors.translate(
+                "login", exc, who={"issuer": iss, "client_id": client_id},
+                disabled=lambda: self.tool_conf.is_disabled(iss, client_id)) from exc
         target = params.get("lti_storage_target")
         if not target:
             return redirect.do_redirect()
@@ -636,7 +605,7 @@ class LtiEdge:
         except errors.LaunchError:
             raise
         except LtiException as exc:
-            raise errors.BadTokenError(_lti_message(exc)) from exc
+            raise errors.translate("launch", exc) from exc
         registration = message._registration
         assert isinstance(registration, ToolRegistration)
         return _context(message.get_launch_id(), registration, message.get_launch_data())

@@ -1,8 +1,8 @@
 """Course roster from the LMS (Names and Role Provisioning Services 2.0).
 
 The token comes from pylti1p3's signed client assertion (through our DB token cache); the
-pages are followed through ``Link: rel="next"`` as the server sent it - pylti1p3's own
-paging lower-cases the whole header and so breaks Moodle's ``/CourseSection/`` URLs.
+pages are followed through ``Link: rel="next"`` as the server sent it (Moodle's quirk:
+``lti.platforms.family.next_page_url``).
 Members who left the course stay listed, marked, so their work is not orphaned.
 
 The memberships URL and every next page must be on the platform's own hosts (the bearer
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.db import transaction
 from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.lti.ags import AgsClient, DeliveryError, call_lms
+from lti_tool.lti.platforms.family import next_page_url
 from lti_tool.lti.roles import map_roles
 from lti_tool.models import Course, Deployment, RosterMember
 
@@ -59,7 +60,7 @@ def fetch_members(sessions: sessionmaker[Session], clock: Callable[[], datetime]
         if not isinstance(page_members, list):
             raise DeliveryError("the roster page's members are not a list", retryable=False)
         members += [m for m in page_members if isinstance(m, dict)]
-        next_url = resp.links.get("next", {}).get("url")
+        next_url = next_page_url(resp.links)
     raise DeliveryError("the roster has too many pages", retryable=False)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
+from lti_tool.lti.platforms.family import configuration_host_allowed, detect
 from lti_tool.models import (
     AccessToken,
     Deployment,
@@ -105,24 +106,14 @@ def _is_url(value: Any, *, https_only: bool) -> bool:
     return parts.scheme in allowed and bool(parts.netloc)
 
 
-CANVAS_ISSUERS = {"https://canvas.instructure.com", "https://canvas.beta.instructure.com",
-                  "https://canvas.test.instructure.com"}
-CANVAS_CONFIG_HOSTS = (".instructure.com", "sso.canvaslms.com", ".canvaslms.com")
-
-
 def issuer_matches(issuer: str, url: str, sandbox_origin: str | None = None) -> bool:
     """The issuer must be on the origin the configuration came from. Canvas Cloud is the
     known exception: one shared issuer, configuration served from Instructure hosts (and,
-    in the sandbox, from the sandbox's own origin)."""
+    in the sandbox, from the sandbox's own origin): ``family.configuration_host_allowed``."""
     if _origin(issuer) == _origin(url):
         return True
-    if issuer.rstrip("/") in CANVAS_ISSUERS:
-        host = (urlsplit(url).hostname or "").lower()
-        if urlsplit(url).scheme == "https" and (
-                host.endswith(CANVAS_CONFIG_HOSTS) or host in ("sso.canvaslms.com",)):
-            return True
-        return sandbox_origin is not None and _origin(url) == sandbox_origin
-    return False
+    return configuration_host_allowed(
+        issuer, url, from_sandbox=sandbox_origin is not None and _origin(url) == sandbox_origin)
 
 
 def check_outbound(policy: OutboundPolicy, url: Any, label: str) -> None:
@@ -284,7 +275,9 @@ def _record(session: Session, settings: Settings, config: PlatformConfiguration,
                             auth_login_url=config.authorization_endpoint,
                             auth_token_url=config.token_endpoint,
                             key_set_url=config.jwks_uri, enabled=True,
-                            deployment_policy=DeploymentPolicy(settings.deployment_policy))
+                            deployment_policy=DeploymentPolicy(settings.deployment_policy),
+                            lms_family=detect(config.issuer, config.authorization_endpoint,
+                                              config.product_family))
         session.add(platform)
         session.flush()
         _add_deployment(session, platform, deployment_id)
@@ -384,7 +377,8 @@ def approve_registration(session: Session, settings: Settings,
                             auth_login_url=row.auth_login_url,
                             auth_token_url=row.auth_token_url, key_set_url=row.key_set_url,
                             enabled=True,
-                            deployment_policy=DeploymentPolicy(settings.deployment_policy))
+                            deployment_policy=DeploymentPolicy(settings.deployment_policy),
+                            lms_family=detect(row.issuer, row.auth_login_url))
         session.add(platform)
         session.flush()
     else:

@@ -20,6 +20,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.keys import KeyService
+from lti_tool.lti.platforms.family import shared_issuer_suffix
 from lti_tool.models import Deployment, DeploymentPolicy, Platform
 
 log = logging.getLogger(__name__)
@@ -39,20 +40,13 @@ _PLATFORM_AND_DEPLOYMENT = (
            Platform.enabled.is_(True)))
 
 
-# Canvas Cloud: one issuer for every school, whose services live on the school's own
-# subdomain of instructure.com, which no registration names.
-CANVAS_CLOUD_ISSUERS = frozenset({"canvas.instructure.com", "canvas.beta.instructure.com",
-                                  "canvas.test.instructure.com"})
-CANVAS_CLOUD_SUFFIX = ".instructure.com"
-
-
 @dataclass(frozen=True)
 class ServiceHosts:
     """The hosts a platform's services may live on (issue 15): those of its issuer, login,
     token and key-set URLs and of the origins an admin gave for framing (plus any
-    ``*.instructure.com`` host for Canvas Cloud). An AGS or NRPS URL a launch names
-    elsewhere is neither stored nor called: the tool's bearer token for the platform
-    must never go to another host."""
+    ``*.instructure.com`` host for Canvas Cloud: ``family.shared_issuer_suffix``). An AGS
+    or NRPS URL a launch names elsewhere is neither stored nor called: the tool's bearer
+    token for the platform must never go to another host."""
 
     hosts: frozenset[str]
     suffixes: tuple[str, ...] = ()
@@ -69,8 +63,9 @@ class ServiceHosts:
                 suffixes.append(host[1:])
             elif host:
                 hosts.add(host)
-        if (urlsplit(platform.issuer).hostname or "").lower() in CANVAS_CLOUD_ISSUERS:
-            suffixes.append(CANVAS_CLOUD_SUFFIX)
+        shared = shared_issuer_suffix(platform.lms_family, platform.issuer)
+        if shared:
+            suffixes.append(shared)
         return cls(frozenset(hosts), tuple(suffixes))
 
     def allows(self, url: Any) -> bool:
@@ -95,6 +90,7 @@ class ToolRegistration(Registration):
         super().__init__()
         self.platform_id = platform.id
         self.platform_name = platform.name
+        self.lms_family = platform.lms_family
         self.service_hosts = ServiceHosts.of(platform)
         self._key_loader = key_loader
         self._key: tuple[str, str] | None | bool = False  # False: not loaded yet

@@ -28,6 +28,7 @@ from lti_tool.models import (
     AdminSession,
     AdminUser,
     Deployment,
+    LmsFamily,
     LrsEndpoint,
     Outbox,
     OutboxKind,
@@ -192,6 +193,7 @@ class AdminService:
                            for d in sorted(platform.deployments, key=lambda d: d.id)]
             out.append({"id": platform.id, "name": platform.name, "issuer": platform.issuer,
                         "client_id": platform.client_id, "enabled": platform.enabled,
+                        "lms_family": LmsFamily(platform.lms_family).value,
                         "last_launch_at": platform.last_launch_at,
                         "deployments": deployments, "lrs": lrss})
         return out

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.keys import generate_rsa_pem, public_jwk_from_pem
+from lti_tool.lti.platforms.family import detect
 from lti_tool.models import Deployment, Platform
 from lti_tool.sandbox.models import SandboxKey
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
@@ -48,12 +49,15 @@ def ensure_sandbox_platforms(session: Session, settings: Settings) -> list[Platf
         sandbox_key(session, platform)
         issuer = platform.issuer(settings)
         row = _existing_row(session, platform, issuer)
+        login_url = platform.endpoint(settings, platform.auth_path)
         if row is None:
-            row = Platform(issuer=issuer, client_id=platform.client_id)
+            # Decided once, as for any new platform: canvas and moodle, by their URLs.
+            row = Platform(issuer=issuer, client_id=platform.client_id,
+                           lms_family=detect(issuer, login_url))
             session.add(row)
         row.issuer = issuer
         row.name = platform.name
-        row.auth_login_url = platform.endpoint(settings, platform.auth_path)
+        row.auth_login_url = login_url
         row.auth_token_url = platform.endpoint(settings, platform.token_path)
         row.key_set_url = platform.endpoint(settings, platform.jwks_path)
         session.flush()

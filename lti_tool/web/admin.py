@@ -32,7 +32,7 @@ from lti_tool.lti.registration import (
     pending_registrations,
     reject_registration,
 )
-from lti_tool.models import Course, Deployment, DeploymentPolicy, Platform, User
+from lti_tool.models import Course, Deployment, DeploymentPolicy, LmsFamily, Platform, User
 from lti_tool.ops.admin import AdminError, AdminService, TooManyAttempts
 from lti_tool.web.runtime import runtime
 
@@ -197,7 +197,8 @@ def _spec(issuer: str, client_id: str) -> PlatformSpec:
         key_set_url=_field("key_set_url"), deployment_ids=_lines("deployment_ids"),
         name=_field("name"), auth_audience=_field("auth_audience"),
         deployment_policy=_field("deployment_policy") or "strict",
-        frame_origins=_lines("frame_origins"))
+        frame_origins=_lines("frame_origins"),
+        lms_family=_field("lms_family") or None)  # not sent: detected, or left as it is
 
 
 def _form_values(platform: Platform | None = None) -> dict[str, str]:
@@ -205,7 +206,8 @@ def _form_values(platform: Platform | None = None) -> dict[str, str]:
     if request.method == "POST":
         return {k: request.form.get(k, "")[:_MAX_FIELD] for k in (
             "name", "issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url",
-            "auth_audience", "deployment_ids", "deployment_policy", "frame_origins")}
+            "auth_audience", "deployment_ids", "deployment_policy", "frame_origins",
+            "lms_family")}
     if platform is None:
         return {"deployment_policy": runtime().settings.deployment_policy}
     return {"name": platform.name, "issuer": platform.issuer, "client_id": platform.client_id,
@@ -213,7 +215,8 @@ def _form_values(platform: Platform | None = None) -> dict[str, str]:
             "auth_token_url": platform.auth_token_url, "key_set_url": platform.key_set_url,
             "auth_audience": platform.auth_audience or "",
             "deployment_policy": DeploymentPolicy(platform.deployment_policy).value,
-            "frame_origins": "\n".join(platform.frame_origins.split()), "deployment_ids": ""}
+            "frame_origins": "\n".join(platform.frame_origins.split()), "deployment_ids": "",
+            "lms_family": LmsFamily(platform.lms_family).value}
 
 
 def _platform_form(platform: Platform | None, error: str | None = None, status: int = 200):
@@ -222,7 +225,8 @@ def _platform_form(platform: Platform | None, error: str | None = None, status: 
     return render_template(
         "admin_platform_form.html", platform=platform, values=_form_values(platform),
         deployments=deployments, error=error, tool_urls=tool_urls(),
-        policies=[p.value for p in DeploymentPolicy], csrf_token=g.admin.csrf_token,
+        policies=[p.value for p in DeploymentPolicy], families=[f.value for f in LmsFamily],
+        csrf_token=g.admin.csrf_token,
         admin=g.admin), status
 
 
@@ -259,7 +263,7 @@ def _platform_or_404(db, platform_id: int) -> Platform:
 @bp.route("/platforms/<int:platform_id>/edit", methods=["GET", "POST"])
 @admin_required
 def platform_edit(platform_id: int):
-    """Change a platform's name, URLs, policy and frame origins, and add deployments.
+    """Change a platform's name, URLs, policy, LMS and frame origins, add deployments.
     Issuer and client ID are the registration's identity: a different pair is a new
     platform (its users and courses are not carried over), so they are not edited here."""
     rt = runtime()

@@ -2,10 +2,11 @@
 
 An LMS frames the tool from its own origin, so the list is built from the registered,
 enabled platforms: the origin of each issuer and login URL (Moodle, Brightspace and
-self-hosted LMSs serve their pages there), every ``*.instructure.com`` school for Canvas
-Cloud's shared issuer (a school's Canvas lives on its own subdomain, which no registration
-names), and the extra origins an admin gave with ``cpt-lti platform add --frame-origin``
-(a vanity domain such as ``https://canvas.college.edu``). Any other site gets a blank
+self-hosted LMSs serve their pages there), every ``*.instructure.com`` school for a Canvas
+Cloud platform's shared issuer (a school's Canvas lives on its own subdomain, which no
+registration names: ``lti.platforms.family.shared_issuer_suffix``), and the extra origins
+an admin gave with ``cpt-lti platform add --frame-origin`` (a vanity domain such as
+``https://canvas.college.edu``). Any other site gets a blank
 frame instead of a tool it could overlay (clickjacking).
 
 The same list is the CSP ``form-action``: the pages that post to an LMS (the Deep Linking
@@ -27,11 +28,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Platform
+from lti_tool.lti.platforms.family import detect, shared_issuer_suffix
+from lti_tool.models import LmsFamily, Platform
 
 TTL_SECONDS = 30.0
-CANVAS_CLOUD_ISSUERS = {"canvas.instructure.com", "canvas.beta.instructure.com",
-                        "canvas.test.instructure.com"}
 
 
 def origin_of(url: str) -> str | None:
@@ -49,11 +49,15 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{host}{suffix}"
 
 
-def platform_origins(issuer: str, auth_login_url: str, frame_origins: str) -> list[str]:
-    """The origins one platform frames the tool from."""
+def platform_origins(issuer: str, auth_login_url: str, frame_origins: str,
+                     lms_family: LmsFamily | None = None) -> list[str]:
+    """The origins one platform frames the tool from. ``lms_family`` is the row's; None
+    (a platform not stored yet) detects it as registering would."""
     found = [origin_of(issuer), origin_of(auth_login_url), *frame_origins.split()]
-    if urlsplit(issuer).hostname in CANVAS_CLOUD_ISSUERS:
-        found.append("https://*.instructure.com")
+    family = lms_family if lms_family is not None else detect(issuer, auth_login_url)
+    shared = shared_issuer_suffix(family, issuer)
+    if shared:
+        found.append("https://*" + shared)
     return [o for o in found if o]
 
 
@@ -61,7 +65,8 @@ def frame_ancestors(session: Session, extra: Iterable[str] = ()) -> str:
     """The ``frame-ancestors`` source list: the tool itself, ``extra`` and every enabled
     platform's origins, sorted so the header is stable between instances."""
     rows = session.execute(
-        select(Platform.issuer, Platform.auth_login_url, Platform.frame_origins)
+        select(Platform.issuer, Platform.auth_login_url, Platform.frame_origins,
+               Platform.lms_family)
         .where(Platform.enabled.is_(True))).all()
     origins = {o for row in rows for o in platform_origins(*row)}
     origins.update(o for o in extra if o)

@@ -1,7 +1,8 @@
 """Platform registrations (issuer + client id, their URLs and deployments) as a service.
 
-The CLI and, later, the admin console both register LMSs; keeping the rules here means an
+The CLI and the admin console both register LMSs; keeping the rules here means an
 operator gets the same validation and the same upsert behaviour whichever door they use.
+A new platform's LMS family is detected here (``family.detect``) unless the operator names it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from lti_tool.models import Deployment, DeploymentPolicy, Platform
+from lti_tool.lti.platforms.family import detect, family_from_text
+from lti_tool.models import Deployment, DeploymentPolicy, LmsFamily, Platform
 
 
 class PlatformError(ValueError):
@@ -41,6 +43,8 @@ class PlatformSpec:
     auth_audience: str | None = None
     deployment_policy: str | None = None
     frame_origins: tuple[str, ...] | None = None
+    # canvas, moodle or other; None: detected for a new platform, left as it is otherwise.
+    lms_family: str | None = None
 
 
 @dataclass
@@ -100,6 +104,13 @@ def _policy(value: str) -> DeploymentPolicy:
     except ValueError:
         choices = ", ".join(p.value for p in DeploymentPolicy)
         raise PlatformError(f"deployment policy must be one of {choices}, not {value!r}") from None
+
+
+def _family(value: str) -> LmsFamily:
+    try:
+        return family_from_text(value)
+    except ValueError as exc:
+        raise PlatformError(str(exc)) from None
 
 
 def platform_as_dict(platform: Platform) -> dict[str, Any]:
@@ -168,6 +179,8 @@ class PlatformService:
         if spec.frame_origins is not None:
             values["frame_origins"] = " ".join(
                 _unique(check_frame_origin(o) for o in spec.frame_origins))
+        if spec.lms_family is not None:
+            values["lms_family"] = _family(spec.lms_family)
         deployment_ids = _unique(_required("deployment id", d) for d in spec.deployment_ids)
 
         platform = self.find(issuer, client_id)
@@ -176,6 +189,7 @@ class PlatformService:
         if platform is None:
             values.setdefault("deployment_policy", _policy(default_policy))
             values.setdefault("name", "")
+            values.setdefault("lms_family", detect(issuer, values["auth_login_url"]))
             platform = Platform(issuer=issuer, client_id=client_id, **values)
             self.session.add(platform)
             self.session.flush()
