@@ -32,8 +32,8 @@ from sqlalchemy import func, select  # noqa: E402
 from lti_tool.curriculum.checks import load_bank  # noqa: E402
 from lti_tool.curriculum.loader import sync_curriculum  # noqa: E402
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
-from lti_tool.delivery.outbox import OutboxWorker  # noqa: E402
 from lti_tool.delivery.sealed import Sealer, new_key, sealer_for  # noqa: E402
+from lti_tool.delivery.worker import OutboxWorker  # noqa: E402
 from lti_tool.lti.keys import KeyService  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Attempt,

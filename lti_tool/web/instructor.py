@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from sqlalchemy import func, select
 
 from lti_tool.delivery.outbound import OutboundPolicy
+from lti_tool.delivery.scores import latest_sync
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.lti.nrps import sync_roster
 from lti_tool.models import (
@@ -35,7 +36,7 @@ from lti_tool.practice.analytics import (
     ItemStats,
     item_analysis,
 )
-from lti_tool.practice.grading import latest_sync, policy_score, queue_link_score
+from lti_tool.practice.grading import policy_score, queue_link_score
 from lti_tool.practice.placement import placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.web.auth import link, staff_required

@@ -14,8 +14,9 @@ from test_deep_linking import _deep_link_launch, _instructor
 
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.delivery.outbound import OutboundPolicy
-from lti_tool.delivery.outbox import OutboxWorker, next_attempt_at
+from lti_tool.delivery.retry import grade_retry_at as next_attempt_at
 from lti_tool.delivery.sealed import sealer_for
+from lti_tool.delivery.worker import OutboxWorker
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
 from lti_tool.sandbox.models import (
