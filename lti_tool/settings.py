@@ -118,8 +118,8 @@ class Settings:
             raise SettingsError("xapi endpoint must start with http:// or https://")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("base_url must start with http:// or https://")
-        # Imported here: outbound.py loads requests, which the practice engine (and so
-        # everything that reads settings) should not (lti_tool/delivery/__init__.py).
+        # Imported here, not at the top: outbound.py loads requests, and importing the
+        # practice engine (which loads this module) must not (lti_tool/delivery/__init__.py).
         from lti_tool.delivery.outbound import parse_networks
 
         try:
