@@ -32,8 +32,8 @@ from harness import free_port, gunicorn  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from lti_tool.db import make_engine, make_session_factory, transaction  # noqa: E402
-from lti_tool.delivery.outbox import OutboxWorker  # noqa: E402
 from lti_tool.delivery.sealed import Sealer, new_key  # noqa: E402
+from lti_tool.delivery.worker import OutboxWorker  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Attempt,
     AttemptMode,

@@ -4,7 +4,7 @@
 
 1. Enqueue (timed per call): simulated students run drill sessions through the practice
    engine (start, answers, submit) until ``--statements`` learning events wait in the
-   outbox. Prints the enqueue cost per statement: the time inside ``queue_events`` (one
+   outbox. Prints the enqueue cost per statement: the time inside ``events.queue`` (one
    answer's event, or a start's or submit's batch) divided by the statements it queued;
    it runs in the answer's own transaction (target: under 1 ms).
 2. Drain (timed): ``--workers`` outbox worker processes (as `cpt-lti worker` runs)
@@ -62,21 +62,21 @@ MODULES = ("safety", "quality", "processes", "maintenance")
 
 def enqueue(sessions, statements: int, answers_per_session: int) -> tuple[float, int]:
     """Run drill sessions until enough events are queued; returns (seconds inside
-    queue_events, events queued). Every event goes through ``queue_events``
-    (``queue_event`` queues a batch of one)."""
+    ``events.queue``, events queued). Every event goes through it (an answer queues a
+    batch of one)."""
     spent = [0.0]
     calls = [0]
-    original = events.queue_events
+    original = events.queue
 
-    def timed(session, now, batch):
+    def timed(session, now, *batch):
         began = time.perf_counter()
         try:
-            return original(session, now, batch)
+            return original(session, now, *batch)
         finally:
             spent[0] += time.perf_counter() - began
             calls[0] += len(batch)
 
-    events.queue_events = timed
+    events.queue = timed
     try:
         with transaction(sessions) as db:
             course = course_row(db, "bench", title="Bench course")
@@ -101,7 +101,7 @@ def enqueue(sessions, statements: int, answers_per_session: int) -> tuple[float,
                 PracticeService(db, lambda: datetime.now(UTC), rng).submit(attempt_id, user_id)
             n += 1
     finally:
-        events.queue_events = original
+        events.queue = original
     return spent[0], calls[0]
 
 
@@ -186,7 +186,7 @@ def main() -> int:
             sync_curriculum(db, load_bank(), lambda: datetime.now(UTC))
         enqueue_seconds, queued = enqueue(sessions, args.statements, args.answers)
         print(f"enqueue: {queued} statements, {enqueue_seconds * 1000 / queued:.3f} ms each "
-              f"inside queue_events (in the answer's transaction)")
+              f"inside events.queue (in the answer's transaction)")
 
         ours = RalphServer(Path(tmp) / "ralph-ours").start()
         bare = RalphServer(Path(tmp) / "ralph-bare").start()

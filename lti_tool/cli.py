@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import signal
 import socket
@@ -311,7 +310,7 @@ def serve(host: str, port: int, workers: int, local_lrs: bool) -> None:
             settings = _start_local_lrs(settings)
         app = create_app(settings)
         if settings.embedded_worker:
-            from lti_tool.delivery.outbox import start_background_worker
+            from lti_tool.delivery.worker import start_background_worker
 
             rt = app.extensions["cpt_lti"]
             start_background_worker(rt.sessions, rt.clock, settings)
@@ -871,41 +870,24 @@ def sealing_rotate(as_json: bool) -> None:
 def worker(once: bool, limit: int) -> None:
     """Deliver the outbox: grades to the LMS (AGS), statements to the LRSs (xAPI). Run any
     number of these processes."""
-    import time
-
-    from lti_tool.delivery.outbox import OutboxWorker
+    from lti_tool.delivery.worker import OutboxWorker, WorkerReport, run
 
     settings = _settings()
     _require_schema(settings)
     engine = make_engine(settings.database_url)
     runner = OutboxWorker(make_session_factory(engine, sealer_for(settings)), system_clock,
                           settings.http_timeout_seconds, settings=settings)
-    log = logging.getLogger("lti_tool.worker")
+
+    def echo(report: WorkerReport) -> None:
+        click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+
     try:
-        while True:
-            try:
-                report = runner.run_once(limit)
-            except Exception as exc:  # noqa: BLE001 - a long-running worker outlives outages
-                if once:
-                    raise
-                # The database (or anything else) failed this pass: nothing was recorded as
-                # sent, so the rows stay queued. Exiting would need an operator to restart
-                # the worker; waiting and trying again needs no one.
-                log.warning("outbox pass failed, retrying in %s s: %s",
-                            settings.worker_interval_seconds, str(exc).splitlines()[0][:300])
-                time.sleep(settings.worker_interval_seconds)
-                continue
-            if report.handled:
-                click.echo(f"sent {report.sent}, retry later {report.retried}, "
-                           f"failed {report.failed}")
-            if once:
-                if report.failed:
-                    raise SystemExit(EXIT_FAILED)
-                return
-            if report.handled < limit:
-                time.sleep(settings.worker_interval_seconds)
+        report = run(runner, settings.worker_interval_seconds, limit=limit, once=once,
+                     on_pass=echo)
     finally:
         engine.dispose()
+    if report is not None and report.failed:
+        raise SystemExit(EXIT_FAILED)
 
 
 @cli.group()

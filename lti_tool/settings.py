@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lti_tool.delivery.outbound import parse_networks
 from lti_tool.delivery.sealed import SealingKeyError, parse_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +118,10 @@ class Settings:
             raise SettingsError("xapi endpoint must start with http:// or https://")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("base_url must start with http:// or https://")
+        # Imported here, not at the top: outbound.py loads requests, and importing the
+        # practice engine (which loads this module) must not (lti_tool/delivery/__init__.py).
+        from lti_tool.delivery.outbound import parse_networks
+
         try:
             parse_networks(self.outbound_allow_networks)
         except ValueError as exc:

@@ -3,7 +3,8 @@
 The practice engine queues only ids and facts (cheap, in the answer's transaction); the
 names a statement needs - the platform's issuer, the LTI ``sub``, the course's context id,
 the item's stem and choices - are looked up here, once, by the worker. The resulting JSON
-is frozen on the outbox row, so a retry never re-renders.
+is frozen on the outbox row, so a retry never re-renders. One renderer per kind of event
+(``RENDERERS``, keyed by the classes in events.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery import events
 from lti_tool.models import (
     ActorIdentity,
     Attempt,
@@ -112,54 +114,116 @@ def render_statement(session: Session, payload: dict[str, Any],
     return platform.id, build
 
 
-def _factory(rows: RowCache, verb: str, payload: dict[str, Any], common: dict[str, Any],
-             lesson: CurriculumLesson | None) -> Callable[[ev.Actor], Any]:
-    """Validate the event now (so a bad one is parked before any LRS sees it)."""
+Factory = Callable[[ev.Actor], Any]
+Renderer = Callable[[RowCache, dict[str, Any], dict[str, Any], CurriculumLesson | None],
+                    Factory]
+"""(rows, payload, common statement fields, the attempt's lesson) -> build(actor). It
+validates the event now, so a bad one is parked before any LRS sees it."""
+
+
+def _unknown(verb: str) -> RenderError:
+    return RenderError(f"unknown learning event {verb!r}")
+
+
+def _initialized(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+                 lesson: CurriculumLesson | None) -> Factory:
+    return lambda actor: ev.SessionInitialized(actor=actor, **common)
+
+
+def _terminated(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+                lesson: CurriculumLesson | None) -> Factory:
     duration = payload.get("duration_seconds")
-    if verb == "initialized":
-        return lambda actor: ev.SessionInitialized(actor=actor, **common)
-    if verb == "terminated":
-        return lambda actor: ev.SessionTerminated(actor=actor, duration_seconds=duration or 0.0,
-                                                  **common)
-    if verb in ("experienced", "completed") and lesson is not None:
-        if verb == "experienced":
-            return lambda actor: ev.LessonExperienced(
-                actor=actor, lesson_id=lesson.id, lesson_title=lesson.title, **common)
+    return lambda actor: ev.SessionTerminated(actor=actor, duration_seconds=duration or 0.0,
+                                              **common)
+
+
+def _experienced(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+                 lesson: CurriculumLesson | None) -> Factory:
+    if lesson is None:  # only a lesson is experienced
+        raise _unknown(payload["verb"])
+    return lambda actor: ev.LessonExperienced(
+        actor=actor, lesson_id=lesson.id, lesson_title=lesson.title, **common)
+
+
+def _answered(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+              lesson: CurriculumLesson | None) -> Factory:
+    item = rows.get(CurriculumItem, payload["item_id"])
+    if item is None:
+        raise RenderError(f"item {payload['item_id']} no longer exists")
+    options = list(item.options)
+    correct_index = next((n for n, o in enumerate(options) if o.get("correct")), None)
+    if correct_index is None:
+        raise RenderError(f"item {item.id} has no correct option")
+    ms = payload.get("duration_ms")
+    return lambda actor: ev.ItemAnswered(
+        actor=actor, item_id=item.id, stem=item.stem,
+        choices=tuple(o["text"] for o in options), correct_index=correct_index,
+        chosen_index=int(payload["choice"]), success=bool(payload["correct"]),
+        duration_seconds=(ms / 1000.0) if ms is not None else None,
+        lesson_id=lesson.id if lesson else None,
+        lesson_title=lesson.title if lesson else None, **common)
+
+
+def _score(payload: dict[str, Any]) -> tuple[Any, Any]:
+    raw, maximum = payload.get("score_raw"), payload.get("score_max")
+    if raw is None or not maximum:
+        raise RenderError("the attempt's score is missing")
+    return raw, maximum
+
+
+def _completed(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+               lesson: CurriculumLesson | None) -> Factory:
+    """A lesson's completion, or an attempt's (with its score)."""
+    duration = payload.get("duration_seconds")
+    if lesson is not None:
         return lambda actor: ev.LessonCompleted(
             actor=actor, lesson_id=lesson.id, lesson_title=lesson.title,
             duration_seconds=duration or 0.0, **common)
-    if verb == "answered":
-        item = rows.get(CurriculumItem, payload["item_id"])
-        if item is None:
-            raise RenderError(f"item {payload['item_id']} no longer exists")
-        options = list(item.options)
-        correct_index = next((n for n, o in enumerate(options) if o.get("correct")), None)
-        if correct_index is None:
-            raise RenderError(f"item {item.id} has no correct option")
-        ms = payload.get("duration_ms")
-        return lambda actor: ev.ItemAnswered(
-            actor=actor, item_id=item.id, stem=item.stem,
-            choices=tuple(o["text"] for o in options), correct_index=correct_index,
-            chosen_index=int(payload["choice"]), success=bool(payload["correct"]),
-            duration_seconds=(ms / 1000.0) if ms is not None else None,
-            lesson_id=lesson.id if lesson else None,
-            lesson_title=lesson.title if lesson else None, **common)
-    if verb in ("completed", "passed", "failed"):
-        raw, maximum = payload.get("score_raw"), payload.get("score_max")
-        if raw is None or not maximum:
-            raise RenderError("the attempt's score is missing")
-        if verb == "completed":
-            return lambda actor: ev.AttemptCompleted(
-                actor=actor, score_raw=raw, score_max=maximum,
-                duration_seconds=duration or 0.0, **common)
-        return lambda actor: ev.AttemptJudged(
-            actor=actor, passed=verb == "passed", score_raw=raw, score_max=maximum,
-            duration_seconds=duration or 0.0, **common)
-    if verb == "progressed":
-        ka = rows.get(CurriculumKeyActivity, payload["key_activity_id"])
-        if ka is None:
-            raise RenderError(f"key activity {payload['key_activity_id']} no longer exists")
-        return lambda actor: ev.MasteryProgressed(
-            actor=actor, key_activity_title=ka.title, estimate=float(payload["estimate"]),
-            **common)
-    raise RenderError(f"unknown learning event {verb!r}")
+    raw, maximum = _score(payload)
+    return lambda actor: ev.AttemptCompleted(
+        actor=actor, score_raw=raw, score_max=maximum, duration_seconds=duration or 0.0,
+        **common)
+
+
+def _judged(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+            lesson: CurriculumLesson | None) -> Factory:
+    """Passed or failed: a mock exam against its pass mark."""
+    duration = payload.get("duration_seconds")
+    raw, maximum = _score(payload)
+    passed = payload["verb"] == events.Passed.kind
+    return lambda actor: ev.AttemptJudged(
+        actor=actor, passed=passed, score_raw=raw, score_max=maximum,
+        duration_seconds=duration or 0.0, **common)
+
+
+def _progressed(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
+                lesson: CurriculumLesson | None) -> Factory:
+    ka = rows.get(CurriculumKeyActivity, payload["key_activity_id"])
+    if ka is None:
+        raise RenderError(f"key activity {payload['key_activity_id']} no longer exists")
+    return lambda actor: ev.MasteryProgressed(
+        actor=actor, key_activity_title=ka.title, estimate=float(payload["estimate"]),
+        **common)
+
+
+RENDERERS: dict[type[events.LearningEvent], Renderer] = {
+    events.Initialized: _initialized,
+    events.Experienced: _experienced,
+    events.Answered: _answered,
+    events.Completed: _completed,
+    events.Passed: _judged,
+    events.Failed: _judged,
+    events.Terminated: _terminated,
+    events.Progressed: _progressed,
+}
+"""Every kind of learning event (events.py) and the statement it becomes."""
+
+
+def _factory(rows: RowCache, verb: str, payload: dict[str, Any], common: dict[str, Any],
+             lesson: CurriculumLesson | None) -> Factory:
+    """The queued row's kind is looked up by its stored ``verb``; one no kind has (a row
+    from a newer version, or a hand-made one) is parked, never silently dropped."""
+    kind = events.KINDS.get(verb) if isinstance(verb, str) else None
+    if kind is None:
+        raise _unknown(verb)
+    return RENDERERS[kind](rows, payload, common, lesson)

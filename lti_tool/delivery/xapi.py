@@ -12,8 +12,8 @@ Two passes, each in short transactions (on SQLite the web processes need the wri
    destination is owned by the worker that leased its oldest row (a compare-and-set
    update, so two workers never send the same destination's rows at once and a learner's
    statements are never reordered). Outcomes: delivered; retry the batch later (LRS down,
-   5xx, 429, bad credentials: never given up); a statement the LRS refuses or a
-   conflicting id is parked as failed with the LRS's reason, and the rest go on.
+   5xx, 429, bad credentials: never given up, see retry.py); a statement the LRS refuses
+   or a conflicting id is parked as failed with the LRS's reason, and the rest go on.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from lti_tool.delivery.destinations import (
     lrs_session,
 )
 from lti_tool.delivery.render import RenderError, RowCache, render_statement
+from lti_tool.delivery.retry import statement_retry_at
 from lti_tool.delivery.sealed import UnsealError
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
 from lti_tool.settings import Settings
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 NO_LRS_RECHECK = timedelta(minutes=5)
-BASE_DELAY = timedelta(seconds=5)
-MAX_DELAY = timedelta(minutes=30)
 MAX_DESTINATIONS_PER_PASS = 50
 
 
@@ -61,17 +60,6 @@ class XapiReport:
     @property
     def handled(self) -> int:
         return self.rendered + self.sent + self.retried + self.parked
-
-
-def backoff(attempts: int, now: datetime, rng: Random,
-            retry_after: float | None = None) -> datetime:
-    """Exponential with jitter, capped: an LRS that is down for a day is retried every half
-    hour, never given up on. ``Retry-After`` from the LRS wins when it asks for longer."""
-    delay = min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
-    delay = delay * (0.5 + rng.random() / 2)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=min(retry_after, MAX_DELAY.total_seconds())))
-    return now + delay
 
 
 class XapiDelivery:
@@ -251,7 +239,7 @@ class XapiDelivery:
         with transaction(self.sessions) as session:
             now = self.clock()
             attempts = claimed[0][2]
-            when = backoff(attempts, now, self.rng, retry_after)
+            when = statement_retry_at(attempts, now, self.rng, retry_after)
             session.execute(update(Outbox).where(Outbox.id.in_([c[0] for c in claimed]))
                             .values(next_attempt_at=when, last_error=message[:500])
                             .execution_options(synchronize_session=False))
@@ -288,8 +276,8 @@ class XapiDelivery:
                     log.warning("xAPI statement in outbox row %s parked (%s): %s", row_id,
                                 outcome.kind, outcome.message)
             if retry_ids:
-                when = backoff(max(attempts[i] for i in retry_ids), now, self.rng,
-                               retry_after)
+                when = statement_retry_at(max(attempts[i] for i in retry_ids), now,
+                                          self.rng, retry_after)
                 session.execute(update(Outbox).where(Outbox.id.in_(retry_ids)).values(
                     next_attempt_at=when, last_error=message[:500]))
                 report.retried += len(retry_ids)

@@ -1,28 +1,18 @@
 """What the gradebook shows for a student on a graded link, under the link's policy.
 
-Every publish is a new outbox row stamped with the time the score changed, so a later
-publish (a new attempt, or a policy change) always wins at the LMS, while Canvas's
-``submitted_at`` stays the time of the student's own last submission. Only attempts that
-count for the link (exactly its placed activity, see placement.py) make the grade.
+Only attempts that count for the link (exactly its placed activity, see placement.py)
+make the grade. The grade waits in the outbox for the LMS (delivery/scores.py).
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import (
-    Attempt,
-    AttemptStatus,
-    GradingPolicy,
-    Outbox,
-    OutboxKind,
-    OutboxStatus,
-    ResourceLink,
-)
+from lti_tool.delivery.scores import LinkScore, queue_score
+from lti_tool.models import Attempt, AttemptStatus, GradingPolicy, ResourceLink
 from lti_tool.practice.placement import GRADED_MODES, placement
 
 
@@ -49,10 +39,6 @@ def policy_score(attempts: list[Attempt], policy: GradingPolicy) -> tuple[float,
     return round(maximum * max(fractions), 2), maximum
 
 
-def score_key_prefix(link_id: int, user_id: int) -> str:
-    return f"score:{link_id}:{user_id}:"
-
-
 def queue_link_score(session: Session, now: datetime, link_id: int, user_id: int) -> bool:
     """Queue the policy score of one student on one link; False if nothing to publish."""
     link = session.get(ResourceLink, link_id)
@@ -66,20 +52,9 @@ def queue_link_score(session: Session, now: datetime, link_id: int, user_id: int
     given, maximum = policy_score(attempts, link.grading_policy)
     latest = attempts[-1]
     assert latest.submitted_at is not None
-    session.add(Outbox(
-        kind=OutboxKind.AGS, dedupe_key=score_key_prefix(link_id, user_id) + uuid.uuid4().hex,
-        payload={"attempt_id": latest.id, "resource_link_id": link_id, "user_id": user_id,
-                 "score_given": given, "score_maximum": maximum,
-                 "mode": latest.mode.value, "policy": link.grading_policy.value,
-                 "attempts": len(attempts),
-                 "submitted_at": latest.submitted_at.isoformat(timespec="milliseconds"),
-                 "timestamp": now.isoformat(timespec="milliseconds")},
-        status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now))
+    queue_score(session, now, LinkScore(
+        attempt_id=latest.id, resource_link_id=link_id, user_id=user_id,
+        score_given=given, score_maximum=maximum, mode=latest.mode.value,
+        policy=link.grading_policy.value, attempts=len(attempts),
+        submitted_at=latest.submitted_at))
     return True
-
-
-def latest_sync(session: Session, link_id: int, user_id: int) -> Outbox | None:
-    return session.scalars(select(Outbox).where(
-        Outbox.kind == OutboxKind.AGS,
-        Outbox.dedupe_key.startswith(score_key_prefix(link_id, user_id)))
-        .order_by(Outbox.id.desc())).first()

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.scores import latest_syncs
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
     Enrollment,
     GradingPolicy,
     Outbox,
-    OutboxKind,
     ResourceLink,
     Role,
     RosterMember,
@@ -37,7 +37,7 @@ from lti_tool.models import (
 )
 from lti_tool.practice import catalog, class_report
 from lti_tool.practice.analytics import ItemStats, item_analysis
-from lti_tool.practice.grading import policy_score, queue_link_score, score_key_prefix
+from lti_tool.practice.grading import policy_score, queue_link_score
 from lti_tool.practice.mastery import ActivityMastery
 from lti_tool.practice.placement import placement
 from lti_tool.practice.service import AttemptResult, PracticeService
@@ -107,24 +107,6 @@ class GradesPage:
     rows: list[GradeRow]
     placed: str | None  # what the link grades, in words; None when it grades nothing
     open_attempts: int  # graded attempts still in progress
-
-
-def latest_syncs(session: Session, link_id: int) -> dict[int, Outbox]:
-    """Each student's latest score row for the link (``grading.latest_sync`` for a whole
-    class) in two queries: the keys of the link's score rows, then the newest row of each
-    ``score:<link>:<user>:`` key prefix."""
-    prefix = score_key_prefix(link_id, 0)[:-len("0:")]  # "score:<link>:"
-    newest: dict[int, int] = {}
-    for row_id, key in session.execute(select(Outbox.id, Outbox.dedupe_key).where(
-            Outbox.kind == OutboxKind.AGS, Outbox.dedupe_key.startswith(prefix))):
-        user = key[len(prefix):].split(":", 1)[0]
-        if user.isdigit() and row_id > newest.get(int(user), -1):
-            newest[int(user)] = row_id
-    if not newest:
-        return {}
-    rows = {r.id: r for r in session.scalars(select(Outbox).where(
-        Outbox.id.in_(list(newest.values()))))}
-    return {user: rows[row_id] for user, row_id in newest.items()}
 
 
 def grades_page(session: Session, link_row: ResourceLink) -> GradesPage:

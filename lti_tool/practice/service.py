@@ -418,16 +418,16 @@ class PracticeService:
             self.session.flush()
         except IntegrityError as exc:  # the same start from another tab won the race
             raise ConflictError("This activity was just started in another window.") from exc
-        queued: list[tuple[str, dict[str, Any]]] = [("initialized", dict(
+        queued: list[events.LearningEvent] = [events.Initialized(
             user_id=user_id, attempt_id=attempt.id, mode=mode.value, module_id=module_id,
             key_activity_id=key_activity_id, lesson_id=lesson_id, course_id=course_id,
-            resource_link_id=resource_link_id))]
+            resource_link_id=resource_link_id)]
         if lesson is not None:
-            queued.append(("experienced", dict(
+            queued.append(events.Experienced(
                 user_id=user_id, attempt_id=attempt.id, lesson_id=lesson.id,
                 module_id=module_id, key_activity_id=lesson.key_activity_id,
-                course_id=course_id)))
-        events.queue_events(self.session, now, queued)
+                course_id=course_id))
+        events.queue(self.session, now, *queued)
         return attempt
 
     @staticmethod
@@ -731,11 +731,11 @@ class PracticeService:
             self.session.flush()
         except (IntegrityError, StaleDataError) as exc:
             raise ConflictError("This attempt changed in another window; reload it.") from exc
-        events.queue_event(self.session, now, "answered", user_id=user_id,
-                           attempt_id=attempt.id, item_id=item.id, choice=choice,
-                           correct=correct, duration_ms=duration_ms, mode=attempt.mode.value,
-                           module_id=attempt.module_id, key_activity_id=item.key_activity_id,
-                           course_id=attempt.course_id)
+        events.queue(self.session, now, events.Answered(
+            user_id=user_id, attempt_id=attempt.id, item_id=item.id, choice=choice,
+            correct=correct, duration_ms=duration_ms, mode=attempt.mode.value,
+            module_id=attempt.module_id, key_activity_id=item.key_activity_id,
+            course_id=attempt.course_id))
         closed = False
         if attempt.mode != AttemptMode.DRILL:
             final[item.id] = response
@@ -835,24 +835,24 @@ class PracticeService:
         if attempt.mode == AttemptMode.MOCK and module.exam_items and total:
             pass_mark = self._pass_percent(module.id)
             passed = raw * 100 >= pass_mark * total
-        common = dict(user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
-                      module_id=attempt.module_id, key_activity_id=attempt.key_activity_id,
-                      lesson_id=attempt.lesson_id, course_id=attempt.course_id,
-                      score_raw=raw, score_max=total,
-                      duration_seconds=round((finished_at - attempt.started_at)
-                                             .total_seconds(), 2))
-        queued: list[tuple[str, dict[str, Any]]] = [("completed", common)]
+        common: dict[str, Any] = dict(
+            user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
+            module_id=attempt.module_id, key_activity_id=attempt.key_activity_id,
+            lesson_id=attempt.lesson_id, course_id=attempt.course_id,
+            score_raw=raw, score_max=total,
+            duration_seconds=round((finished_at - attempt.started_at).total_seconds(), 2))
+        queued: list[events.LearningEvent] = [events.Completed(**common)]
         if passed is not None:
-            queued.append(("passed" if passed else "failed", common))
+            queued.append(events.Passed(**common) if passed else events.Failed(**common))
         queued += self._progress_events(attempt, mastery)
-        queued.append(("terminated", common))
-        events.queue_events(self.session, now, queued)
+        queued.append(events.Terminated(**common))
+        events.queue(self.session, now, *queued)
         if attempt.counts_for_grade and attempt.resource_link_id is not None:
             grading.queue_link_score(self.session, now, attempt.resource_link_id,
                                      attempt.user_id)
 
     def _progress_events(self, attempt: Attempt, mastery: dict[str, Mastery] | None
-                         ) -> list[tuple[str, dict[str, Any]]]:
+                         ) -> list[events.Progressed]:
         """One "progressed" event per key activity the attempt gave evidence on, carrying
         the mastery estimate as it stands after the attempt (for analytics dashboards).
         ``mastery``: the rows the attempt just updated, when it did (tests and exams)."""
@@ -867,11 +867,11 @@ class PracticeService:
             mastery = {m.key_activity_id: m for m in self.session.scalars(select(Mastery).where(
                 Mastery.user_id == attempt.user_id,
                 Mastery.key_activity_id.in_(sorted(touched))))}
-        return [("progressed", dict(
+        return [events.Progressed(
             user_id=attempt.user_id, attempt_id=attempt.id, mode=attempt.mode.value,
             module_id=attempt.module_id, key_activity_id=row.key_activity_id,
             course_id=attempt.course_id, estimate=round(p_correct(row.theta, 2), 4),
-            evidence=row.evidence))
+            evidence=row.evidence)
             for row in (mastery[ka_id] for ka_id in sorted(touched) if ka_id in mastery)]
 
     def results(self, attempt_id: str, user_id: int, *, reviewer: bool = False

@@ -46,8 +46,9 @@ from test_xapi_delivery import World
 from lti_tool.db import make_engine, make_session_factory, transaction
 from lti_tool.delivery.destinations import add_lrs
 from lti_tool.delivery.outbound import OutboundPolicy
-from lti_tool.delivery.outbox import LEASE, OutboxWorker
+from lti_tool.delivery.outbox import LEASE
 from lti_tool.delivery.sealed import sealer_for
+from lti_tool.delivery.worker import OutboxWorker
 from lti_tool.models import (
     Attempt,
     GradingPolicy,

@@ -16,7 +16,8 @@ from support import parse_form
 
 from lti_tool.db import make_session_factory, transaction
 from lti_tool.delivery.outbound import OutboundPolicy
-from lti_tool.delivery.outbox import OutboxWorker, next_attempt_at
+from lti_tool.delivery.retry import grade_retry_at as next_attempt_at
+from lti_tool.delivery.worker import OutboxWorker
 from lti_tool.lti.ags import DeliveryError
 from lti_tool.models import Attempt, Outbox, OutboxKind, OutboxStatus, Platform
 from lti_tool.sandbox.models import (
