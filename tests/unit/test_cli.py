@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
-from lti_tool import cli as cli_module
 from lti_tool.cli import cli
+from lti_tool.cli import common as cli_common
+from lti_tool.cli import serve as cli_module
 
 CANVAS = "https://canvas.instructure.com"
 SEALING_KEY = "xUrUnumtwmZWWpwlVmOoSdll_9WDtoQ41fB-RfzeHaU="  # Fernet.generate_key()
@@ -602,7 +603,7 @@ def test_development_is_said_on_start(run, monkeypatch, tmp_path: Path) -> None:
 def test_make_run_asks_for_development_explicitly() -> None:
     import subprocess
 
-    root = Path(cli_module.__file__).resolve().parent.parent
+    root = Path(cli_module.__file__).resolve().parents[2]
     done = subprocess.run(["make", "-n", "-W", "pyproject.toml", "run"], cwd=root,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -647,7 +648,7 @@ def test_passwords_come_from_a_file_the_environment_or_a_prompt(
     assert unreadable.exit_code == 2 and "password file" in _one_error_line(unreadable)
     no_tty = initialised(*lrs, "--name", "c")  # no terminal, no file, no variable
     assert no_tty.exit_code == 2 and "--password-file" in _one_error_line(no_tty)
-    monkeypatch.setattr(cli_module, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(cli_common, "_stdin_is_tty", lambda: True)
     typed = _runner().invoke(cli, [*lrs, "--name", "c"], input="typed-pw\n",
                              catch_exceptions=False)
     assert typed.exit_code == 0, typed.stderr
