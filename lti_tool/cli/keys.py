@@ -44,8 +44,10 @@ def keys_rotate(overlap_hours: float | None, immediately: bool) -> None:
 
 
 # A kid is an RFC 7638 thumbprint in base64url: one in 64 starts with "-", which click would
-# read as an option and refuse with a usage error. The argument takes it as typed.
-@keys.command("retire", context_settings={"ignore_unknown_options": True})
+# read as an option (or as -h in a cluster: help, exit 0, nothing retired). Only --help is
+# an option here; the argument takes any other kid as typed.
+@keys.command("retire", context_settings={"ignore_unknown_options": True,
+                                          "help_option_names": ["--help"]})
 @click.argument("kid")
 def keys_retire(kid: str) -> None:
     """Stop publishing key KID (never the signing key)."""
