@@ -39,6 +39,7 @@ from lti_tool.models import (
 )
 from lti_tool.ops.metrics import outbox_health
 from lti_tool.ops.privacy import purge_expired
+from lti_tool.practice.modes import noun as mode_noun
 from lti_tool.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ MAX_DELAY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about 5 hours of trying before an operator is needed
 LEASE = timedelta(minutes=5)  # a claimed row is left alone this long
 PURGE_EVERY = timedelta(minutes=10)
-MODE_NAMES = {"practice": "practice test", "mock": "mock exam", "lesson": "lesson"}
 
 
 def next_attempt_at(error: DeliveryError, attempts: int, now: datetime,
@@ -95,10 +95,10 @@ def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
         platform_id=deployment.platform_id, user_sub=user.sub,
         lineitem_url=link.ags_lineitem_url, lineitems_url=link.ags_lineitems_url,
         scopes=list(link.ags_scopes), resource_id=f"{mode}:{module.id}",
-        label=f"{module.title}: {MODE_NAMES.get(mode, mode)}", score_given=given,
+        label=f"{module.title}: {mode_noun(mode)}", score_given=given,
         score_maximum=maximum, timestamp=payload["timestamp"],
         submitted_at=payload.get("submitted_at") or payload["timestamp"],
-        comment=_comment(given, maximum, module.title, MODE_NAMES.get(mode, mode),
+        comment=_comment(given, maximum, module.title, mode_noun(mode),
                          payload.get("policy", "best"), int(payload.get("attempts", 1))))
 
 

@@ -23,7 +23,8 @@ from lti_tool.models import (
     OutboxStatus,
     ResourceLink,
 )
-from lti_tool.practice.placement import GRADED_MODES, placement
+from lti_tool.practice.modes import GRADED_MODES
+from lti_tool.practice.placement import placement
 
 
 def counted_attempts(session: Session, link_id: int, user_id: int) -> list[Attempt]:

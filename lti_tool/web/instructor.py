@@ -28,7 +28,7 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
-from lti_tool.practice import catalog, class_report
+from lti_tool.practice import catalog, class_report, modes
 from lti_tool.practice.analytics import (
     MIN_RESPONSES,
     MOST_MISS_FACILITY,
@@ -236,7 +236,7 @@ def class_overview():
                 attempts = submitted.get(user.id, [])
                 row["attempts"] = len(attempts)
                 for a in attempts:
-                    if a.mode.value in ("practice", "mock") and a.score_max:
+                    if a.mode in modes.GRADED_MODES and a.score_max:
                         pct = 100.0 * (a.score_raw or 0) / a.score_max
                         row["best"][a.module_id] = max(row["best"].get(a.module_id, 0), pct)
                 mastery = service.mastery(user.id, mastery_rows.get(user.id, {}))
