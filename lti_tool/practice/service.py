@@ -274,7 +274,7 @@ class PracticeService:
         if mark is None:
             raise CurriculumError(
                 f"Module {module_id!r} has no pass mark in the database; load the current "
-                "content with `cpt-lti init` (or `cpt-lti content load`).")
+                "content with `cpt-lti init`.")
         return float(mark)
 
     def _weights(self, module_id: str) -> dict[str, float]:
