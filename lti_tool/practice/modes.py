@@ -67,8 +67,8 @@ class ModeSpec:
     matters; none is derived from the mode's name."""
 
     mode: AttemptMode
-    # "Practice test": page headings and cards; lower-cased in sentences, in placed
-    # link titles and in the LMS line item's label ("Hydraulics: practice test").
+    # "Practice test": page headings and cards; lower-cased (``noun``) in sentences and
+    # in the LMS line item's label and comment ("Hydraulics: practice test").
     label: str
     # The name of the xAPI assessment activity ("Practice test: Hydraulics").
     statement_title: str
@@ -138,7 +138,8 @@ SPECS: dict[AttemptMode, ModeSpec] = {spec.mode: spec for spec in (
              resume_rank=0),
 )}
 
-# The modes a placed link can grade, and those whose open attempts seal their items.
+# The tests (gradable; their open attempts seal their items), the exam rehearsals (kept
+# as parallel forms) and the lesson checks, for queries over stored attempts.
 GRADED_MODES = tuple(m for m, s in SPECS.items() if s.graded)
 EXAM_MODES = tuple(m for m, s in SPECS.items() if s.exam)
 LESSON_MODES = tuple(m for m, s in SPECS.items() if s.lesson_checks)
