@@ -7,6 +7,12 @@ is a new ``ModeSpec`` here, its planner (which items, in which order), a templat
 test. Only plain data and the planners live here: delivery and the pages import it
 without pulling in the engine.
 
+Adding a mode: its ``AttemptMode`` member (models.py; the column is a plain string, no
+migration), its ``ModeSpec`` and planner here, its value in the published xAPI profile
+(xapi/vocabulary.py ``ATTEMPT_MODES``: analytics teams filter on it), a start button in
+a template, and a test. tests/unit/test_attempt_modes.py checks that nothing else
+branches on a mode.
+
 The stored values stay what they were: ``AttemptMode``'s strings in the database, the
 outbox payloads and the xAPI ``attempt-mode`` extension (the published profile lists
 them, xapi/events.py ``MODES``).
