@@ -14,7 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-MODES = ("lesson", "drill", "practice", "mock")
+from xapi.vocabulary import ATTEMPT_MODES
+
+MODES = ATTEMPT_MODES
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -68,6 +70,9 @@ class Event:
     module_title: str
     key_activity_id: str | None = None
     language: str = "en-US"  # of the experience and of the titles, stems and choices sent
+    # The mode's name for people ("Practice test"), from the tool's mode spec: the name
+    # of the assessment activity. Without one, the mode's value names it.
+    mode_title: str = ""
 
     def __post_init__(self) -> None:
         _require(self.timestamp.tzinfo is not None

@@ -75,8 +75,7 @@ def _module(event: ev.Event) -> Activity:
 
 
 def _assessment(event: ev.Event) -> Activity:
-    mode = {"drill": "Drill", "practice": "Practice test", "mock": "Mock exam",
-            "lesson": "Lesson checks"}[event.mode]
+    mode = event.mode_title or event.mode
     scope = f" ({event.key_activity_id})" if event.key_activity_id else ""
     return _activity(event, v.assessment_activity_id(event.mode, event.module_id,
                                                      event.key_activity_id),

@@ -85,6 +85,10 @@ LTI_RESOURCE_LINK = Concept(_EXT + "lti-resource-link-id", "LTI resource link id
                             "The placed link (assignment) the attempt was launched from.")
 KEY_ACTIVITY = Concept(_EXT + "key-activity", "CPT 4.0 key work activity",
                        "The blueprint key work activity id the statement is about.")
+# The attempt-mode extension's values, as the profile publishes them. The tool's modes
+# (lti_tool/practice/modes.py) must each be one of these: a new mode is also news for
+# the analytics teams that filter on them (tests/unit/test_attempt_modes.py checks).
+ATTEMPT_MODES = ("lesson", "drill", "practice", "mock")
 ATTEMPT_MODE = Concept(_EXT + "attempt-mode", "attempt mode",
                        "lesson, drill, practice or mock.")
 MASTERY = Concept(_EXT + "mastery-estimate", "mastery estimate",

@@ -23,8 +23,7 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
-
-MODE_NAMES = {"practice": "practice test", "mock": "mock exam", "lesson": "lesson"}
+from lti_tool.practice.modes import noun as mode_noun
 
 
 def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
@@ -48,10 +47,10 @@ def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
         platform_id=deployment.platform_id, user_sub=user.sub,
         lineitem_url=link.ags_lineitem_url, lineitems_url=link.ags_lineitems_url,
         scopes=list(link.ags_scopes), resource_id=f"{mode}:{module.id}",
-        label=f"{module.title}: {MODE_NAMES.get(mode, mode)}", score_given=given,
+        label=f"{module.title}: {mode_noun(mode)}", score_given=given,
         score_maximum=maximum, timestamp=payload["timestamp"],
         submitted_at=payload.get("submitted_at") or payload["timestamp"],
-        comment=_comment(given, maximum, module.title, MODE_NAMES.get(mode, mode),
+        comment=_comment(given, maximum, module.title, mode_noun(mode),
                          payload.get("policy", "best"), int(payload.get("attempts", 1))))
 
 

@@ -30,11 +30,9 @@ from lti_tool.models import (
     ResourceLink,
     User,
 )
+from lti_tool.practice.modes import spec as mode_spec
 from xapi import events as ev
 from xapi.statements import statement_bytes
-
-MODE_TITLES = {"drill": "drill", "practice": "practice test", "mock": "mock exam",
-               "lesson": "lesson"}
 
 
 class RenderError(ValueError):
@@ -102,6 +100,7 @@ def render_statement(session: Session, payload: dict[str, Any],
     common = dict(statement_id=payload["statement_id"],
                   timestamp=datetime.fromisoformat(payload["timestamp"]),
                   lms=lms, registration=attempt.id, mode=attempt.mode.value,
+                  mode_title=mode_spec(attempt.mode).statement_title,
                   module_id=module.id, module_title=module.title, key_activity_id=ka_id)
     lesson = (rows.get(CurriculumLesson, attempt.lesson_id) if attempt.lesson_id
               else None)

@@ -16,8 +16,8 @@ built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pylti1p3.deep_link import DeepLink
@@ -25,15 +25,12 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
 from sqlalchemy.orm import Session
 
-from lti_tool.curriculum.schema import Blueprint
 from lti_tool.lti import errors
 from lti_tool.lti.launch import CLAIM, DL_CLAIM
 from lti_tool.lti.registry import DbToolConf
 from lti_tool.lti.storage import DbLaunchDataStorage
 from lti_tool.settings import Settings
 
-ACTIVITY_KINDS = ("lessons", "drill", "practice", "mock")
-PRACTICE_SIZE = 25
 LINE_ITEM_TAG = "cpt-practice"
 MAX_RETURN_URL = 2048
 # The sandbox LMS of development and of the tests answers on http://127.0.0.1.
@@ -92,34 +89,22 @@ def checked_return_url(deep_linking: Any, settings: Settings, *, issuer: str | N
     return url
 
 
-@dataclass(frozen=True)
-class Activity:
-    key: str  # "<kind>:<module>", also the line item's resourceId
-    kind: str
-    module_id: str
-    title: str
-    description: str
-    gradable: bool
-    score_maximum: int | None
+class Activity(Protocol):
+    """An activity to place (practice/placement.py builds them from the curriculum and
+    the attempt modes; the LTI edge only turns them into content items)."""
 
-
-def catalog(blueprint: Blueprint) -> list[Activity]:
-    activities = []
-    for module in blueprint.modules:
-        name = module.title
-        activities += [
-            Activity(f"lessons:{module.id}", "lessons", module.id, f"{name}: lessons",
-                     f"The {name} lessons with their checks.", False, None),
-            Activity(f"drill:{module.id}", "drill", module.id, f"{name}: drill",
-                     "Questions with instant feedback, missed ones come back.", False, None),
-            Activity(f"practice:{module.id}", "practice", module.id,
-                     f"{name}: practice test", f"{PRACTICE_SIZE} questions across the "
-                     f"module, feedback at the end.", True, PRACTICE_SIZE),
-            Activity(f"mock:{module.id}", "mock", module.id, f"{name}: mock exam",
-                     f"{module.exam.items} questions in {module.exam.minutes} minutes, like "
-                     f"the real exam.", True, module.exam.items),
-        ]
-    return activities
+    @property
+    def key(self) -> str: ...  # "<kind>:<module>", also the line item's resourceId
+    @property
+    def kind(self) -> str: ...
+    @property
+    def module_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def gradable(self) -> bool: ...
+    @property
+    def score_maximum(self) -> int | None: ...
 
 
 def resource_for(activity: Activity, launch_url: str) -> DeepLinkResource:
@@ -139,7 +124,7 @@ def resource_for(activity: Activity, launch_url: str) -> DeepLinkResource:
 
 
 def deep_linking_response(session: Session, storage: DbLaunchDataStorage, launch_id: str,
-                          activities: list[Activity], tool_settings: Settings
+                          activities: Sequence[Activity], tool_settings: Settings
                           ) -> tuple[str, str]:
     """(return URL, signed JWT) for a Deep Linking launch kept under ``launch_id``. The
     placed links point at the configured base URL's /lti/launch."""

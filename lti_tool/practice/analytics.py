@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Attempt, AttemptMode, AttemptStatus, Response
+from lti_tool.models import Attempt, AttemptStatus, Response
+from lti_tool.practice.modes import GRADED_MODES
 
 MIN_RESPONSES = 5
 # "Most students miss this": under this share right, once MIN_RESPONSES answers are in.
@@ -59,7 +60,7 @@ def point_biserial(correct: list[int], rest: list[float]) -> float | None:
 def item_analysis(session: Session, course_id: int) -> list[ItemStats]:
     attempts = list(session.scalars(select(Attempt).where(
         Attempt.course_id == course_id, Attempt.status == AttemptStatus.SUBMITTED,
-        Attempt.mode.in_((AttemptMode.PRACTICE, AttemptMode.MOCK)))))
+        Attempt.mode.in_(GRADED_MODES))))
     if not attempts:
         return []
     finals: dict[str, dict[str, Response]] = defaultdict(dict)

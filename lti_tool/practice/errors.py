@@ -31,3 +31,11 @@ class ConflictError(PracticeError):
     """Another tab changed the attempt at the same moment; reload and try again."""
 
     code = "conflict"
+
+
+class CurriculumError(PracticeError):
+    """The curriculum tables lack a fact the engine needs (a pass mark): the content in
+    the database is older than the tool. An operator loads the current content; the
+    engine never guesses the missing fact."""
+
+    code = "content_not_loaded"

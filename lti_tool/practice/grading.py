@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from lti_tool.delivery.scores import LinkScore, queue_score
 from lti_tool.models import Attempt, AttemptStatus, GradingPolicy, ResourceLink
-from lti_tool.practice.placement import GRADED_MODES, placement
+from lti_tool.practice.modes import GRADED_MODES
+from lti_tool.practice.placement import placement
 
 
 def counted_attempts(session: Session, link_id: int, user_id: int) -> list[Attempt]:

@@ -35,7 +35,7 @@ from lti_tool.models import (
     RosterMember,
     User,
 )
-from lti_tool.practice import catalog, class_report
+from lti_tool.practice import catalog, class_report, modes
 from lti_tool.practice.analytics import ItemStats, item_analysis
 from lti_tool.practice.grading import policy_score, queue_link_score
 from lti_tool.practice.mastery import ActivityMastery
@@ -254,7 +254,7 @@ def class_overview(session: Session, clock: Clock, course_id: int, sort: str = "
             attempts = submitted.get(user.id, [])
             row.attempts = len(attempts)
             for a in attempts:
-                if a.mode.value in ("practice", "mock") and a.score_max:
+                if a.mode in modes.GRADED_MODES and a.score_max:
                     pct = 100.0 * (a.score_raw or 0) / a.score_max
                     row.best[a.module_id] = max(row.best.get(a.module_id, 0), pct)
             mastery = service.mastery(user.id, mastery_rows.get(user.id, {}))

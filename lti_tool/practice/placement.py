@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from lti_tool.models import AttemptMode, ResourceLink
-from lti_tool.practice import catalog
+from lti_tool.practice import catalog, modes
+from lti_tool.practice.modes import GRADED_MODES, MAX_PLACED_SIZE
 
-DEFAULT_PRACTICE_SIZE = 25
-MAX_PRACTICE_SIZE = 100
-GRADED_MODES = (AttemptMode.PRACTICE, AttemptMode.MOCK)
+__all__ = ["GRADED_MODES", "Activity", "Placement", "activities", "link_placement",
+           "placement"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Placement:
         return self.size if self.mode == mode and self.module_id == module_id else None
 
     def describe(self, module_title: str) -> str:
-        kind = "mock exam" if self.mode == AttemptMode.MOCK else "practice test"
+        kind = modes.noun(self.mode)
         return f"{module_title}: {kind} of {self.size} questions"
 
 
@@ -44,21 +44,52 @@ def placement(session: Session, link: ResourceLink | None) -> Placement | None:
     if link is None:
         return None
     custom = link.custom if isinstance(link.custom, dict) else {}
-    kind, module_id = custom.get("activity"), custom.get("module")
-    if kind not in {m.value for m in GRADED_MODES} or not isinstance(module_id, str):
+    spec, module_id = modes.by_link_kind(custom.get("activity")), custom.get("module")
+    if spec is None or not spec.graded or not isinstance(module_id, str):
         return None
     module = catalog.module(session, module_id)
     if module is None:
         return None
-    if kind == AttemptMode.MOCK:
-        # A mock exam is the module's exam, whatever size it had when it was placed.
-        return Placement(AttemptMode.MOCK, module_id, module.exam_items)
-    size = str(custom.get("size", "")).strip()
-    count = int(size) if size.isdigit() else DEFAULT_PRACTICE_SIZE
-    if not 1 <= count <= MAX_PRACTICE_SIZE:
-        count = DEFAULT_PRACTICE_SIZE
-    return Placement(AttemptMode.PRACTICE, module_id, count)
+    # A mock exam is the module's exam, whatever size it had when it was placed.
+    requested = str(custom.get("size", "")).strip()
+    count = int(requested) if requested.isdigit() and not spec.exam else None
+    if count is not None and not 1 <= count <= MAX_PLACED_SIZE:
+        count = None
+    size = spec.size(module.exam_items, count)
+    assert size is not None  # every graded mode has a length
+    return Placement(spec.mode, module_id, size)
 
 
 def link_placement(session: Session, link_id: int | None) -> Placement | None:
     return placement(session, session.get(ResourceLink, link_id)) if link_id else None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An activity an instructor can place with Deep Linking (lti/deep_linking.py turns
+    it into a content item). ``key`` is "<kind>:<module>", also the line item's
+    resourceId; ``score_maximum`` is the placed size of a graded one."""
+
+    key: str
+    kind: str
+    module_id: str
+    title: str
+    description: str
+    gradable: bool
+    score_maximum: int | None
+
+
+def activities(session: Session) -> list[Activity]:
+    """Every activity the picker offers: each module (from the curriculum tables, in
+    blueprint order) in each mode, with the mode's default length."""
+    offered = []
+    for module in catalog.modules(session):
+        for spec in modes.SPECS.values():
+            size = spec.size(module.exam_items)
+            offered.append(Activity(
+                f"{spec.link_kind}:{module.id}", spec.link_kind, module.id,
+                f"{module.title}: {spec.link_title}",
+                spec.link_description.format(module=module.title, items=size,
+                                             minutes=module.exam_minutes),
+                spec.graded, size if spec.graded else None))
+    return offered

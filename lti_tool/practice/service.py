@@ -29,10 +29,11 @@ from lti_tool.models import (
     Mastery,
     Response,
 )
-from lti_tool.practice import catalog, grading
+from lti_tool.practice import catalog, grading, modes
 from lti_tool.practice.errors import (
     AttemptClosedError,
     ConflictError,
+    CurriculumError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -44,18 +45,14 @@ from lti_tool.practice.mastery import (
     standard_error,
     update_theta,
 )
-from lti_tool.practice.placement import DEFAULT_PRACTICE_SIZE, Placement, link_placement
+from lti_tool.practice.placement import Placement, link_placement
 from lti_tool.practice.selection import (
     REVIEW_GAP,
     Exposure,
     ItemRef,
     Seen,
     next_drill_item,
-    plan_test,
 )
-
-FEEDBACK_NOW = {AttemptMode.DRILL, AttemptMode.LESSON}
-DEFAULT_PASS_PERCENT = 70.0  # only for a database loaded before pass marks were recorded
 
 
 @dataclass(frozen=True)
@@ -270,9 +267,15 @@ class PracticeService:
         return list(catalog.outline(self.session).activities.get(module_id, []))
 
     def _pass_percent(self, module_id: str) -> float:
-        """The module's pass mark (the blueprint gives every module one; a database loaded
-        before marks were recorded falls back to the default)."""
-        return float(self._module(module_id).pass_percent or DEFAULT_PASS_PERCENT)
+        """The module's pass mark, from the curriculum tables. The shipped blueprint gives
+        every module one (content checks refuse a release without), so a missing mark
+        means the content was loaded by an older release: say so, never guess a mark."""
+        mark = self._module(module_id).pass_percent
+        if mark is None:
+            raise CurriculumError(
+                f"Module {module_id!r} has no pass mark in the database; load the current "
+                "content with `cpt-lti init`.")
+        return float(mark)
 
     def _weights(self, module_id: str) -> dict[str, float]:
         """Each live key activity's share of the module's exam (curriculum/weights.py)."""
@@ -293,12 +296,12 @@ class PracticeService:
         for item_ids, attempt_mode, started in self.session.execute(
                 select(Attempt.item_ids, Attempt.mode, Attempt.started_at).where(
                     Attempt.user_id == user_id, Attempt.module_id == module_id,
-                    Attempt.mode.in_((AttemptMode.PRACTICE, AttemptMode.MOCK)))):
+                    Attempt.mode.in_(modes.GRADED_MODES))):
             for item_id in item_ids or []:
                 last[item_id] = max(last.get(item_id, 0.0), started.timestamp())
-                if attempt_mode == AttemptMode.MOCK:
+                if attempt_mode in modes.EXAM_MODES:
                     in_mock.add(item_id)
-        later = in_mock if mode == AttemptMode.MOCK else set()
+        later = in_mock if modes.spec(mode).exam else set()
         return {item_id: Exposure(2 if item_id in later else 1, at)
                 for item_id, at in last.items()}
 
@@ -331,7 +334,7 @@ class PracticeService:
         sealed: set[str] = set()
         for attempt in self.session.scalars(select(Attempt).where(
                 Attempt.user_id == user_id, Attempt.status == AttemptStatus.OPEN,
-                Attempt.mode.in_((AttemptMode.PRACTICE, AttemptMode.MOCK)))):
+                Attempt.mode.in_(modes.GRADED_MODES))):
             if attempt.id != except_attempt and not self._expire_if_due(attempt):
                 sealed.update(attempt.item_ids)
         return sealed
@@ -364,14 +367,15 @@ class PracticeService:
         the activity the link placed (see placement.py).
         """
         mode = AttemptMode(mode)
+        spec = modes.spec(mode)
         module = self._module(module_id)
-        size = self._test_size(mode, module, size)
+        size = spec.size(module.exam_items, size)
         if key_activity_id is not None:
             ka = catalog.key_activity(self.session, key_activity_id)
             if ka is None or ka.module_id != module_id:
                 raise NotFoundError(f"No key activity {key_activity_id!r} in {module_id}.")
         lesson = None
-        if mode == AttemptMode.LESSON:
+        if spec.lesson_checks:
             lesson = catalog.lesson(self.session, lesson_id) if lesson_id else None
             if lesson is None or lesson.module_id != module_id or lesson.retired:
                 raise NotFoundError(f"No lesson {lesson_id!r} in {module_id}.")
@@ -389,21 +393,13 @@ class PracticeService:
         if key_activity_id:
             activities = [key_activity_id]
         refs = self._item_refs(module_id, key_activity_id)
-        deadline = None
-        if mode == AttemptMode.LESSON:
-            assert lesson is not None
-            planned = list(lesson.checks)
-        elif mode == AttemptMode.DRILL:
-            planned = []
-        else:  # a practice test or a mock exam: drawn the same way, only the size differs
-            if mode == AttemptMode.PRACTICE:
-                assert size is not None
-                test_size = size
-            else:
-                test_size = module.exam_items
-                deadline = now + timedelta(minutes=module.exam_minutes * time_multiplier)
-            planned = plan_test(refs, activities, test_size, self.rng, self._weights(module_id),
-                                self._exposure(user_id, module_id, mode))
+        deadline = (now + timedelta(minutes=module.exam_minutes * time_multiplier)
+                    if spec.timed else None)
+        planned = spec.planner(modes.PlanRequest(
+            refs=refs, activities=activities, size=size, rng=self.rng,
+            weights=lambda: self._weights(module_id),
+            exposure=lambda: self._exposure(user_id, module_id, mode),
+            lesson_checks=list(lesson.checks) if lesson is not None else []))
         # A bank too small for the placed size cannot give the graded activity.
         graded = graded and len(planned) == size
         attempt = Attempt(
@@ -431,17 +427,6 @@ class PracticeService:
         return attempt
 
     @staticmethod
-    def _test_size(mode: AttemptMode, module: catalog.CachedModule, size: int | None
-                   ) -> int | None:
-        """A practice test's size (25 unless placed otherwise), a mock exam's the module's
-        exam length; drills and lessons have none."""
-        if mode == AttemptMode.PRACTICE:
-            return size or DEFAULT_PRACTICE_SIZE
-        if mode == AttemptMode.MOCK:
-            return module.exam_items
-        return None
-
-    @staticmethod
     def _open_key(mode: AttemptMode, module_id: str, key_activity_id: str | None,
                   lesson_id: str | None, course_id: int | None, graded_link: int | None,
                   size: int | None) -> str:
@@ -450,7 +435,7 @@ class PracticeService:
         open_key = f"{mode.value}:{module_id}:{scope}:{course_id or '-'}"
         if graded_link is not None:  # the link's graded attempt is resumed apart
             open_key += f":link{graded_link}"
-        elif mode == AttemptMode.PRACTICE:
+        elif modes.spec(mode).default_size is not None:  # each size is its own activity
             open_key += f":size{size}"
         return open_key
 
@@ -480,10 +465,11 @@ class PracticeService:
         """What the start screen tells a student before the clock starts, or the open
         attempt that starting would resume. Creates nothing."""
         mode = AttemptMode(mode)
-        if mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+        spec = modes.spec(mode)
+        if not spec.graded:
             raise InvalidRequestError("Only practice tests and mock exams have a start screen.")
         module = self._module(module_id)
-        size = self._test_size(mode, module, size)
+        size = spec.size(module.exam_items, size)
         assert size is not None
         graded = self._counts_for(link_placement(self.session, resource_link_id), mode,
                                   module_id, None, None, size)
@@ -491,23 +477,23 @@ class PracticeService:
             mode, module_id, None, None, course_id, resource_link_id if graded else None,
             size))
         multiplier = self.time_multiplier(user_id, course_id)
-        minutes = (round(module.exam_minutes * multiplier) if mode == AttemptMode.MOCK
-                   else None)
+        minutes = round(module.exam_minutes * multiplier) if spec.timed else None
         return StartFacts(
             mode=mode.value, module_id=module_id, items=size, minutes=minutes,
-            base_minutes=module.exam_minutes if mode == AttemptMode.MOCK else None,
+            base_minutes=module.exam_minutes if spec.timed else None,
             multiplier=multiplier, graded=graded,
-            pass_percent=self._pass_percent(module_id) if mode == AttemptMode.MOCK else None,
+            pass_percent=self._pass_percent(module_id) if spec.exam else None,
             open_attempt=self._sitting(existing) if existing is not None else None)
 
     def _sitting(self, attempt: Attempt) -> Sitting:
-        answered = (len(self._final_answers(attempt)) if attempt.mode != AttemptMode.DRILL
+        adaptive = modes.spec(attempt.mode).adaptive
+        answered = (len(self._final_answers(attempt)) if not adaptive
                     else len(self._responses(attempt)))
         left = (max(0, int((attempt.deadline_at - self.clock()).total_seconds()))
                 if attempt.deadline_at is not None else None)
         return Sitting(attempt.id, attempt.mode.value, attempt.module_id,
                        attempt.key_activity_id, attempt.lesson_id, answered,
-                       len(attempt.item_ids) if attempt.mode != AttemptMode.DRILL else None,
+                       len(attempt.item_ids) if not adaptive else None,
                        left, sorted(attempt.flagged or []))
 
     def open_sittings(self, user_id: int, course_id: int | None,
@@ -527,8 +513,8 @@ class PracticeService:
                 continue
             sittings.append(self._sitting(attempt))
         self.session.flush()
-        order = {"mock": 0, "practice": 1, "lesson": 2, "drill": 3}
-        return sorted(sittings, key=lambda s: (order[s.mode], s.seconds_left or 0))
+        return sorted(sittings, key=lambda s: (modes.spec(s.mode).resume_rank,
+                                               s.seconds_left or 0))
 
     def sitting(self, attempt_id: str, user_id: int) -> Sitting:
         """One open attempt's state for the page before submitting: answered, flagged and
@@ -553,7 +539,7 @@ class PracticeService:
         the flag). Flags only help the student find questions again; they are not scored."""
         attempt = self._attempt(attempt_id, user_id)
         self._require_open(attempt)
-        if attempt.mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+        if not modes.spec(attempt.mode).graded:
             raise InvalidRequestError("Only tests and exams have flags.")
         if not 1 <= position <= len(attempt.item_ids):
             raise InvalidRequestError(f"Position must be between 1 and {len(attempt.item_ids)}.")
@@ -588,7 +574,7 @@ class PracticeService:
         and exams can be navigated). None when there is nothing left to answer."""
         attempt = self._attempt(attempt_id, user_id)
         self._require_open(attempt)
-        if attempt.mode == AttemptMode.DRILL:
+        if modes.spec(attempt.mode).adaptive:
             answered, count = self._recent(attempt)
             sealed = self._sealed(user_id)
             shown = self._get_item(attempt.served_item_id) if attempt.served_item_id else None
@@ -664,16 +650,17 @@ class PracticeService:
             raise NotFoundError("No such attempt.")
         attempt, repeat_id, known_mastery, last_position = found
         self._loaded[attempt.id] = attempt
+        spec = modes.spec(attempt.mode)
         if repeat_id is not None:
             repeat = self._repeat(attempt, repeat_id)
-            sealed = self._sealed(user_id, attempt.id) if attempt.mode in FEEDBACK_NOW \
+            sealed = self._sealed(user_id, attempt.id) if spec.immediate_feedback \
                 else set()
             return self._answer_result(attempt, repeat, recorded=False, sealed=sealed)
         if self._expire_if_due(attempt) or attempt.status != AttemptStatus.OPEN:
             raise AttemptClosedError("This attempt is finished; it takes no more answers.")
         if item is None:
             raise NotFoundError(f"No item {item_id!r}.")
-        if attempt.mode == AttemptMode.DRILL:
+        if spec.adaptive:
             # Only the question the drill put on screen: otherwise a drill would give the
             # key of any item id a student names (an open exam's included).
             if item_id != attempt.served_item_id:
@@ -684,21 +671,20 @@ class PracticeService:
         if not 0 <= choice < len(item.options):
             raise InvalidRequestError("Choose one of the four options.")
         sealed: set[str] = set()
-        if attempt.mode in FEEDBACK_NOW:
+        if spec.immediate_feedback:
             sealed = self._sealed(user_id, attempt.id)
             if item.id in sealed:
                 raise ConflictError("This question is also in your open practice test or "
                                     "mock exam. Submit that first; then answer it here to see "
                                     "the feedback.")
-        final = (self._final_answers(attempt) if attempt.mode != AttemptMode.DRILL
-                 else {})
-        if attempt.mode == AttemptMode.LESSON and item_id in final:
+        final = self._final_answers(attempt) if not spec.adaptive else {}
+        if spec.lesson_checks and item_id in final:
             raise InvalidRequestError("You already answered this check.")
         now = self.clock()
         correct = bool(item.options[choice].get("correct"))
         upcoming: ItemView | None = None
         position = (last_position or 0) + 1
-        if attempt.mode == AttemptMode.DRILL:
+        if spec.adaptive:
             if with_next:
                 answered, _ = self._recent(attempt)
                 # Worked out before the writes, with this answer folded in, so SQLite's
@@ -712,7 +698,7 @@ class PracticeService:
                                             sealed)
             attempt.served_item_id = upcoming.id if upcoming is not None else None
         mastery = None
-        if attempt.mode in FEEDBACK_NOW:
+        if spec.immediate_feedback:
             mastery = known_mastery or self._new_mastery(user_id, item.key_activity_id, now)
         response = Response(attempt_id=attempt.id, item_id=item.id, item_revision=item.revision,
                             position=position, choice=choice, correct=correct,
@@ -737,9 +723,9 @@ class PracticeService:
             module_id=attempt.module_id, key_activity_id=item.key_activity_id,
             course_id=attempt.course_id))
         closed = False
-        if attempt.mode != AttemptMode.DRILL:
+        if not spec.adaptive:
             final[item.id] = response
-            if attempt.mode == AttemptMode.LESSON and set(attempt.item_ids) <= set(final):
+            if spec.lesson_checks and set(attempt.item_ids) <= set(final):
                 self._finish(attempt, auto=False)
                 closed = True
             elif with_next:
@@ -755,7 +741,8 @@ class PracticeService:
     def _answer_result(self, attempt: Attempt, response: Response, *, recorded: bool,
                        closed: bool = False, sealed: set[str] | None = None) -> AnswerResult:
         feedback = None
-        if attempt.mode in FEEDBACK_NOW and response.item_id not in (sealed or set()):
+        if (modes.spec(attempt.mode).immediate_feedback
+                and response.item_id not in (sealed or set())):
             item = self._get_item(response.item_id)
             assert item is not None
             answer = next(i for i, o in enumerate(item.options) if o.get("correct"))
@@ -804,7 +791,8 @@ class PracticeService:
         # A timed-out exam is submitted as of its deadline, not as of when we noticed.
         finished_at = min(now, attempt.deadline_at) if auto and attempt.deadline_at else now
         final = self._final_answers(attempt)
-        if attempt.mode == AttemptMode.DRILL:
+        spec = modes.spec(attempt.mode)
+        if spec.adaptive:
             scored = list(self._responses(attempt))
             raw, total = sum(r.correct for r in scored), len(scored)
         else:
@@ -812,7 +800,7 @@ class PracticeService:
                       and final[item_id].correct)
             total = len(attempt.item_ids)
         mastery: dict[str, Mastery] | None = None
-        if attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+        if not spec.immediate_feedback:  # mastery moves when the student learns the verdict
             answered = [(self._get_item(item_id), response) for item_id, response in
                         final.items()]
             mastery = self._mastery_rows(attempt.user_id, {
@@ -832,7 +820,7 @@ class PracticeService:
             raise ConflictError("This attempt changed in another window; reload it.") from exc
         module = self._module(attempt.module_id)
         passed = None
-        if attempt.mode == AttemptMode.MOCK and module.exam_items and total:
+        if spec.exam and module.exam_items and total:
             pass_mark = self._pass_percent(module.id)
             passed = raw * 100 >= pass_mark * total
         common: dict[str, Any] = dict(
@@ -883,17 +871,18 @@ class PracticeService:
         attempt = self._attempt(attempt_id, user_id)
         self._expire_if_due(attempt)
         finished = attempt.status == AttemptStatus.SUBMITTED
-        show_review = finished or attempt.mode in FEEDBACK_NOW
+        spec = modes.spec(attempt.mode)
+        show_review = finished or spec.immediate_feedback
         sealed = (self._sealed(user_id, attempt.id) if show_review and not reviewer
                   else set())
         final = self._final_answers(attempt)
         item_ids = (list(dict.fromkeys(r.item_id for r in self._responses(attempt)))
-                    if attempt.mode == AttemptMode.DRILL else list(attempt.item_ids))
+                    if spec.adaptive else list(attempt.item_ids))
         cached = catalog.items(self.session)
         items = {item_id: cached[item_id] for item_id in item_ids}
         titles = dict(self._activities(attempt.module_id))
         per: dict[str, list[int]] = {}
-        if attempt.mode == AttemptMode.DRILL:
+        if spec.adaptive:
             # A drill scores every answer (an item missed twice counts twice), so the topic
             # rows count every answer too and add up to the total.
             for response in self._responses(attempt):
@@ -905,7 +894,7 @@ class PracticeService:
             item = items[item_id]
             response = final.get(item_id)
             correct = bool(response and response.correct)
-            if attempt.mode != AttemptMode.DRILL:
+            if not spec.adaptive:
                 tally = per.setdefault(item.key_activity_id, [0, 0])
                 tally[0] += int(correct)
                 tally[1] += 1
@@ -925,7 +914,7 @@ class PracticeService:
         percent = (100.0 * attempt.score_raw / attempt.score_max
                    if finished and attempt.score_max else None)
         passed = None
-        if finished and attempt.mode == AttemptMode.MOCK and percent is not None:
+        if finished and spec.exam and percent is not None:
             passed = percent >= self._pass_percent(attempt.module_id)
         return AttemptResult(
             attempt.id, attempt.mode.value, attempt.status.value, attempt.module_id,

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from lti_tool.practice import modes
     from lti_tool.web import (
         admin,
         api,
@@ -29,3 +30,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(instructor.bp)
     app.register_blueprint(admin.bp)
     errors.register(app)
+    # The pages name and branch on attempt modes through their specs (practice/modes.py).
+    app.add_template_global(modes.label, "mode_label")
+    app.add_template_global(modes.spec, "mode_spec")
+    app.add_template_global(modes.by_link_kind, "mode_of_link")

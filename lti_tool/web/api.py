@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from lti_tool.models import Attempt, AttemptMode
+from lti_tool.practice import modes
 from lti_tool.practice.service import PracticeService
 from lti_tool.web import inputs
 from lti_tool.web.auth import login_required
@@ -66,8 +67,8 @@ def start_attempt():
     try:
         mode = AttemptMode(str(data.get("mode")))
     except ValueError:
-        abort(400, description="mode must be lesson, drill, practice or mock.")
-    size = inputs.json_number(data, "size", 1, 100)
+        abort(400, description=f"mode must be {modes.VALUES_TEXT}.")
+    size = inputs.json_number(data, "size", 1, modes.MAX_PLACED_SIZE)
     for name in ("module_id", "key_activity_id", "lesson_id"):
         inputs.json_id(data, name)
     rt = runtime()

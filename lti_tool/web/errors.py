@@ -63,7 +63,7 @@ def _database_unavailable(exc: DBAPIError):
 
 
 PRACTICE_STATUS = {"not_found": 404, "invalid_request": 400, "attempt_closed": 409,
-                   "conflict": 409}
+                   "conflict": 409, "content_not_loaded": 500}
 
 
 def register(app: Flask) -> None:

@@ -18,9 +18,9 @@ from flask import (
 )
 from sqlalchemy import select
 
-from lti_tool.curriculum.modules import blueprint, modules, technologies
+from lti_tool.curriculum.modules import modules, technologies
 from lti_tool.lti import errors
-from lti_tool.lti.deep_linking import catalog, checked_return_url, deep_linking_response
+from lti_tool.lti.deep_linking import checked_return_url, deep_linking_response
 from lti_tool.lti.keys import KeyService
 from lti_tool.lti.launch import LtiEdge, PlatformStorageLogin
 from lti_tool.lti.records import record_launch
@@ -34,7 +34,8 @@ from lti_tool.models import (
     User,
 )
 from lti_tool.ops.metrics import LAUNCHES
-from lti_tool.practice.placement import link_placement
+from lti_tool.practice import modes
+from lti_tool.practice.placement import activities, link_placement
 from lti_tool.practice.service import PracticeService
 from lti_tool.web.auth import staff_required, viewer_for
 from lti_tool.web.errors import launch_error_page
@@ -109,7 +110,7 @@ def launch():
                                    client_id=ctx.client_id)
                 g.viewer = viewer_for(tool_session, user, token_in_url=True)
                 html = render_template("deep_link_picker.html", ctx=ctx, course=course,
-                                       activities=catalog(blueprint()),
+                                       activities=activities(db),
                                        multiple=_truthy(ctx.deep_linking or {},
                                                         "accept_multiple"))
             elif record.role == Role.LEARNER:
@@ -145,26 +146,28 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
     """Where a student's launch goes: a placed activity (custom ``activity``/``module``,
     which survive course copy) or the home page."""
     token = {TOKEN_PARAM: session_id}
-    kind, module_id = ctx.custom.get("activity"), ctx.custom.get("module")
-    if kind == "lessons" and module_id and db.get(CurriculumModule, module_id):
+    spec = modes.by_link_kind(ctx.custom.get("activity"))
+    module_id = ctx.custom.get("module")
+    if spec is None or not module_id or not db.get(CurriculumModule, module_id):
+        return url_for("student.home", **token)
+    if spec.lesson_checks:  # a lessons link: the module's page, where its lessons are
         return url_for("student.module", module_id=module_id, **token)
-    if kind in ("drill", "practice", "mock") and module_id and db.get(CurriculumModule,
-                                                                       module_id):
-        placed = link_placement(db, record.resource_link_id)
-        size = placed.size_for(kind, module_id) if placed else None
-        svc = PracticeService(db, rt.clock, Random())
-        if kind != "drill":  # a test or exam: the start screen first, or resume the open one
-            facts = svc.start_facts(record.user_id, kind, module_id,
-                                    course_id=record.course_id,
-                                    resource_link_id=record.resource_link_id, size=size)
-            if facts.open_attempt is not None:
-                return url_for("student.play", attempt_id=facts.open_attempt.attempt_id,
-                               **token)
-            return url_for("student.start_screen", mode=kind, module_id=module_id, **token)
-        attempt = svc.start(record.user_id, kind, module_id, course_id=record.course_id,
-                            resource_link_id=record.resource_link_id)
-        return url_for("student.play", attempt_id=attempt.id, **token)
-    return url_for("student.home", **token)
+    kind = spec.mode
+    placed = link_placement(db, record.resource_link_id)
+    size = placed.size_for(kind, module_id) if placed else None
+    svc = PracticeService(db, rt.clock, Random())
+    if spec.graded:  # a test or exam: the start screen first, or resume the open one
+        facts = svc.start_facts(record.user_id, kind, module_id,
+                                course_id=record.course_id,
+                                resource_link_id=record.resource_link_id, size=size)
+        if facts.open_attempt is not None:
+            return url_for("student.play", attempt_id=facts.open_attempt.attempt_id,
+                           **token)
+        return url_for("student.start_screen", mode=kind.value, module_id=module_id,
+                       **token)
+    attempt = svc.start(record.user_id, kind, module_id, course_id=record.course_id,
+                        resource_link_id=record.resource_link_id)
+    return url_for("student.play", attempt_id=attempt.id, **token)
 
 
 def _review_url(db, ctx, record, session_id: str) -> str:
@@ -196,11 +199,11 @@ def deep_link_response():
     """The instructor's picks -> a signed LtiDeepLinkingResponse posted back to the LMS."""
     rt = runtime()
     picks = request.form.getlist("activity")
-    by_key = {a.key: a for a in catalog(blueprint())}
-    chosen = [by_key[k] for k in picks if k in by_key]
-    if not chosen or len(chosen) != len(picks):
-        abort(400, description="Pick at least one activity from the list.")
     with rt.transaction() as db:
+        by_key = {a.key: a for a in activities(db)}
+        chosen = [by_key[k] for k in picks if k in by_key]
+        if not chosen or len(chosen) != len(picks):
+            abort(400, description="Pick at least one activity from the list.")
         row = db.get(ToolSession, g.viewer.session_id)
         launch_id = request.form.get("launch_id", "")
         if row is None or row.launch_id != launch_id:

@@ -13,7 +13,6 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, select
 
 from lti_tool.curriculum.figures import FigureError, sanitize_svg
-from lti_tool.curriculum.modules import modules as blueprint_modules
 from lti_tool.curriculum.modules import technologies
 from lti_tool.curriculum.render import lesson_html, markdown_to_html
 from lti_tool.models import (
@@ -24,7 +23,7 @@ from lti_tool.models import (
     Platform,
     User,
 )
-from lti_tool.practice import catalog
+from lti_tool.practice import catalog, modes
 from lti_tool.practice.errors import AttemptClosedError
 from lti_tool.practice.mastery import next_topic
 from lti_tool.practice.placement import link_placement
@@ -95,7 +94,7 @@ def _progress(db, user_id: int) -> dict[str, dict]:
     for r in mastery.readiness:
         by_module.setdefault(r.module_id, {})["readiness"] = r
     done = set(db.scalars(select(Attempt.lesson_id).where(
-        Attempt.user_id == user_id, Attempt.mode == AttemptMode.LESSON,
+        Attempt.user_id == user_id, Attempt.mode.in_(modes.LESSON_MODES),
         Attempt.status == AttemptStatus.SUBMITTED)))
     for module_id, lesson_ids in shape.lessons.items():
         if not lesson_ids:
@@ -121,7 +120,7 @@ def home():
         user, platform, course = db.execute(_WHO_AND_WHERE, {
             "user_id": g.viewer.user_id, "course_id": g.viewer.course_id}).first() or (
             None, None, None)
-        modules = blueprint_modules()
+        modules = catalog.modules(db)
         return render_template("student_home.html", modules=modules,
                                progress=progress, user=user, course=course,
                                platform=platform,
@@ -165,7 +164,7 @@ def _mode_and_module(source) -> tuple[AttemptMode, str]:
     try:
         mode = AttemptMode(source.get("mode", ""))
     except ValueError:
-        abort(400, description="Pick a lesson, drill, practice test or mock exam.")
+        abort(400, description=f"Pick a {modes.LABELS_TEXT}.")
     module_id = source.get("module_id", "")
     if len(module_id) > inputs.MAX_ID_TEXT:
         abort(400, description="module_id names no module.")
@@ -185,7 +184,7 @@ def start_screen():
     """Before the clock starts: how many questions, the time limit with the student's
     extra time, the rules. Nothing is created until the student presses Start."""
     mode, module_id = _mode_and_module(request.args)
-    if mode not in (AttemptMode.PRACTICE, AttemptMode.MOCK):
+    if not modes.spec(mode).graded:
         abort(404, description="Only practice tests and mock exams have a start screen.")
     with runtime().transaction() as db:
         module = catalog.module(db, module_id)
@@ -204,8 +203,7 @@ def start():
     form = request.form
     mode, module_id = _mode_and_module(form)
     with runtime().transaction() as db:
-        size = _placed_size(db, mode, module_id) if mode in (
-            AttemptMode.PRACTICE, AttemptMode.MOCK) else None
+        size = _placed_size(db, mode, module_id) if modes.spec(mode).graded else None
         attempt = _svc(db).start(
             g.viewer.user_id, mode, module_id, course_id=g.viewer.course_id,
             resource_link_id=g.viewer.resource_link_id,
@@ -231,7 +229,7 @@ def play(attempt_id: str):
         module = catalog.module(db, attempt.module_id)
         seconds_left = (max(0, int((attempt.deadline_at - rt.clock()).total_seconds()))
                         if attempt.deadline_at else None)
-        navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+        navigable = modes.spec(attempt.mode).graded
         if navigable and item is None:  # everything answered: on to the check before submit
             return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
         answered = svc.answered_positions(attempt_id, g.viewer.user_id) if navigable \
@@ -284,7 +282,7 @@ def answer(attempt_id: str):
                                     or secrets.token_hex(8))
             # already read by the answer (no second query on the answer path)
             attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
-            navigable = attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+            navigable = modes.spec(attempt.mode).graded
             if choice is None and not (navigable and "go" in form):
                 abort(400, description="Choose an answer first.")
             if navigable and go in ("flag", "unflag") and position is not None:
@@ -332,7 +330,7 @@ def submit(attempt_id: str):
     with runtime().transaction() as db:
         svc = _svc(db)
         attempt = svc.sitting_row(attempt_id, g.viewer.user_id)
-        needs_confirm = (attempt.mode in (AttemptMode.PRACTICE, AttemptMode.MOCK)
+        needs_confirm = (modes.spec(attempt.mode).graded
                          and attempt.status == AttemptStatus.OPEN)
         if needs_confirm and request.form.get("confirm") != "yes":
             return redirect(link("student.submit_review", attempt_id=attempt_id), 303)
@@ -362,7 +360,7 @@ def mastery():
         started = {kas[a.key_activity_id].module_id for a in live if a.evidence}
         ordered = sorted(live, key=lambda a: kas[a.key_activity_id].module_id not in started)
         return render_template("student_mastery.html", mastery=data, kas=kas,
-                               modules=blueprint_modules(), lessons=_live_lessons(db),
+                               modules=catalog.modules(db), lessons=_live_lessons(db),
                                next_step=next_topic(ordered))
 
 

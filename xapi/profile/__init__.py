@@ -48,7 +48,7 @@ def _common_rules() -> list[dict[str, Any]]:
                              "one, the LMS course (issuer + /lti/context/ + context id)."}},
         {"location": f"$.context.extensions['{v.LTI_ISSUER.iri}']", "presence": "included"},
         {"location": f"$.context.extensions['{v.ATTEMPT_MODE.iri}']", "presence": "included",
-         "any": ["lesson", "drill", "practice", "mock"]},
+         "any": list(v.ATTEMPT_MODES)},
     ]
 
 
