@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import insert
@@ -170,8 +170,20 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+# How far apart the statements of one batch are stamped: the smallest step a timestamp
+# shows (they are sent with milliseconds, statements.py).
+STEP = timedelta(milliseconds=1)
+
+
 def queue(session: Session, now: datetime, *events: LearningEvent) -> list[str]:
     """Queue events for the LRS in one statement, in order; their statement ids.
+
+    The events are given in the order the profile's session pattern puts them (completed,
+    the verdict, progressed, terminated), and their timestamps carry that order: the first
+    is ``now``, each next one ``STEP`` later. An LRS returns statements in any order (its
+    ``stored`` order is its own), and the xAPI Profiles spec orders a pattern's statements
+    by timestamp, so one shared timestamp would leave a reader no way to recover the
+    sequence (issue 19).
 
     A Core insert on the session's connection and transaction: the ORM unit of work
     would cost more than the rest of an answer's writes together (bench/answers.py), and
@@ -179,13 +191,13 @@ def queue(session: Session, now: datetime, *events: LearningEvent) -> list[str]:
     trip each.
     """
     rows, ids = [], []
-    timestamp = _iso(now)
-    for event in events:
+    for n, event in enumerate(events):
         statement_id = str(uuid.uuid4())
         ids.append(statement_id)
         rows.append({"kind": OutboxKind.XAPI, "dedupe_key": statement_id,
                      "payload": {"verb": event.kind, "statement_id": statement_id,
-                                 "timestamp": timestamp, **event.stored_fields()},
+                                 "timestamp": _iso(now + n * STEP),
+                                 **event.stored_fields()},
                      "status": OutboxStatus.PENDING, "attempts": 0,
                      "next_attempt_at": now, "created_at": now})
     if rows:

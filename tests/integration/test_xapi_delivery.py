@@ -136,7 +136,10 @@ def world(database_url):
 
 
 def _verbs(statements: list[dict]) -> list[str]:
-    ordered = sorted(statements, key=lambda s: (s["timestamp"], s["stored"]))
+    """In the profile's order: by timestamp alone (an LRS's ``stored`` order is its own;
+    the statements of one registration never share a timestamp)."""
+    ordered = sorted(statements, key=lambda s: s["timestamp"])
+    assert len({s["timestamp"] for s in ordered}) == len(ordered)
     return [s["verb"]["id"].rsplit("/", 1)[-1] for s in ordered]
 
 

@@ -60,3 +60,30 @@ def test_the_engine_loads_neither_requests_nor_pylti1p3():
          "print(sorted(m for m in ('requests', 'pylti1p3') if m in sys.modules))"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_batch_is_stamped_1_ms_apart_in_order_from_the_events_time():
+    """Issue 19: an LRS returns a batch in any order, so the timestamps carry it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from lti_tool.models import Outbox
+
+    engine = create_engine("sqlite://")
+    Outbox.__table__.create(engine)
+    now = datetime(2026, 12, 4, 10, 0, 0, 999_900, tzinfo=UTC)  # truncated, never rounded
+    common = dict(user_id=1, attempt_id="a", mode="mock", module_id="m",
+                  key_activity_id=None, lesson_id=None, course_id=None, score_raw=1,
+                  score_max=2, duration_seconds=60.0)
+    with Session(engine) as session:
+        ids = events.queue(session, now, events.Completed(**common),
+                           events.Failed(**common), events.Terminated(**common))
+        rows = list(session.scalars(select(Outbox).order_by(Outbox.id)))
+    assert [r.payload["statement_id"] for r in rows] == ids
+    assert [(r.payload["verb"], r.payload["timestamp"]) for r in rows] == [
+        ("completed", "2026-12-04T10:00:00.999+00:00"),
+        ("failed", "2026-12-04T10:00:01.000+00:00"),
+        ("terminated", "2026-12-04T10:00:01.001+00:00")]
+    assert {r.created_at.replace(tzinfo=UTC) for r in rows} == {now}

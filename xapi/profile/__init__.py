@@ -26,11 +26,30 @@ def _template(name: str, verb: v.Concept, object_type: v.Concept, definition: st
             "objectActivityType": object_type.iri, "rules": rules}
 
 
+# The statement versions an LRS may store our statements under: the xAPI 1.0.x revisions
+# (what Ralph's own model allows, ^1\.0\.[0-9]+$; 1.0.3 is the last, xAPI 2.0 is 2.0.0).
+# Profile rules compare values, they have no patterns, so the revisions are listed.
+LRS_VERSIONS = ("1.0.0", "1.0.1", "1.0.2", "1.0.3")
+
+# How a reader recovers the order of one registration's statements (issue 19).
+ORDER_NOTE = ("Order: read one registration's statements by timestamp, never by stored (an "
+              "LRS stores and returns a batch in any order). Each statement's timestamp is "
+              "when its event happened; the statements of one event (a submit's completed, "
+              "verdict, progressed and terminated; a start's initialized and experienced) "
+              "are 1 ms apart, in this pattern's order, the first at the event's time, so "
+              "timestamps within a registration are strictly increasing.")
+
+
 def _common_rules() -> list[dict[str, Any]]:
     return [
         {"location": "$.id", "presence": "included"},
-        {"location": "$.timestamp", "presence": "included"},
-        {"location": "$.version", "presence": "excluded"},
+        {"location": "$.timestamp", "presence": "included",
+         "scopeNote": {"en": "UTC with milliseconds; carries the statement's place in its "
+                             "registration (see the session pattern)."}},
+        {"location": "$.version", "all": list(LRS_VERSIONS),
+         "scopeNote": {"en": "The tool sends no version; an LRS sets one on storage (xAPI "
+                             "1.0.3: 1.0.0 when the client sent none), so a stored statement "
+                             "may carry any 1.0.x."}},
         {"location": "$.actor.account.homePage", "presence": "recommended",
          "scopeNote": {"en": "The platform's LTI issuer; the account name is the LTI sub. "
                              "mbox or mbox_sha1sum only where a college chose it."}},
@@ -148,17 +167,17 @@ def build_profile() -> dict[str, Any]:
          "alternates": [t("AttemptPassed"), t("AttemptFailed")]},
         {"id": f"{v.PROFILE_ID}/patterns/finish", "type": "Pattern",
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "finish"},
-         "definition": {"en": "A submitted attempt: completed, then for mock exams the "
-                              "verdict, then mastery progress per key activity touched."},
-         "sequence": [t("AttemptCompleted"), f"{v.PROFILE_ID}/patterns/optional-verdict",
-                      f"{v.PROFILE_ID}/patterns/progress"]},
+         "definition": {"en": "A submitted drill, practice test or mock exam: completed, "
+                              "then for mock exams the verdict."},
+         "sequence": [t("AttemptCompleted"), f"{v.PROFILE_ID}/patterns/optional-verdict"]},
         {"id": f"{v.PROFILE_ID}/patterns/optional-verdict", "type": "Pattern",
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "optional verdict"},
          "definition": {"en": "Only mock exams have one."},
          "optional": f"{v.PROFILE_ID}/patterns/verdict"},
         {"id": f"{v.PROFILE_ID}/patterns/progress", "type": "Pattern",
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "progress"},
-         "definition": {"en": "Mastery estimates after the attempt."},
+         "definition": {"en": "Mastery estimates after the attempt (a submitted one, or a "
+                              "lesson once completed): one per key activity touched."},
          "zeroOrMore": t("MasteryProgressed")},
         {"id": f"{v.PROFILE_ID}/patterns/optional-finish", "type": "Pattern",
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "optional finish"},
@@ -167,9 +186,10 @@ def build_profile() -> dict[str, Any]:
         {"id": f"{v.PROFILE_ID}/patterns/session", "type": "Pattern", "primary": True,
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "session"},
          "definition": {"en": "All statements with one registration (one attempt): "
-                              "initialized first, terminated last."},
+                              "initialized first, terminated last. " + ORDER_NOTE},
          "sequence": [t("SessionInitialized"), f"{v.PROFILE_ID}/patterns/activity",
-                      f"{v.PROFILE_ID}/patterns/optional-finish", t("SessionTerminated")]},
+                      f"{v.PROFILE_ID}/patterns/optional-finish",
+                      f"{v.PROFILE_ID}/patterns/progress", t("SessionTerminated")]},
     ]
     return {
         "@context": "https://w3id.org/xapi/profiles/context",
@@ -185,7 +205,10 @@ def build_profile() -> dict[str, Any]:
                              "activity types are ADL's, used as defined in the ADL "
                              f"Vocabulary ({v.ADL_PROFILE}) and SCORM ({v.SCORM_PROFILE}) "
                              "profiles and, for cmi.interaction, the xAPI specification; "
-                             "the statement templates say how this tool uses each."},
+                             "the statement templates say how this tool uses each. One "
+                             "attempt's statements are ordered by timestamp (strictly "
+                             "increasing; see the session pattern), and an LRS may add "
+                             "version 1.0.x to what the tool sends without one."},
         "author": _AUTHOR,
         "versions": [{"id": v.PROFILE_VERSION, "generatedAtTime": v.PROFILE_GENERATED}],
         "concepts": concepts,
