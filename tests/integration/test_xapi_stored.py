@@ -7,7 +7,6 @@ the statements back from Ralph, as an analyst would.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from random import Random
 
 from sqlalchemy import select
