@@ -2,12 +2,14 @@
 
 A drill has no last question: students simply stop, so without this its xAPI session
 never got its "terminated" and the time spent was never reported. The worker calls
-``close_idle`` on its passes; a drill with no activity for the configured time
-(``drill_idle_minutes``) is closed with the time actually spent (start to last answer,
-not the idle gap after it).
+``close_idle`` on its passes; a drill with no activity (a question shown or answered)
+for the configured time (``drill_idle_minutes``) is closed with the time actually spent
+(start to last activity, not the idle gap after it). Its ``updated_at`` stays the last
+activity, so the class views do not see the student active when the tool closed it.
 
-Closing is one guarded UPDATE (still open, still idle): two workers, or a worker and the
-student's own "End drill", cannot both close it, so the "terminated" is queued once.
+Closing is one guarded UPDATE (still open, its version unchanged since it was read as
+idle): two workers, or a worker and the student's own "End drill" or answer, cannot both
+win, so the "terminated" is queued once and the score counts every answer.
 """
 
 from __future__ import annotations
@@ -32,25 +34,25 @@ def close_idle(session: Session, now: datetime, idle: timedelta) -> int:
     candidates = session.execute(
         select(Attempt.id, Attempt.user_id, Attempt.mode, Attempt.module_id,
                Attempt.key_activity_id, Attempt.lesson_id, Attempt.course_id,
-               Attempt.started_at)
+               Attempt.started_at, Attempt.updated_at, Attempt.version)
         .where(Attempt.status == AttemptStatus.OPEN,
                Attempt.mode.in_(modes.IDLE_CLOSED_MODES), Attempt.updated_at < cutoff)
         .order_by(Attempt.updated_at).limit(BATCH)).all()
     closed = 0
     for row in candidates:
         # A drill scores every answer (as practice.service does on its submit).
-        last, total, raw = session.execute(
-            select(func.max(Response.answered_at), func.count(Response.id),
+        total, raw = session.execute(
+            select(func.count(Response.id),
                    func.coalesce(func.sum(case((Response.correct, 1), else_=0)), 0))
             .where(Response.attempt_id == row.id)).one()
-        ended = max(last, row.started_at) if last is not None else row.started_at
+        ended = max(row.updated_at, row.started_at)
         done = session.execute(
             update(Attempt)
             .where(Attempt.id == row.id, Attempt.status == AttemptStatus.OPEN,
-                   Attempt.updated_at < cutoff)
+                   Attempt.version == row.version)  # unchanged since read: still idle
             .values(status=AttemptStatus.SUBMITTED, open_key=None, submitted_at=ended,
                     auto_submitted=True, score_raw=raw, score_max=total,
-                    served_item_id=None, updated_at=now, version=Attempt.version + 1)
+                    served_item_id=None, version=Attempt.version + 1)
             .execution_options(synchronize_session=False))
         if done.rowcount != 1:  # the student (or another worker) got there first
             continue

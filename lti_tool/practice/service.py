@@ -591,6 +591,9 @@ class PracticeService:
         served = view.id if view is not None else None
         if attempt.served_item_id != served:
             attempt.served_item_id = served
+            # Showing a question is activity: the answer's time is counted from here,
+            # and a drill is idle (practice/idle.py) only when nothing happens.
+            attempt.updated_at = self.clock()
             try:
                 self.session.flush()
             except StaleDataError as exc:
@@ -738,8 +741,8 @@ class PracticeService:
     @staticmethod
     def _time_on_item(attempt: Attempt, now: datetime) -> int:
         """The time an answer took when the page did not measure it: since the attempt's
-        last activity (its start, previous answer or flag), which is when the item was
-        put on screen in a drill or a lesson and near enough in a test."""
+        last activity (its start, a drill question shown, the previous answer or a flag):
+        when the item was put on screen in a drill or a lesson, near enough in a test."""
         return max(0, round((now - attempt.updated_at).total_seconds() * 1000))
 
     def _repeat(self, attempt: Attempt, repeat_id: int) -> Response:

@@ -28,14 +28,16 @@ def _by_verb(statements: list[dict], verb: v.Concept) -> list[dict]:
 
 
 def _drill_answers(w: World, attempt_id: str, user: int, answers: int,
-                   seconds: int = 15) -> None:
-    """Answers the way the pages post them: no duration measured by the browser."""
+                   seconds: int = 15, reading: int = 0) -> None:
+    """Answers the way the pages post them: the question is shown (one request), the
+    answer comes ``seconds`` later (another) with no duration measured by the browser."""
     for n in range(answers):
+        with transaction(w.sessions) as db:
+            item = _svc(w, db).item(attempt_id, user)
         w.clock.advance(seconds=seconds)
         with transaction(w.sessions) as db:
-            svc = _svc(w, db)
-            item = svc.item(attempt_id, user)
-            svc.answer(attempt_id, user, item.id, n % 4, secrets.token_hex(8))
+            _svc(w, db).answer(attempt_id, user, item.id, n % 4, secrets.token_hex(8))
+        w.clock.advance(seconds=reading)  # the feedback page, before "Next question"
 
 
 def _start(w: World, mode: str, **kw) -> tuple[int, str]:
@@ -48,7 +50,7 @@ def _start(w: World, mode: str, **kw) -> tuple[int, str]:
 def test_answers_are_named_by_their_stem_and_carry_the_time_taken(world, ralph):  # noqa: F811
     world.add_lrs("a", ralph)
     user, attempt_id = _start(world, "drill")
-    _drill_answers(world, attempt_id, user, 3, seconds=20)
+    _drill_answers(world, attempt_id, user, 3, seconds=20, reading=90)
     with transaction(world.sessions) as db:
         _svc(world, db).submit(attempt_id, user)
         stems = {i: s for i, s in db.execute(select(CurriculumItem.id, CurriculumItem.stem))}
@@ -62,7 +64,8 @@ def test_answers_are_named_by_their_stem_and_carry_the_time_taken(world, ralph):
         assert name != f"Item {item_id}"
         assert len(name) <= 80 and stem.startswith(name.rstrip("\u2026"))
         assert statement["object"]["definition"]["description"]["en-US"] == stems[item_id]
-        # The page measured nothing: the time since the item was put on screen.
+        # The page measured nothing: the time since the item was put on screen (not
+        # since the previous answer, whose feedback the student read for 90 s).
         assert statement["result"]["duration"] == "PT20S"
 
 
