@@ -58,6 +58,7 @@ class Settings:
     embedded_worker: bool = True
     worker_interval_seconds: float = 5.0
     outbox_retention_days: int = 30
+    drill_idle_minutes: int = 30
     xapi_endpoint: str = ""
     xapi_username: str = ""
     xapi_password: str = field(default="", repr=False)
@@ -112,6 +113,8 @@ class Settings:
             raise SettingsError("metrics_write_seconds must be between 0 and 300")
         if not 1 <= self.session_idle_minutes <= 24 * 60:
             raise SettingsError("session_idle_minutes must be between 1 and 1440")
+        if not 1 <= self.drill_idle_minutes <= 24 * 60:
+            raise SettingsError("drill_idle_minutes must be between 1 and 1440")
         if not 1 <= self.xapi_batch_size <= 500:
             raise SettingsError("xapi batch_size must be between 1 and 500")
         if self.xapi_endpoint and not self.xapi_endpoint.startswith(("http://", "https://")):
@@ -163,6 +166,7 @@ _TOML_SECTIONS = {
     ("outbox", "embedded_worker"): "embedded_worker",
     ("outbox", "worker_interval_seconds"): "worker_interval_seconds",
     ("outbox", "retention_days"): "outbox_retention_days",
+    ("outbox", "drill_idle_minutes"): "drill_idle_minutes",
     ("xapi", "endpoint"): "xapi_endpoint",
     ("xapi", "username"): "xapi_username",
     ("xapi", "password"): "xapi_password",

@@ -94,11 +94,15 @@ def _duration(value: float | None, label: str = "duration_seconds") -> None:
 
 @dataclass(frozen=True)
 class SessionInitialized(Event):
-    pass
+    """``lesson_id``/``lesson_title``: a lesson's session is about the lesson itself (the
+    same activity its "experienced" and "completed" name), not an assessment."""
+
+    lesson_id: str | None = None
+    lesson_title: str | None = None
 
 
 @dataclass(frozen=True)
-class SessionTerminated(Event):
+class SessionTerminated(SessionInitialized):
     duration_seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -118,11 +122,27 @@ class LessonExperienced(Event):
 
 @dataclass(frozen=True)
 class LessonCompleted(LessonExperienced):
+    """``score_raw``/``score_max``: the lesson checks answered right, of all (what the
+    gradebook got); None for a lesson without checks."""
+
     duration_seconds: float = 0.0
+    score_raw: float | None = None
+    score_max: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _duration(self.duration_seconds)
+        if self.score_max is not None or self.score_raw is not None:
+            _require(self.score_max is not None and math.isfinite(self.score_max)
+                     and self.score_max > 0, "score_max must be a finite number above 0")
+            _require(self.score_raw is not None and 0 <= self.score_raw <= self.score_max,
+                     f"score_raw {self.score_raw} is outside 0..{self.score_max}")
+
+    @property
+    def scaled(self) -> float | None:
+        if self.score_raw is None or not self.score_max:
+            return None
+        return round(self.score_raw / self.score_max, 4)
 
 
 @dataclass(frozen=True)

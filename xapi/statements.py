@@ -117,18 +117,32 @@ def _score(event: ev.AttemptCompleted) -> Score:
     return Score(scaled=event.scaled, raw=event.score_raw, min=0, max=event.score_max)
 
 
+def _session_object(event: ev.SessionInitialized) -> Activity:
+    """What a session is about: a lesson's is the lesson (the activity its "experienced"
+    and "completed" name too), any other attempt's the assessment."""
+    if event.lesson_id:
+        return _lesson(event, event.lesson_id, event.lesson_title or event.lesson_id)
+    return _assessment(event)
+
+
 def build_statement(event: ev.Event) -> Statement:
-    """The tincan Statement for an event (see the profile for what each one means)."""
-    parent: list[Activity] = []
+    """The tincan Statement for an event (see the profile for what each one means).
+
+    Every statement has a parent: an answer's is the assessment or lesson it was part of,
+    every other statement's the module its activity belongs to."""
+    parent: list[Activity] = [_module(event)]
     result: Result | None = None
-    if isinstance(event, ev.SessionInitialized):
-        verb, obj = v.INITIALIZED, _assessment(event)
-    elif isinstance(event, ev.SessionTerminated):
-        verb, obj = v.TERMINATED, _assessment(event)
+    if isinstance(event, ev.SessionTerminated):
+        verb, obj = v.TERMINATED, _session_object(event)
         result = Result(duration=_duration(event.duration_seconds))
+    elif isinstance(event, ev.SessionInitialized):
+        verb, obj = v.INITIALIZED, _session_object(event)
     elif isinstance(event, ev.LessonCompleted):
         verb, obj = v.COMPLETED, _lesson(event, event.lesson_id, event.lesson_title)
         result = Result(completion=True, duration=_duration(event.duration_seconds))
+        if event.scaled is not None:
+            result.score = Score(scaled=event.scaled, raw=event.score_raw, min=0,
+                                 max=event.score_max)
     elif isinstance(event, ev.LessonExperienced):
         verb, obj = v.EXPERIENCED, _lesson(event, event.lesson_id, event.lesson_title)
     elif isinstance(event, ev.ItemAnswered):
@@ -151,7 +165,6 @@ def build_statement(event: ev.Event) -> Statement:
         verb = v.PROGRESSED
         obj = _activity(event, v.key_activity_activity_id(str(event.key_activity_id)),
                         v.OBJECTIVE, event.key_activity_title)
-        parent = [_module(event)]
         result = Result(extensions=Extensions({v.MASTERY.iri: round(event.estimate, 4)}))
     else:
         raise TypeError(f"not a learning event: {type(event).__name__}")
@@ -163,13 +176,29 @@ def build_statement(event: ev.Event) -> Statement:
     return statement
 
 
+NAME_LENGTH = 80
+
+
+def short_stem(stem: str, limit: int = NAME_LENGTH) -> str:
+    """An item's name for people: its stem, cut at a word boundary with an ellipsis when
+    longer than ``limit`` characters (the full stem is the description, the item id is in
+    the activity id)."""
+    text = " ".join(stem.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "\u2026"
+
+
 def _item(event: ev.ItemAnswered) -> Activity:
     _require_choices(event)
     choices = InteractionComponentList([
         InteractionComponent(id=CHOICE_IDS[n], description=_lang(event, text))
         for n, text in enumerate(event.choices)])
     definition = ActivityDefinition(
-        type=v.INTERACTION.iri, name=_lang(event, f"Item {event.item_id}"),
+        type=v.INTERACTION.iri, name=_lang(event, short_stem(event.stem)),
         description=_lang(event, event.stem), interaction_type="choice",
         correct_responses_pattern=[CHOICE_IDS[event.correct_index]], choices=choices)
     return Activity(id=v.item_activity_id(event.item_id), definition=definition)

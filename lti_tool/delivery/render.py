@@ -124,16 +124,23 @@ def _unknown(verb: str) -> RenderError:
     return RenderError(f"unknown learning event {verb!r}")
 
 
+def _session_lesson(lesson: CurriculumLesson | None) -> dict[str, Any]:
+    """A lesson's session names the lesson, as its experienced and completed do."""
+    return (dict(lesson_id=lesson.id, lesson_title=lesson.title) if lesson is not None
+            else {})
+
+
 def _initialized(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
                  lesson: CurriculumLesson | None) -> Factory:
-    return lambda actor: ev.SessionInitialized(actor=actor, **common)
+    return lambda actor: ev.SessionInitialized(actor=actor, **_session_lesson(lesson),
+                                               **common)
 
 
 def _terminated(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
                 lesson: CurriculumLesson | None) -> Factory:
     duration = payload.get("duration_seconds")
     return lambda actor: ev.SessionTerminated(actor=actor, duration_seconds=duration or 0.0,
-                                              **common)
+                                              **_session_lesson(lesson), **common)
 
 
 def _experienced(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
@@ -175,9 +182,12 @@ def _completed(rows: RowCache, payload: dict[str, Any], common: dict[str, Any],
     """A lesson's completion, or an attempt's (with its score)."""
     duration = payload.get("duration_seconds")
     if lesson is not None:
+        maximum = payload.get("score_max")
+        score = (dict(score_raw=payload.get("score_raw"), score_max=maximum) if maximum
+                 else {})
         return lambda actor: ev.LessonCompleted(
             actor=actor, lesson_id=lesson.id, lesson_title=lesson.title,
-            duration_seconds=duration or 0.0, **common)
+            duration_seconds=duration or 0.0, **score, **common)
     raw, maximum = _score(payload)
     return lambda actor: ev.AttemptCompleted(
         actor=actor, score_raw=raw, score_max=maximum, duration_seconds=duration or 0.0,

@@ -2,8 +2,8 @@
 
 ``cpt-lti worker`` (any number of processes) and the embedded default's in-process thread
 run the same loop (``run``). A pass delivers grades (ags.py) and xAPI statements
-(xapi.py), and does the housekeeping that rides on the worker: data retention and
-scheduled key rotation.
+(xapi.py), and does the housekeeping that rides on the worker: data retention, scheduled
+key rotation and closing drills left idle (practice/idle.py).
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from lti_tool.lti.ags import AgsClient
 from lti_tool.lti.keys import KeyService
 from lti_tool.models import OutboxKind
 from lti_tool.ops.privacy import purge_expired
+from lti_tool.practice.idle import close_idle
 from lti_tool.settings import Settings
 
 log = logging.getLogger(__name__)
 loop_log = logging.getLogger("lti_tool.worker")
 
 PURGE_EVERY = timedelta(minutes=10)
+IDLE_CHECK_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class OutboxWorker:
         self.rng = rng or Random()
         self.settings = settings
         self._purged_at: datetime | None = None
+        self._idle_checked_at: datetime | None = None
         self.xapi = XapiDelivery(sessions, settings, clock, self.rng) if settings else None
 
     def _purge_if_due(self) -> None:
@@ -78,6 +81,21 @@ class OutboxWorker:
         self._purged_at = now
         if any(counts.values()):
             log.info("retention purge: %s", counts)
+
+    def _close_idle_if_due(self) -> None:
+        """Close drills left idle, at most every IDLE_CHECK_EVERY per worker, before the
+        statements are delivered (so their "terminated" goes out in this pass)."""
+        now = self.clock()
+        if (self._idle_checked_at is not None
+                and now - self._idle_checked_at < IDLE_CHECK_EVERY):
+            return
+        assert self.settings is not None
+        with transaction(self.sessions) as session:
+            closed = close_idle(session, now,
+                                timedelta(minutes=self.settings.drill_idle_minutes))
+        self._idle_checked_at = now
+        if closed:
+            log.info("closed %d idle drill(s)", closed)
 
     def _rotate_keys_if_due(self) -> None:
         """Scheduled key rotation rides on the worker: every instance runs one, and the
@@ -96,6 +114,7 @@ class OutboxWorker:
             self._rotate_keys_if_due()
         if self.settings is not None:
             self._purge_if_due()
+            self._close_idle_if_due()
         report = self._run_ags(limit)
         if self.xapi is not None:
             xapi = self.xapi.run_once()

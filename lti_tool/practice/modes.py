@@ -107,6 +107,9 @@ class ModeSpec:
     link_description: str
     # Where open attempts of this mode come in the "Resume" cards (timed ones first).
     resume_rank: int
+    # Has no end a student must reach, so one left idle (drill_idle_minutes) is closed by
+    # the worker: its xAPI session gets its "terminated" (practice/idle.py).
+    closes_when_idle: bool = False
 
     def size(self, exam_items: int, requested: int | None = None) -> int | None:
         """The attempt's length: the module's exam length for an exam, the requested (or
@@ -129,7 +132,7 @@ SPECS: dict[AttemptMode, ModeSpec] = {spec.mode: spec for spec in (
              lesson_checks=False, planner=plan_adaptive, default_size=None,
              link_kind="drill", link_title="drill",
              link_description="Questions with instant feedback, missed ones come back.",
-             resume_rank=3),
+             resume_rank=3, closes_when_idle=True),
     ModeSpec(AttemptMode.PRACTICE, label="Practice test", statement_title="Practice test",
              graded=True, immediate_feedback=False, timed=False, exam=False, adaptive=False,
              lesson_checks=False, planner=plan_test_form, default_size=25,
@@ -149,6 +152,7 @@ SPECS: dict[AttemptMode, ModeSpec] = {spec.mode: spec for spec in (
 GRADED_MODES = tuple(m for m, s in SPECS.items() if s.graded)
 EXAM_MODES = tuple(m for m, s in SPECS.items() if s.exam)
 LESSON_MODES = tuple(m for m, s in SPECS.items() if s.lesson_checks)
+IDLE_CLOSED_MODES = tuple(m for m, s in SPECS.items() if s.closes_when_idle)
 
 
 def one_of(words: list[str]) -> str:

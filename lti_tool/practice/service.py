@@ -591,6 +591,9 @@ class PracticeService:
         served = view.id if view is not None else None
         if attempt.served_item_id != served:
             attempt.served_item_id = served
+            # Showing a question is activity: the answer's time is counted from here,
+            # and a drill is idle (practice/idle.py) only when nothing happens.
+            attempt.updated_at = self.clock()
             try:
                 self.session.flush()
             except StaleDataError as exc:
@@ -681,6 +684,8 @@ class PracticeService:
         if spec.lesson_checks and item_id in final:
             raise InvalidRequestError("You already answered this check.")
         now = self.clock()
+        if duration_ms is None:
+            duration_ms = self._time_on_item(attempt, now)
         correct = bool(item.options[choice].get("correct"))
         upcoming: ItemView | None = None
         position = (last_position or 0) + 1
@@ -732,6 +737,13 @@ class PracticeService:
                 upcoming = self._plan_view(attempt, final, None)
         return replace(self._answer_result(attempt, response, recorded=True, closed=closed),
                        next_item=upcoming)
+
+    @staticmethod
+    def _time_on_item(attempt: Attempt, now: datetime) -> int:
+        """The time an answer took when the page did not measure it: since the attempt's
+        last activity (its start, a drill question shown, the previous answer or a flag):
+        when the item was put on screen in a drill or a lesson, near enough in a test."""
+        return max(0, round((now - attempt.updated_at).total_seconds() * 1000))
 
     def _repeat(self, attempt: Attempt, repeat_id: int) -> Response:
         repeat = self.session.get(Response, repeat_id)

@@ -170,3 +170,15 @@ def test_item_answers_must_be_consistent():
         ev.ItemAnswered(chosen_index=1, success=True, **base)
     with pytest.raises(ValueError, match="estimate"):
         ev.MasteryProgressed(key_activity_title="t", estimate=1.5, **common())
+
+
+def test_an_items_name_is_its_stem_cut_at_a_word_with_an_ellipsis():
+    from xapi.statements import short_stem
+
+    assert short_stem("  What does a\ncontrol chart show? ") == "What does a control chart show?"
+    long = ("Which of the following is the first thing a production technician should do "
+            "when a machine guard is found missing during the start-of-shift check?")
+    name = short_stem(long)
+    assert len(name) <= 80 and name.endswith("\u2026")
+    assert long.startswith(name[:-1]) and long[len(name) - 1] == " "  # a whole word
+    assert short_stem("x" * 200).startswith("x" * 79) and len(short_stem("x" * 200)) == 80

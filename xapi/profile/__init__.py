@@ -18,12 +18,20 @@ PROFILE_FILE = Path(__file__).with_name("cpt-practice.jsonld")
 _AUTHOR = {"type": "Organization", "name": "CPT Practice"}
 
 
-def _template(name: str, verb: v.Concept, object_type: v.Concept, definition: str,
-              rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": f"{v.PROFILE_ID}/templates/{name}", "type": "StatementTemplate",
-            "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": name.replace("-", " ")},
-            "definition": {"en": definition}, "verb": verb.iri,
-            "objectActivityType": object_type.iri, "rules": rules}
+def _template(name: str, verb: v.Concept, object_type: v.Concept | tuple[v.Concept, ...],
+              definition: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """One statement template. An object of one of several types (a session is about an
+    assessment or a lesson) is a rule, since ``objectActivityType`` names exactly one."""
+    template = {"id": f"{v.PROFILE_ID}/templates/{name}", "type": "StatementTemplate",
+                "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": name.replace("-", " ")},
+                "definition": {"en": definition}, "verb": verb.iri}
+    if isinstance(object_type, tuple):
+        rules = [{"location": "$.object.definition.type", "presence": "included",
+                  "any": [t.iri for t in object_type]}, *rules]
+    else:
+        template["objectActivityType"] = object_type.iri
+    template["rules"] = rules
+    return template
 
 
 # The statement versions an LRS may store our statements under: the xAPI 1.0.x revisions
@@ -73,19 +81,25 @@ def _common_rules() -> list[dict[str, Any]]:
 
 TEMPLATES = {
     # statement kind (as the tests name it) -> (template name, verb, object type, words)
-    "SessionInitialized": ("session-initialized", v.INITIALIZED, v.ASSESSMENT,
-                           "An attempt starts: the first statement of its session."),
-    "SessionTerminated": ("session-terminated", v.TERMINATED, v.ASSESSMENT,
-                          "An attempt ends: the last statement, with result.duration."),
+    "SessionInitialized": ("session-initialized", v.INITIALIZED, (v.ASSESSMENT, v.LESSON),
+                           "An attempt starts: the first statement of its session. The "
+                           "object is the assessment, or for a lesson the lesson itself."),
+    "SessionTerminated": ("session-terminated", v.TERMINATED, (v.ASSESSMENT, v.LESSON),
+                          "An attempt ends: the last statement, with result.duration (the "
+                          "time from its start to its last activity; a drill left idle is "
+                          "closed by the tool). The object is the same as initialized's."),
     "LessonExperienced": ("lesson-experienced", v.EXPERIENCED, v.LESSON,
                           "A lesson is opened."),
     "LessonCompleted": ("lesson-completed", v.COMPLETED, v.LESSON,
-                        "A lesson is read and its checks answered."),
+                        "A lesson is read and its checks answered: result.score (the checks "
+                        "right, of all: what the gradebook got) and duration."),
     "ItemAnswered": ("item-answered", v.ANSWERED, v.INTERACTION,
-                     "One item answered: choice interaction with choices and "
-                     "correctResponsesPattern; result.response is the chosen choice id, "
-                     "result.success whether it was right; parent is the assessment or "
-                     "lesson."),
+                     "One item answered: choice interaction named by the start of its stem "
+                     "(the full stem is the description, the item id ends the activity id), "
+                     "with choices and correctResponsesPattern; result.response is the "
+                     "chosen choice id, result.success whether it was right, "
+                     "result.duration the time since the item was shown (or the attempt's "
+                     "previous answer); parent is the assessment or lesson."),
     "AttemptCompleted": ("attempt-completed", v.COMPLETED, v.ASSESSMENT,
                          "A drill, practice test or mock exam is submitted: result.score "
                          "(scaled, raw, min 0, max) and duration."),
@@ -99,28 +113,33 @@ TEMPLATES = {
 }
 
 
-PARENT_TYPES = {"ItemAnswered": [v.ASSESSMENT.iri, v.LESSON.iri],
-                "MasteryProgressed": [v.MODULE.iri]}
+# Every statement has a parent: an answer's is its assessment or lesson, every other
+# statement's the module.
+PARENT_TYPES = {kind: [v.MODULE.iri] for kind in TEMPLATES} | {
+    "ItemAnswered": [v.ASSESSMENT.iri, v.LESSON.iri]}
 
 
 def _parent_rule(kind: str) -> dict[str, Any]:
-    if kind in PARENT_TYPES:
-        return {"location": "$.context.contextActivities.parent[*].definition.type",
-                "presence": "included", "all": PARENT_TYPES[kind]}
-    return {"location": "$.context.contextActivities.parent", "presence": "excluded"}
+    return {"location": "$.context.contextActivities.parent[*].definition.type",
+            "presence": "included", "all": PARENT_TYPES[kind]}
 
 
 def _extra_rules(kind: str) -> list[dict[str, Any]]:
     if kind == "ItemAnswered":
         return [{"location": "$.result.response", "presence": "included"},
                 {"location": "$.result.success", "presence": "included"},
+                {"location": "$.result.duration", "presence": "included"},
                 {"location": "$.object.definition.interactionType", "presence": "included",
                  "all": ["choice"]}]
     if kind in ("AttemptCompleted", "AttemptPassed", "AttemptFailed"):
         return [{"location": "$.result.score.scaled", "presence": "included"},
                 {"location": "$.result.score.raw", "presence": "included"},
                 {"location": "$.result.duration", "presence": "included"}]
-    if kind in ("SessionTerminated", "LessonCompleted"):
+    if kind == "LessonCompleted":
+        return [{"location": "$.result.score.scaled", "presence": "recommended",
+                 "scopeNote": {"en": "Absent only for a lesson without checks."}},
+                {"location": "$.result.duration", "presence": "included"}]
+    if kind == "SessionTerminated":
         return [{"location": "$.result.duration", "presence": "included"}]
     if kind == "MasteryProgressed":
         return [{"location": f"$.result.extensions['{v.MASTERY.iri}']",
@@ -181,7 +200,8 @@ def build_profile() -> dict[str, Any]:
          "zeroOrMore": t("MasteryProgressed")},
         {"id": f"{v.PROFILE_ID}/patterns/optional-finish", "type": "Pattern",
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "optional finish"},
-         "definition": {"en": "An attempt abandoned before submission has no finish."},
+         "definition": {"en": "An attempt abandoned before submission has no finish: "
+                              "a drill left idle is closed with terminated alone."},
          "optional": f"{v.PROFILE_ID}/patterns/finish"},
         {"id": f"{v.PROFILE_ID}/patterns/session", "type": "Pattern", "primary": True,
          "inScheme": v.PROFILE_VERSION, "prefLabel": {"en": "session"},
