@@ -14,8 +14,13 @@ from urllib.parse import quote
 
 NAMESPACE = "https://cpt-practice.org/xapi"
 PROFILE_ID = f"{NAMESPACE}/profile"
-PROFILE_VERSION = f"{PROFILE_ID}/v1.0"
-PROFILE_GENERATED = "2026-11-25T00:00:00Z"
+# v1.1 (issue 19): one attempt's statements strictly increasing in time, version 1.0.x as an
+# LRS stores it, a parent on every statement, lesson sessions named by the lesson, answers
+# named by their stem with a duration. Statements name the version they follow in
+# context.contextActivities.category, so an analyst can tell the two apart.
+PROFILE_VERSION = f"{PROFILE_ID}/v1.1"
+PROFILE_GENERATED = "2026-12-04T00:00:00Z"
+PREVIOUS_VERSIONS = ((f"{PROFILE_ID}/v1.0", "2026-11-25T00:00:00Z"),)
 
 ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
 ADL_ACTIVITIES = "http://adlnet.gov/expapi/activities/"

@@ -22,7 +22,11 @@ def test_profile_shape_follows_the_profiles_spec():
     assert profile["@context"] == "https://w3id.org/xapi/profiles/context"
     assert profile["type"] == "Profile" and profile["id"] == v.PROFILE_ID
     assert profile["conformsTo"] == "https://w3id.org/xapi/profiles#1.0"
-    assert [ver["id"] for ver in profile["versions"]] == [v.PROFILE_VERSION]
+    # Newest first; each revision names the one it revises (issue 19 made v1.1).
+    versions = profile["versions"]
+    assert versions[0]["id"] == v.PROFILE_VERSION
+    assert [ver["id"] for ver in versions[1:]] == [old for old, _ in v.PREVIOUS_VERSIONS]
+    assert versions[0]["wasRevisionOf"] == [versions[1]["id"]]
     ids = [c["id"] for c in profile["concepts"] + profile["templates"] + profile["patterns"]]
     assert len(ids) == len(set(ids))
     for thing in profile["concepts"] + profile["templates"] + profile["patterns"]:

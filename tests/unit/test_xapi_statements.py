@@ -47,7 +47,7 @@ def every_event() -> list[ev.Event]:
                         choices=("Latex", "Kevlar", "Cotton", "Vinyl"), correct_index=1,
                         chosen_index=2, success=False, duration_seconds=12.345, **common()),
         ev.ItemAnswered(item_id="SAF-002", stem="A lesson check", choices=("Yes", "No"),
-                        correct_index=0, chosen_index=0, success=True,
+                        correct_index=0, chosen_index=0, success=True, duration_seconds=9,
                         lesson_id="LES-safety-ppe", lesson_title="PPE basics",
                         **lesson_fields()),
         ev.AttemptCompleted(score_raw=18, score_max=25, duration_seconds=900.5,

@@ -230,7 +230,10 @@ def build_profile() -> dict[str, Any]:
                              "increasing; see the session pattern), and an LRS may add "
                              "version 1.0.x to what the tool sends without one."},
         "author": _AUTHOR,
-        "versions": [{"id": v.PROFILE_VERSION, "generatedAtTime": v.PROFILE_GENERATED}],
+        "versions": [{"id": v.PROFILE_VERSION, "generatedAtTime": v.PROFILE_GENERATED,
+                      "wasRevisionOf": [v.PREVIOUS_VERSIONS[0][0]]}]
+                    + [{"id": version, "generatedAtTime": at}
+                       for version, at in v.PREVIOUS_VERSIONS],
         "concepts": concepts,
         "templates": templates,
         "patterns": patterns,
