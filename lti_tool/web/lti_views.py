@@ -208,8 +208,10 @@ def deep_link_response():
     picks = request.form.getlist("activity")
     with rt.transaction() as db:
         by_key = {a.key: a for a in activities(db)}
-        if not picks or len(picks) > len(by_key):
+        if not picks:
             abort(400, description="Pick at least one activity from the list.")
+        if len(picks) > len(by_key):
+            abort(400, description=f"Pick at most {len(by_key)} activities.")
         unknown = next((k for k in picks if k not in by_key), None)
         if unknown is not None:
             # A module, lesson or key activity this release does not have (or a pick of
