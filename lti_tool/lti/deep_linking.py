@@ -1,8 +1,10 @@
 """Deep Linking: the activities an instructor can place, and the signed response.
 
-Each placed link carries our activity key in its ``custom`` parameters (course copy keeps
-custom parameters, while resource link ids change), plus the ``$ResourceLink.id.history``
-and ``$Context.id.history`` substitutions so a copied link can be traced. Gradable picks
+Each placed link carries what it places in its ``custom`` parameters (course copy keeps
+custom parameters, while resource link ids change; practice/placement.py writes and reads
+them: a whole module's activity, or one lesson or key activity), plus the
+``$ResourceLink.id.history`` and ``$Context.id.history`` substitutions so a copied link
+can be traced. Gradable picks
 declare a ``lineItem`` - Moodle only creates a grade column when one is declared.
 
 Two URLs of the response are security decisions. The launch URL placed in the LMS comes
@@ -91,29 +93,24 @@ def checked_return_url(deep_linking: Any, settings: Settings, *, issuer: str | N
 
 class Activity(Protocol):
     """An activity to place (practice/placement.py builds them from the curriculum and
-    the attempt modes; the LTI edge only turns them into content items)."""
+    the attempt modes, and owns the custom parameters that say what a link places; the
+    LTI edge only turns them into content items)."""
 
     @property
-    def key(self) -> str: ...  # "<kind>:<module>", also the line item's resourceId
-    @property
-    def kind(self) -> str: ...
-    @property
-    def module_id(self) -> str: ...
+    def key(self) -> str: ...  # a graded one's "<kind>:<module>" is the line item's resourceId
     @property
     def title(self) -> str: ...
     @property
     def gradable(self) -> bool: ...
     @property
     def score_maximum(self) -> int | None: ...
+    @property
+    def custom(self) -> dict[str, str]: ...
 
 
 def resource_for(activity: Activity, launch_url: str) -> DeepLinkResource:
-    custom = {"activity": activity.kind, "module": activity.module_id,
-              "resource_link_history": "$ResourceLink.id.history",
+    custom = {**activity.custom, "resource_link_history": "$ResourceLink.id.history",
               "context_history": "$Context.id.history"}
-    if activity.gradable and activity.score_maximum:
-        # The size the grade is made of: only attempts of this size count (placement.py).
-        custom["size"] = str(activity.score_maximum)
     resource = (DeepLinkResource().set_title(activity.title).set_url(launch_url)
                 .set_custom_params(custom))
     if activity.gradable and activity.score_maximum:

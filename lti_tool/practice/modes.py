@@ -105,6 +105,11 @@ class ModeSpec:
     link_kind: str
     link_title: str
     link_description: str
+    # Deep Linking of one topic: the ``activity`` parameter of a link that places this
+    # mode on one lesson (a mode of lesson checks) or one key activity (placement.py).
+    # None for a mode that spans the module: a test's form is drawn across all its key
+    # activities.
+    topic_link_kind: str | None
     # Where open attempts of this mode come in the "Resume" cards (timed ones first).
     resume_rank: int
     # Has no end a student must reach, so one left idle (drill_idle_minutes) is closed by
@@ -126,25 +131,26 @@ SPECS: dict[AttemptMode, ModeSpec] = {spec.mode: spec for spec in (
              graded=False, immediate_feedback=True, timed=False, exam=False, adaptive=False,
              lesson_checks=True, planner=plan_lesson_checks, default_size=None,
              link_kind="lessons", link_title="lessons",
-             link_description="The {module} lessons with their checks.", resume_rank=2),
+             link_description="The {module} lessons with their checks.",
+             topic_link_kind="lesson", resume_rank=2),
     ModeSpec(AttemptMode.DRILL, label="Drill", statement_title="Drill",
              graded=False, immediate_feedback=True, timed=False, exam=False, adaptive=True,
              lesson_checks=False, planner=plan_adaptive, default_size=None,
              link_kind="drill", link_title="drill",
              link_description="Questions with instant feedback, missed ones come back.",
-             resume_rank=3, closes_when_idle=True),
+             topic_link_kind="drill", resume_rank=3, closes_when_idle=True),
     ModeSpec(AttemptMode.PRACTICE, label="Practice test", statement_title="Practice test",
              graded=True, immediate_feedback=False, timed=False, exam=False, adaptive=False,
              lesson_checks=False, planner=plan_test_form, default_size=25,
              link_kind="practice", link_title="practice test",
              link_description="{items} questions across the module, feedback at the end.",
-             resume_rank=1),
+             topic_link_kind=None, resume_rank=1),
     ModeSpec(AttemptMode.MOCK, label="Mock exam", statement_title="Mock exam",
              graded=True, immediate_feedback=False, timed=True, exam=True, adaptive=False,
              lesson_checks=False, planner=plan_test_form, default_size=None,
              link_kind="mock", link_title="mock exam",
              link_description="{items} questions in {minutes} minutes, like the real exam.",
-             resume_rank=0),
+             topic_link_kind=None, resume_rank=0),
 )}
 
 # The tests (gradable; their open attempts seal their items), the exam rehearsals (kept
@@ -189,5 +195,11 @@ def noun(mode: AttemptMode | str) -> str:
 
 
 def by_link_kind(kind: object) -> ModeSpec | None:
-    """The mode a placed link's ``activity`` parameter names, if any."""
+    """The mode a placed link's ``activity`` parameter names for a whole module, if any."""
     return next((s for s in SPECS.values() if s.link_kind == kind), None)
+
+
+def by_topic_link_kind(kind: object) -> ModeSpec | None:
+    """The mode a placed link's ``activity`` parameter names for one topic, if any."""
+    return next((s for s in SPECS.values()
+                 if s.topic_link_kind is not None and s.topic_link_kind == kind), None)

@@ -140,7 +140,8 @@ def tool_urls() -> list[tuple[str, str, str]]:
         ("Launch (redirect) URL", url("/lti/launch"),
          "Canvas: Target Link URI and Redirect URIs. Moodle: Tool URL and Redirection URI."),
         ("Deep Linking URL", url("/lti/launch"),
-         "The same launch URL: Deep Linking requests arrive there too."),
+         "The same launch URL: Deep Linking requests arrive there too. Moodle: tick "
+         "Supports Deep Linking (Content-Item Message), then Content Selection URL."),
         ("Public keyset (JWKS) URL", url("/lti/jwks"),
          "Canvas: Public JWK URL. Moodle: Public keyset."),
         ("Dynamic Registration URL", url("/lti/register"),

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from lti_tool.models import Attempt, AttemptMode
-from lti_tool.practice import modes
+from lti_tool.practice import catalog, modes
 from lti_tool.practice.service import PracticeService
 from lti_tool.web import inputs
 from lti_tool.web.auth import login_required
@@ -154,6 +154,31 @@ def mastery():
     for activity, source in zip(body["activities"], result.activities, strict=True):
         activity["level"] = source.level
         activity["p_medium"] = round(source.p_medium, 3)
+    return jsonify(body)
+
+
+@bp.get("/catalog", endpoint="catalog")
+@login_required
+def list_catalog():
+    """The ids the other operations take: each module (blueprint order) with its live key
+    activities (in order) and each one's live lessons, and the attempt modes. Read-only,
+    the same for everyone; ids stay stable across content releases."""
+    with runtime().transaction() as db:
+        shape = catalog.outline(db)
+        lessons: dict[str, list[dict[str, str]]] = {}
+        for lesson_ids in shape.lessons.values():
+            for lesson_id in lesson_ids:
+                lesson = shape.lesson_rows[lesson_id]
+                lessons.setdefault(lesson.key_activity_id, []).append(
+                    {"id": lesson.id, "title": lesson.title})
+        body = {"modules": [
+            {"id": m.id, "title": m.title, "required": m.required,
+             "exam_items": m.exam_items, "exam_minutes": m.exam_minutes,
+             "key_activities": [{"id": ka.id, "title": ka.title,
+                                 "lessons": lessons.get(ka.id, [])}
+                                for ka in catalog.live_activities(db, m.id)]}
+            for m in catalog.modules(db)],
+            "modes": [mode.value for mode in modes.SPECS]}
     return jsonify(body)
 
 

@@ -34,8 +34,7 @@ from lti_tool.models import (
     User,
 )
 from lti_tool.ops.metrics import LAUNCHES
-from lti_tool.practice import modes
-from lti_tool.practice.placement import activities, link_placement
+from lti_tool.practice.placement import activities, link_placement, menu, target
 from lti_tool.practice.service import PracticeService
 from lti_tool.web.auth import staff_required, viewer_for
 from lti_tool.web.errors import launch_error_page
@@ -110,7 +109,7 @@ def launch():
                                    client_id=ctx.client_id)
                 g.viewer = viewer_for(tool_session, user, token_in_url=True)
                 html = render_template("deep_link_picker.html", ctx=ctx, course=course,
-                                       activities=activities(db),
+                                       menu=menu(db),
                                        multiple=_truthy(ctx.deep_linking or {},
                                                         "accept_multiple"))
             elif record.role == Role.LEARNER:
@@ -143,20 +142,25 @@ def _truthy(settings: dict, key: str) -> bool:
 
 
 def _landing_url(db, rt, ctx, record, session_id: str) -> str:
-    """Where a student's launch goes: a placed activity (custom ``activity``/``module``,
-    which survive course copy) or the home page."""
+    """Where a student's launch goes: the placed activity (custom ``activity``,
+    ``module`` and maybe its ``lesson`` or ``key_activity``, which survive course copy;
+    checked against the curriculum by placement.target), else the module's page when
+    the link names a real module, else the home page."""
     token = {TOKEN_PARAM: session_id}
-    spec = modes.by_link_kind(ctx.custom.get("activity"))
-    module_id = ctx.custom.get("module")
-    if spec is None or not module_id or not db.get(CurriculumModule, module_id):
+    placed = target(db, ctx.custom)
+    if placed is None:
+        module_id = ctx.custom.get("module")
+        if isinstance(module_id, str) and db.get(CurriculumModule, module_id):
+            return url_for("student.module", module_id=module_id, **token)
         return url_for("student.home", **token)
-    if spec.lesson_checks:  # a lessons link: the module's page, where its lessons are
+    spec, module_id = placed.spec, placed.module_id
+    if spec.lesson_checks and placed.lesson_id is None:  # a module's lessons: its page
         return url_for("student.module", module_id=module_id, **token)
     kind = spec.mode
-    placed = link_placement(db, record.resource_link_id)
-    size = placed.size_for(kind, module_id) if placed else None
     svc = PracticeService(db, rt.clock, Random())
     if spec.graded:  # a test or exam: the start screen first, or resume the open one
+        graded = link_placement(db, record.resource_link_id)
+        size = graded.size_for(kind, module_id) if graded else None
         facts = svc.start_facts(record.user_id, kind, module_id,
                                 course_id=record.course_id,
                                 resource_link_id=record.resource_link_id, size=size)
@@ -165,8 +169,11 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
                            **token)
         return url_for("student.start_screen", mode=kind.value, module_id=module_id,
                        **token)
+    # A drill (of the module or one key activity) or one lesson's checks: started, or
+    # the open one resumed.
     attempt = svc.start(record.user_id, kind, module_id, course_id=record.course_id,
-                        resource_link_id=record.resource_link_id)
+                        resource_link_id=record.resource_link_id,
+                        key_activity_id=placed.key_activity_id, lesson_id=placed.lesson_id)
     return url_for("student.play", attempt_id=attempt.id, **token)
 
 
@@ -201,9 +208,18 @@ def deep_link_response():
     picks = request.form.getlist("activity")
     with rt.transaction() as db:
         by_key = {a.key: a for a in activities(db)}
-        chosen = [by_key[k] for k in picks if k in by_key]
-        if not chosen or len(chosen) != len(picks):
+        if not picks:
             abort(400, description="Pick at least one activity from the list.")
+        if len(picks) > len(by_key):
+            abort(400, description=f"Pick at most {len(by_key)} activities.")
+        unknown = next((k for k in picks if k not in by_key), None)
+        if unknown is not None:
+            # A module, lesson or key activity this release does not have (or a pick of
+            # another module's topic): said plainly, never placed as something else.
+            shown = "".join(c for c in unknown[:80] if c.isprintable())
+            abort(400, description=f"'{shown}' is not an activity you can place: pick "
+                                   "from the list (reload it after a content update).")
+        chosen = [by_key[k] for k in picks]
         row = db.get(ToolSession, g.viewer.session_id)
         launch_id = request.form.get("launch_id", "")
         if row is None or row.launch_id != launch_id:

@@ -158,6 +158,10 @@ def test_instructor_pages_fit_and_pass_axe(browser, cross_site_server, size):
         page.get_by_role("heading", name=re.compile("Add CPT Practice activities")).wait_for(
             timeout=30000)
         scan("deep-link picker")
+        page.locator("details summary").first.click()  # a module's single topics
+        page.get_by_role("checkbox", name=re.compile(r"^Drill \(")).first.wait_for()
+        page.locator("details").evaluate_all("all => all.forEach(d => d.open = true)")
+        scan("deep-link picker, every topic open")
         assert problems == {}
     finally:
         context.close()

@@ -55,6 +55,7 @@ AUTHENTICATED: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "api.next_item": ("learner", {"attempt_id": "open"}, {}),
     "api.results": ("learner", {"attempt_id": "done"}, {}),
     "api.mastery": ("learner", {}, {}),
+    "api.catalog": ("learner", {}, {}),
     "instructor.class_overview": ("instructor", {}, {}),
     "instructor.grades": ("instructor", {}, {}),
     "instructor.items": ("instructor", {}, {}),

@@ -30,6 +30,16 @@ def test_every_mode_has_one_spec_and_a_published_xapi_value():
                                                            "mock"]
 
 
+def test_topic_links_are_practice():
+    """One lesson or one key activity can be placed for the ungraded modes only: a test is
+    drawn across the module, and a topic link never grades (placement.py)."""
+    assert [s.topic_link_kind for s in modes.SPECS.values()] == ["lesson", "drill", None,
+                                                                 None]
+    assert all(not s.graded for s in modes.SPECS.values() if s.topic_link_kind)
+    assert modes.by_topic_link_kind("lesson") is modes.spec("lesson")
+    assert modes.by_link_kind("lesson") is None and modes.by_topic_link_kind(None) is None
+
+
 def test_names_and_unknown_values():
     assert [modes.label(m) for m in AttemptMode] == ["Lesson", "Drill", "Practice test",
                                                      "Mock exam"]
