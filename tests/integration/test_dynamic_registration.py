@@ -313,11 +313,11 @@ def test_a_self_hosted_canvas_registers_as_canvas_and_gets_the_submission_extens
     names its product in its OpenID configuration; the registration - waiting for approval,
     then approved - makes it a Canvas platform, so its scores carry Canvas's submission
     extension."""
+    from lti_helpers import place
     from test_grade_passback import _take_practice, _worker
 
     from lti_tool.sandbox.models import SandboxScore
     from lti_tool.sandbox.platforms import CANVAS_HOSTED
-    from lti_helpers import place
 
     issuer = CANVAS_HOSTED.issuer(live_server.settings)
     assert "instructure.com" not in issuer
