@@ -132,6 +132,8 @@ def _canvas_reading(config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         problems.append(f"privacy_level {level!r} is not one of {CANVAS_PRIVACY_LEVELS}")
     placements: list[dict[str, Any]] = []
     for message in config.get("messages") or []:
+        if not isinstance(message, dict):
+            continue  # _problems has looked at the messages already
         kind = message.get("type")
         for value in message.get("placements") or ["link_selection"]:
             name = _canvas_placement(value)
