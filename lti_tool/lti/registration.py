@@ -398,7 +398,10 @@ def approve_registration(session: Session, settings: Settings,
                             auth_token_url=row.auth_token_url, key_set_url=row.key_set_url,
                             enabled=True,
                             deployment_policy=DeploymentPolicy(settings.deployment_policy),
-                            lms_family=row.lms_family)
+                            # The product the registration named, else its URLs (a row
+                            # that waited from before the family was kept says "other").
+                            lms_family=detect(row.issuer, row.auth_login_url,
+                                              LmsFamily(row.lms_family).value))
         session.add(platform)
         session.flush()
     else:

@@ -5,7 +5,8 @@ instructor view without their parent role; empty for every platform, the safe de
 sub-role alone was staff until now: Open edX's discussion moderators saw classmates'
 results). ``platform_registration.lms_family``: what the registration's OpenID
 configuration named (canvas, moodle, other), so approving it creates the platform with it;
-registrations already waiting keep "other" (an admin can set the family after approval).
+registrations already waiting say "other", and approval detects them from their URLs as
+before.
 
 Revision ID: 0018
 Revises: 0017
