@@ -16,7 +16,8 @@ Everything else asks this module, with the row's family, instead of looking at a
 - roster paging: Moodle's ``/CourseSection/`` next-page URLs are case-sensitive
   (``next_page_url``) - handled the same way for every family;
 - roles: Canvas's institution roles and Moodle's site-admin roles are read by one rule for
-  every family, in ``lti_tool.lti.roles``;
+  every family, in ``lti_tool.lti.roles``; which bare sub-roles count as staff is not a
+  family's trait but each platform's setting (``Platform.staff_roles``);
 - deep linking: every activity declares a ``lineItem`` (Moodle makes a grade column only
   then), for every family, in ``lti_tool.lti.deep_linking``.
 
