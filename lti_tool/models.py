@@ -107,6 +107,10 @@ class Platform(Base):
              values_callable=lambda e: [m.value for m in e]),
         default=LmsFamily.OTHER, server_default=LmsFamily.OTHER.value,
     )
+    # Space-separated sub-roles (``Instructor#TeachingAssistant``) that open the instructor
+    # view on their own, without their parent role (lti/roles.py). Empty, the safe default:
+    # Open edX sends a discussion moderator as a bare TeachingAssistant.
+    staff_roles: Mapped[str] = mapped_column(Text, default="", server_default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -135,6 +139,12 @@ class PlatformRegistration(Base):
     key_set_url: Mapped[str] = mapped_column(String(1024))
     deployment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     openid_configuration: Mapped[str] = mapped_column(String(1024))
+    # Detected from the registration (its product family), given to the platform approved.
+    lms_family: Mapped[LmsFamily] = mapped_column(
+        Enum(LmsFamily, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]),
+        default=LmsFamily.OTHER, server_default=LmsFamily.OTHER.value,
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -54,18 +54,26 @@ def platform() -> None:
               type=click.Choice([f.value for f in LmsFamily]),
               help="Which LMS it is (Canvas gets Canvas's score extension and Canvas Cloud's "
                    "hosts). Default for a new platform: detected from the issuer and login "
-                   "URL; an existing one keeps its own.")
+                   "URL - a self-hosted Canvas on a college domain is not, so say --lms "
+                   "canvas; an existing one keeps its own.")
+@click.option("--staff-role", "staff_roles", multiple=True, metavar="ROLE",
+              help="A sub-role that opens the instructor view on its own, without its parent "
+                   "role, e.g. Instructor#TeachingAssistant; repeat for several. Default: "
+                   "none (a bare sub-role gets the student view). Given at all, it replaces "
+                   "the platform's list; --staff-role '' clears it.")
 def platform_add(issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
                  key_set_url: str, deployment_ids: tuple[str, ...], name: str | None,
                  auth_audience: str | None, deployment_policy: str | None,
-                 frame_origins: tuple[str, ...], lms_family: str | None) -> None:
+                 frame_origins: tuple[str, ...], lms_family: str | None,
+                 staff_roles: tuple[str, ...]) -> None:
     """Register a platform, or update one and add deployment ids to it."""
     settings = _settings()
     spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
                         auth_token_url=auth_token_url, key_set_url=key_set_url,
                         deployment_ids=deployment_ids, name=name, auth_audience=auth_audience,
                         deployment_policy=deployment_policy,
-                        frame_origins=frame_origins or None, lms_family=lms_family)
+                        frame_origins=frame_origins or None, lms_family=lms_family,
+                        staff_roles=staff_roles or None)
     with _database(settings) as session:
         try:
             result = PlatformService(session).add(spec, default_policy=settings.deployment_policy)
@@ -92,7 +100,6 @@ def platform_list(as_json: bool) -> None:
     with _database(_settings()) as session:
         platforms = PlatformService(session).list()
         rows = [platform_as_dict(p) for p in platforms]
-        families = {p.id: p.lms_family.value for p in platforms}
         pending = [pending_as_dict(session, r) for r in pending_registrations(session)]
     if as_json:
         _echo_json(rows + pending)  # waiting ones carry "pending_registration": their id
@@ -113,11 +120,13 @@ def platform_list(as_json: bool) -> None:
         state = "enabled" if row["enabled"] else "disabled"
         deployments = ", ".join(row["deployments"]) or "-"
         click.echo(f"{row['id']}  {row['name'] or '-'}  {row['issuer']}  "
-                   f"client={row['client_id']}  lms={families[row['id']]}  {state}  "
+                   f"client={row['client_id']}  lms={row['lms_family']}  {state}  "
                    f"policy={row['deployment_policy']}  "
                    f"deployments={deployments}  last_launch={row['last_launch_at'] or '-'}"
                    + (f"  frame_origins={' '.join(row['frame_origins'])}"
-                      if row["frame_origins"] else ""))
+                      if row["frame_origins"] else "")
+                   + (f"  staff_roles={' '.join(row['staff_roles'])}"
+                      if row["staff_roles"] else ""))
 
 
 @platform.command("remove")

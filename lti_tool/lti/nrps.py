@@ -22,8 +22,8 @@ from lti_tool.db import transaction
 from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.lti.ags import AgsClient, DeliveryError, call_lms
 from lti_tool.lti.platforms.family import next_page_url
-from lti_tool.lti.roles import map_roles
-from lti_tool.models import Course, Deployment, RosterMember
+from lti_tool.lti.roles import map_roles, staff_roles_of
+from lti_tool.models import Course, Deployment, Platform, RosterMember
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
@@ -73,6 +73,7 @@ def sync_roster(sessions: sessionmaker[Session], clock: Callable[[], datetime],
         if deployment is None:
             raise DeliveryError("the course is gone", retryable=False)
         platform_id = deployment.platform_id
+        staff = staff_roles_of(db.get(Platform, platform_id).staff_roles)
     members = fetch_members(sessions, clock, policy, platform_id, url)
     now = clock()
     with transaction(sessions) as db:
@@ -88,7 +89,7 @@ def sync_roster(sessions: sessionmaker[Session], clock: Callable[[], datetime],
             row.name = member.get("name") or " ".join(
                 p for p in (member.get("given_name"), member.get("family_name")) if p) or None
             row.email = member.get("email")
-            row.role = map_roles(member.get("roles") or [])
+            row.role = map_roles(member.get("roles") or [], staff)
             row.status = str(member.get("status") or "Active")
             row.synced_at = now
             db.add(row)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.launch import LaunchContext
-from lti_tool.lti.roles import map_roles
+from lti_tool.lti.roles import map_roles, staff_roles_of
 from lti_tool.models import (
     Course,
     Deployment,
@@ -93,7 +93,7 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
         ctx.name, ctx.given_name, ctx.family_name, ctx.email)
     if now - user.last_seen_at >= SEEN_STEP:
         user.last_seen_at = now
-    role = map_roles(ctx.lti_roles)
+    role = map_roles(ctx.lti_roles, staff_roles_of(platform.staff_roles))
 
     if not ctx.context_id:
         course = link = None

@@ -28,11 +28,19 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
-from lti_tool.lti.platforms.family import configuration_host_allowed, detect
+from lti_tool.lti.platforms.family import (
+    CANVAS_PLACEMENTS,
+    PRIVACY_LEVEL,
+    configuration_host_allowed,
+    detect,
+    registration_extensions,
+    registration_placements,
+)
 from lti_tool.models import (
     AccessToken,
     Deployment,
     DeploymentPolicy,
+    LmsFamily,
     Platform,
     PlatformRegistration,
 )
@@ -78,6 +86,11 @@ class PlatformConfiguration:
     registration_endpoint: str
     product_family: str
     messages: tuple[str, ...]
+
+    @property
+    def lms_family(self) -> LmsFamily:
+        """Decided here, once: the request speaks its language and the row stores it."""
+        return detect(self.issuer, self.authorization_endpoint, self.product_family)
 
 
 @dataclass(frozen=True)
@@ -185,13 +198,18 @@ def fetch_platform_configuration(http: requests.Session, url: str, *,
 def tool_registration(settings: Settings, config: PlatformConfiguration) -> dict[str, Any]:
     """Our half of the exchange: what the LMS should store about the tool."""
     domain = urlsplit(settings.base_url).netloc
-    messages = [{"type": RESOURCE_LINK, "target_link_uri": settings.url("/lti/launch"),
-                 "label": TITLE}]
+    family = config.lms_family
+    kinds = [(RESOURCE_LINK, TITLE)]
     if DEEP_LINKING in config.messages:
-        messages.append({"type": DEEP_LINKING, "target_link_uri": settings.url("/lti/launch"),
-                         "label": f"{TITLE}: add an activity",
-                         "placements": ["ContentArea", "link_selection",
-                                        "assignment_selection"]})
+        kinds.append((DEEP_LINKING, f"{TITLE}: add an activity"))
+    messages = []
+    for kind, label in kinds:
+        message: dict[str, Any] = {"type": kind, "target_link_uri": settings.url("/lti/launch"),
+                                   "label": label, "icon_uri": settings.url("/static/logo.svg")}
+        placements = registration_placements(family, kind)
+        if placements:
+            message["placements"] = placements
+        messages.append({**message, **registration_extensions(family, kind)})
     return {
         "application_type": "web",
         "response_types": ["id_token"],
@@ -210,6 +228,7 @@ def tool_registration(settings: Settings, config: PlatformConfiguration) -> dict
             "custom_parameters": {"context_title": "$Context.title"},
             "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
             "messages": messages,
+            **registration_extensions(family),
         },
     }
 
@@ -276,8 +295,7 @@ def _record(session: Session, settings: Settings, config: PlatformConfiguration,
                             auth_token_url=config.token_endpoint,
                             key_set_url=config.jwks_uri, enabled=True,
                             deployment_policy=DeploymentPolicy(settings.deployment_policy),
-                            lms_family=detect(config.issuer, config.authorization_endpoint,
-                                              config.product_family))
+                            lms_family=config.lms_family)
         session.add(platform)
         session.flush()
         _add_deployment(session, platform, deployment_id)
@@ -301,6 +319,7 @@ def _record(session: Session, settings: Settings, config: PlatformConfiguration,
     waiting.auth_token_url = config.token_endpoint
     waiting.key_set_url = config.jwks_uri
     waiting.deployment_id = deployment_id
+    waiting.lms_family = config.lms_family  # what approval creates a new platform with
     waiting.openid_configuration = source[:1024]
     session.flush()
     return RegistrationOutcome(config.issuer, client_id, deployment_id, "pending",
@@ -351,6 +370,7 @@ def pending_as_dict(session: Session, row: PlatformRegistration) -> dict[str, An
             "client_id": row.client_id, "auth_login_url": row.auth_login_url,
             "auth_token_url": row.auth_token_url, "key_set_url": row.key_set_url,
             "deployment_id": row.deployment_id,
+            "lms_family": LmsFamily(row.lms_family).value,
             "openid_configuration": row.openid_configuration,
             "replaces_platform": current.id if current is not None else None,
             "created_at": _iso(row.created_at)}
@@ -378,7 +398,10 @@ def approve_registration(session: Session, settings: Settings,
                             auth_token_url=row.auth_token_url, key_set_url=row.key_set_url,
                             enabled=True,
                             deployment_policy=DeploymentPolicy(settings.deployment_policy),
-                            lms_family=detect(row.issuer, row.auth_login_url))
+                            # The product the registration named, else its URLs (a row
+                            # that waited from before the family was kept says "other").
+                            lms_family=detect(row.issuer, row.auth_login_url,
+                                              LmsFamily(row.lms_family).value))
         session.add(platform)
         session.flush()
     else:
@@ -424,16 +447,14 @@ def canvas_configuration(settings: Settings) -> dict[str, Any]:
             "domain": domain,
             "tool_id": "cpt-practice",
             "platform": "canvas.instructure.com",
-            "privacy_level": "public",
+            "privacy_level": PRIVACY_LEVEL,
             "settings": {
                 "text": TITLE,
                 "icon_url": icon,
                 "placements": [
-                    placement("course_navigation", RESOURCE_LINK, default="enabled"),
-                    placement("link_selection", DEEP_LINKING),
-                    placement("assignment_selection", DEEP_LINKING),
-                    placement("editor_button", DEEP_LINKING),
-                ],
+                    placement(name, kind, **({"default": "enabled"}
+                                             if name == "course_navigation" else {}))
+                    for name, kind in CANVAS_PLACEMENTS],
             },
         }],
         "custom_fields": {"context_title": "$Context.title"},

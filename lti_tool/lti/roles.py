@@ -4,12 +4,14 @@ Canvas sends context roles (``membership#Learner``) plus institution and system 
 (``institution/person#Student``, ``system/person#User``); Moodle sends ``membership#Learner`` or
 ``membership#Instructor`` and, for site admins, ``institution/person#Administrator`` and
 ``system/person#Administrator``. LTI 1.3 also allows the deprecated short names
-(``Instructor``) and sub-roles (``membership/Instructor#TeachingAssistant``).
+(``Instructor``) and sub-roles (``membership/Instructor#TeachingAssistant``); which sub-roles
+count as staff on their own is a setting of each platform (``Platform.staff_roles``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 
 from lti_tool.models import Role
 
@@ -31,9 +33,9 @@ CONTEXT_INSTRUCTOR_ROLES = {
     "Instructor",
     "ContentDeveloper",
 }
-# Sub-roles such as membership/Instructor#TeachingAssistant belong to their parent role.
-INSTRUCTOR_PREFIXES = (_LIS + "membership/Instructor#",)
-CONTEXT_PREFIXES = (_LIS + "membership#", _LIS + "membership/")
+# Sub-roles (membership/Instructor#TeachingAssistant) are written under their parent role.
+SUB_ROLE_PREFIX = _LIS + "membership/"
+CONTEXT_PREFIXES = (_LIS + "membership#", SUB_ROLE_PREFIX)
 SHORT_CONTEXT_ROLES = {"Learner", "Instructor", "ContentDeveloper", "Mentor", "Member",
                        "Manager", "Officer", "TeachingAssistant"}
 # Teaching somewhere in the school: says nothing about this course.
@@ -42,13 +44,37 @@ INSTITUTION_INSTRUCTOR_ROLES = {
     _LIS + "institution/person#Faculty",
 }
 INSTRUCTOR_ROLES = CONTEXT_INSTRUCTOR_ROLES | INSTITUTION_INSTRUCTOR_ROLES
+# Parents whose sub-roles an admin may count as staff (never Learner's): LIS context roles.
+STAFF_PARENTS = ("Administrator", "ContentDeveloper", "Instructor", "Manager", "Member",
+                 "Mentor", "Officer")
+_SUB_ROLE = re.compile("^(" + "|".join(STAFF_PARENTS) + ")#[A-Za-z]{1,64}$")
+MAX_STAFF_ROLES = 20
+
+
+def staff_role_name(value: str) -> str:
+    """A staff sub-role as an admin types it - ``Instructor#TeachingAssistant`` or the whole
+    URI ``http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant``
+    - in its short form; ValueError says what is accepted."""
+    name = value.strip()
+    if name.startswith(SUB_ROLE_PREFIX):
+        name = name[len(SUB_ROLE_PREFIX):]
+    if not _SUB_ROLE.match(name):
+        raise ValueError(
+            f"a staff role must be a sub-role like Instructor#TeachingAssistant (of "
+            f"{', '.join(STAFF_PARENTS)}), not {value[:80]!r}")
+    return name
+
+
+def staff_roles_of(stored: str) -> frozenset[str]:
+    """A platform's ``staff_roles`` column as the set ``map_roles`` takes."""
+    return frozenset(stored.split())
 
 
 def _is_context_role(role: str) -> bool:
     return role.startswith(CONTEXT_PREFIXES) or role in SHORT_CONTEXT_ROLES
 
 
-def map_roles(lti_roles: Iterable[str]) -> Role:
+def map_roles(lti_roles: Iterable[str], staff_sub_roles: Collection[str] = ()) -> Role:
     """Pick the door the roles open in the launched course.
 
     The course's own (context) roles decide: Canvas adds ``institution/person#Instructor``
@@ -57,14 +83,25 @@ def map_roles(lti_roles: Iterable[str]) -> Role:
     instructor roles count only when the LMS sends no context role at all. LMS
     administrators get the admin door.
 
+    A sub-role alone (``membership/Instructor#TeachingAssistant`` without
+    ``membership#Instructor``) is not staff unless the platform lists it in
+    ``staff_sub_roles`` (short names, ``Instructor#TeachingAssistant``): LTI asks platforms
+    to send the parent role with a sub-role, and Canvas (TAs: Instructor plus the
+    TeachingAssistant sub-role) and Moodle (non-editing teachers: Instructor) do; Open edX
+    sends a discussion moderator as a bare TeachingAssistant, who must not see classmates'
+    results.
+
     Anything else - Learner, Mentor (Canvas observers), Guest - gets the learner door, which
     shows only the person's own data: a privacy-safe default for roles we do not know.
     """
     roles = set(lti_roles)
     if roles & ADMIN_ROLES:
         return Role.ADMIN
-    if roles & CONTEXT_INSTRUCTOR_ROLES or any(r.startswith(INSTRUCTOR_PREFIXES)
-                                               for r in roles):
+    if roles & CONTEXT_INSTRUCTOR_ROLES:
+        return Role.INSTRUCTOR
+    if staff_sub_roles and any(r.startswith(SUB_ROLE_PREFIX)
+                               and r[len(SUB_ROLE_PREFIX):] in staff_sub_roles
+                               for r in roles):
         return Role.INSTRUCTOR
     if roles & INSTITUTION_INSTRUCTOR_ROLES and not any(_is_context_role(r) for r in roles):
         return Role.INSTRUCTOR

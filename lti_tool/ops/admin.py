@@ -194,6 +194,7 @@ class AdminService:
             out.append({"id": platform.id, "name": platform.name, "issuer": platform.issuer,
                         "client_id": platform.client_id, "enabled": platform.enabled,
                         "lms_family": LmsFamily(platform.lms_family).value,
+                        "staff_roles": platform.staff_roles.split(),
                         "last_launch_at": platform.last_launch_at,
                         "deployments": deployments, "lrs": lrss})
         return out

@@ -65,14 +65,14 @@ def find_link(link_id: str, session: Session | None = None,
 def line_item_url(platform: SandboxPlatform, settings: Settings, context_id: str,
                   item_id: int) -> str:
     base = platform.base(settings)
-    if platform.key == "canvas":
+    if platform.shape == "canvas":
         return f"{base}/api/lti/courses/{context_id}/line_items/{item_id}"
     return f"{base}/mod/lti/services.php/{context_id}/lineitems/{item_id}/lineitem"
 
 
 def deep_link_return_url(platform: SandboxPlatform, settings: Settings) -> str:
     base = platform.base(settings)
-    if platform.key == "canvas":
+    if platform.shape == "canvas":
         return f"{base}/courses/{platform.context_id}/deep_linking_response"
     return f"{base}/mod/lti/contentitem_return.php"
 
@@ -119,7 +119,7 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
     iat = int(now.timestamp())
     base = platform.base(settings)
     ctx = platform.context_id
-    if platform.key == "canvas":
+    if platform.shape == "canvas":
         lineitems = f"{base}/api/lti/courses/{ctx}/line_items"
         memberships = f"{base}/api/lti/courses/{ctx}/names_and_roles"
     else:
@@ -173,10 +173,11 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
             "accept_multiple": True, "auto_create": True,
             "title": "Add CPT Practice activities",
             "data": f"sandbox-dl-{platform.key}-{iat}"}
-    if platform.key == "canvas":
+    if platform.shape == "canvas":
         claims[CLAIM + "tool_platform"] = {
-            "guid": "riverbend-canvas-sandbox", "name": "Riverbend Community College",
-            "version": "cloud", "product_family_code": "canvas"}
+            "guid": f"riverbend-{platform.key}-sandbox", "name": "Riverbend Community College",
+            "version": "cloud" if platform.fixed_issuer else "2026-11-18.120",
+            "product_family_code": "canvas"}
         claims[CLAIM + "lis"] = {"person_sourcedid": f"RCC{person.sub[-4:]}",
                                  "course_offering_sourcedid": "MFG-101-2026FA"}
         claims[CLAIM + "custom"].update({"canvas_course_id": "1187",

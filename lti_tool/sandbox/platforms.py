@@ -1,13 +1,18 @@
-"""The two sandbox platforms: one shaped like Canvas, one like Moodle.
+"""The sandbox platforms: one shaped like Canvas Cloud, one like Moodle, and a self-hosted
+Canvas.
 
 Identifiers, endpoint paths and claims follow what those LMSs really send, so the tool is
 exercised against realistic launches: Canvas's shared issuer, numeric client ids, long
 deployment ids and ``lti_storage_target``; Moodle's wwwroot issuer, short random client
-id, deployment "1" and its ``/mod/lti/*.php`` endpoints.
+id, deployment "1" and its ``/mod/lti/*.php`` endpoints. The self-hosted Canvas is Canvas
+on a college's own server: Canvas's paths and claims under its own issuer (no
+``instructure.com`` in it). It is not registered with the tool up front: it registers by
+Dynamic Registration (``/sandbox/canvas-hosted/register-tool``), as a college would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from lti_tool.settings import Settings
@@ -51,6 +56,10 @@ class SandboxPlatform:
     roles: dict[str, tuple[str, ...]]
     fixed_issuer: str | None = None
     storage_target: str | None = None
+    # Which LMS it behaves like ("canvas" or "moodle"): its paths, claims and registration.
+    shape: str = "moodle"
+    # Registered with the tool when the sandbox starts (else only by Dynamic Registration).
+    preregistered: bool = True
 
     def base(self, settings: Settings) -> str:
         # A separate sandbox origin makes the LMS and the tool different sites, as in real
@@ -103,7 +112,14 @@ CANVAS = SandboxPlatform(
     },
     # Canvas names a frame on its SSO origin that answers the postMessage storage calls.
     storage_target="post_message_forwarding",
+    shape="canvas",
 )
+
+# The same Canvas on a college's own server: its issuer is its own URL.
+CANVAS_HOSTED = dataclasses.replace(
+    CANVAS, key="canvas-hosted", name="Sandbox Canvas, self-hosted (Riverbend CC's server)",
+    fixed_issuer=None, client_id="10000000000077",
+    deployment_id="77:0a1e2c3d4b5f60718293a4b5c6d7e8f901234567", preregistered=False)
 
 MOODLE = SandboxPlatform(
     key="moodle",
@@ -131,4 +147,4 @@ MOODLE = SandboxPlatform(
     },
 )
 
-PLATFORMS: dict[str, SandboxPlatform] = {p.key: p for p in (CANVAS, MOODLE)}
+PLATFORMS: dict[str, SandboxPlatform] = {p.key: p for p in (CANVAS, MOODLE, CANVAS_HOSTED)}

@@ -4,7 +4,11 @@ An admin page opens the tool's registration URL with ``openid_configuration`` an
 one-time ``registration_token`` (as Moodle does, in a frame, listening for the
 ``org.imsglobal.lti.close`` message); the platform's OpenID configuration and registration
 endpoint check what the tool sends. The client id the sandbox assigns is its platform's
-fixed one, so launches work right after registering.
+fixed one, so launches work right after registering. A Canvas-shaped platform reads the
+request as Canvas does (Canvas's app/models/lti/ims/registration.rb): it refuses a
+placement or privacy level it does not know, files each placement under Canvas's name (a
+message without placements lands in link selection) and answers, as Canvas does, with the
+configuration it made of the request (``tool_configuration``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,19 @@ bp = Blueprint("sandbox_registration", __name__, url_prefix="/sandbox")
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 PLATFORM_CONFIG = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOKEN_SECONDS = 600
+RL, DL = "LtiResourceLinkRequest", "LtiDeepLinkingRequest"
+CANVAS_LTI = "https://canvas.instructure.com/lti/"
+# The Canvas placements the sandbox knows, with the message types Canvas allows in each
+# (Canvas's Lti::ResourcePlacement::PLACEMENTS_BY_MESSAGE_TYPE, in part).
+CANVAS_PLACEMENTS = {
+    "account_navigation": {RL}, "assignment_selection": {RL, DL}, "course_navigation": {RL},
+    "editor_button": {DL}, "global_navigation": {RL}, "homework_submission": {RL, DL},
+    "link_selection": {RL, DL}, "migration_selection": {RL, DL}, "module_menu": {RL},
+    "resource_selection": {RL, DL}, "user_navigation": {RL},
+}
+# The Dynamic Registration spec's placement names, as Canvas files them.
+CANVAS_DR_NAMES = {"ContentArea": "link_selection", "RichTextEditor": "editor_button"}
+CANVAS_PRIVACY_LEVELS = ("public", "name_only", "email_only", "anonymous")
 
 
 def _tokens(settings: Settings) -> URLSafeTimedSerializer:
@@ -56,7 +73,7 @@ def openid_configuration(key: str):
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
         PLATFORM_CONFIG: {
-            "product_family_code": platform.key,
+            "product_family_code": platform.shape,
             "version": "sandbox",
             "messages_supported": [{"type": "LtiResourceLinkRequest"},
                                    {"type": "LtiDeepLinkingRequest"}],
@@ -86,6 +103,52 @@ def _problems(body: Any) -> list[str]:
     return problems
 
 
+def _canvas_placement(value: Any) -> str | None:
+    """Canvas's name of a requested placement, None when Canvas does not know it."""
+    if not isinstance(value, str):
+        return None
+    name = CANVAS_DR_NAMES.get(value) or (value[len(CANVAS_LTI):] if value.startswith(
+        CANVAS_LTI) else value)
+    return name if name in CANVAS_PLACEMENTS else None
+
+
+def _privacy_level(config: dict[str, Any]) -> str:
+    """The level the tool asked for, else Canvas's guess from the claims it asked for."""
+    asked = config.get(CANVAS_LTI + "privacy_level")
+    if asked is not None:
+        return asked
+    claims = set(config.get("claims") or [])
+    name = bool(claims & {"name", "given_name", "family_name"})
+    email = "email" in claims
+    return ("public" if "picture" in claims or (name and email) else "name_only" if name
+            else "email_only" if email else "anonymous")
+
+
+def _canvas_reading(config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Problems Canvas would refuse the request for, and the configuration it makes of it."""
+    problems = []
+    level = config.get(CANVAS_LTI + "privacy_level")
+    if level is not None and level not in CANVAS_PRIVACY_LEVELS:
+        problems.append(f"privacy_level {level!r} is not one of {CANVAS_PRIVACY_LEVELS}")
+    placements: list[dict[str, Any]] = []
+    for message in config.get("messages") or []:
+        if not isinstance(message, dict):
+            continue  # _problems has looked at the messages already
+        kind = message.get("type")
+        for value in message.get("placements") or ["link_selection"]:
+            name = _canvas_placement(value)
+            if name is None:
+                problems.append(f"placement {value!r} is not a Canvas placement")
+            elif kind not in CANVAS_PLACEMENTS[name]:
+                problems.append(f"placement {name} does not take {kind}")
+            elif name not in [p["placement"] for p in placements]:  # the first one wins
+                placements.append({"placement": name, "message_type": kind,
+                                   "target_link_uri": message.get("target_link_uri")})
+    return problems, {"privacy_level": _privacy_level(config), "extensions": [{
+        "platform": "canvas.instructure.com", "privacy_level": _privacy_level(config),
+        "settings": {"placements": placements}}]}
+
+
 @bp.route("/<key>/registration", methods=["POST"])
 def registration(key: str):
     rt = runtime()
@@ -100,11 +163,16 @@ def registration(key: str):
         return jsonify(error="invalid_token"), 401
     body = request.get_json(silent=True)
     problems = _problems(body)
+    made: dict[str, Any] | None = None
+    if not problems and platform.shape == "canvas":
+        problems, made = _canvas_reading(body[TOOL_CONFIG])
     if problems:
         return jsonify(error="invalid_client_metadata",
                        error_description="; ".join(problems)), 400
     answer = dict(body)
     answer["client_id"] = platform.client_id
+    if made is not None:
+        answer["tool_configuration"] = made
     answer[TOOL_CONFIG] = {**body[TOOL_CONFIG], "deployment_id": platform.deployment_id}
     return jsonify(answer), 201
 

@@ -58,8 +58,7 @@ def _tool_jwks() -> dict[str, Any]:
 
 
 @bp.route("/<key>/token", methods=["POST"])
-@bp.route("/canvas/login/oauth2/token", methods=["POST"], defaults={"key": "canvas"},
-          endpoint="canvas_token")
+@bp.route("/<key>/login/oauth2/token", methods=["POST"], endpoint="canvas_token")
 @bp.route("/moodle/mod/lti/token.php", methods=["POST"], defaults={"key": "moodle"},
           endpoint="moodle_token")
 def token(key: str):
@@ -122,7 +121,7 @@ def _require_token(db: Session, platform: SandboxPlatform, *scopes: str) -> None
 
 def _item_url(platform: SandboxPlatform, item: SandboxLineItem) -> str:
     base = platform.base(runtime().settings)
-    if platform.key == "canvas":
+    if platform.shape == "canvas":
         return f"{base}/api/lti/courses/{item.context_id}/line_items/{item.id}"
     return f"{base}/mod/lti/services.php/{item.context_id}/lineitems/{item.id}/lineitem"
 
@@ -315,16 +314,17 @@ def _route(rule: str, view, methods: list[str], key: str, name: str) -> None:
 
 
 # Canvas-shaped and Moodle-shaped service URLs, one set of handlers.
-_route("/canvas/api/lti/courses/<context_id>/line_items", _line_items, ["GET", "POST"],
-       "canvas", "line_items")
-_route("/canvas/api/lti/courses/<context_id>/line_items/<int:item_id>", _line_item,
-       ["GET", "PUT", "DELETE"], "canvas", "line_item")
-_route("/canvas/api/lti/courses/<context_id>/line_items/<int:item_id>/scores", _scores,
-       ["POST"], "canvas", "scores")
-_route("/canvas/api/lti/courses/<context_id>/line_items/<int:item_id>/results", _results,
-       ["GET"], "canvas", "results")
-_route("/canvas/api/lti/courses/<context_id>/names_and_roles", _memberships, ["GET"],
-       "canvas", "memberships")
+for _key in [p.key for p in PLATFORMS.values() if p.shape == "canvas"]:
+    _route(f"/{_key}/api/lti/courses/<context_id>/line_items", _line_items, ["GET", "POST"],
+           _key, "line_items")
+    _route(f"/{_key}/api/lti/courses/<context_id>/line_items/<int:item_id>", _line_item,
+           ["GET", "PUT", "DELETE"], _key, "line_item")
+    _route(f"/{_key}/api/lti/courses/<context_id>/line_items/<int:item_id>/scores", _scores,
+           ["POST"], _key, "scores")
+    _route(f"/{_key}/api/lti/courses/<context_id>/line_items/<int:item_id>/results",
+           _results, ["GET"], _key, "results")
+    _route(f"/{_key}/api/lti/courses/<context_id>/names_and_roles", _memberships, ["GET"],
+           _key, "memberships")
 _route("/moodle/mod/lti/services.php/<context_id>/lineitems", _line_items, ["GET", "POST"],
        "moodle", "line_items")
 _route("/moodle/mod/lti/services.php/<context_id>/lineitems/<int:item_id>/lineitem",

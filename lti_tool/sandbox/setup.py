@@ -46,14 +46,17 @@ def ensure_sandbox_platforms(session: Session, settings: Settings) -> list[Platf
     (another port), move the existing rows' issuer and URLs instead of adding new ones."""
     rows = []
     for platform in PLATFORMS.values():
+        if not platform.preregistered:
+            continue  # it registers itself, by Dynamic Registration
         sandbox_key(session, platform)
         issuer = platform.issuer(settings)
         row = _existing_row(session, platform, issuer)
         login_url = platform.endpoint(settings, platform.auth_path)
         if row is None:
-            # Decided once, as for any new platform: canvas and moodle, by their URLs.
+            # Decided once, as for any new platform (the sandbox names its product, as an
+            # admin's --lms would).
             row = Platform(issuer=issuer, client_id=platform.client_id,
-                           lms_family=detect(issuer, login_url))
+                           lms_family=detect(issuer, login_url, platform.shape))
             session.add(row)
         row.issuer = issuer
         row.name = platform.name

@@ -120,8 +120,8 @@ def _check_auth_request(platform: SandboxPlatform, params: dict[str, str]) -> di
 
 
 @bp.route("/<key>/auth", methods=["GET", "POST"])
-@bp.route("/canvas/api/lti/authorize_redirect", methods=["GET", "POST"],
-          defaults={"key": "canvas"}, endpoint="canvas_auth")
+@bp.route("/<key>/api/lti/authorize_redirect", methods=["GET", "POST"],
+          endpoint="canvas_auth")
 @bp.route("/moodle/mod/lti/auth.php", methods=["GET", "POST"],
           defaults={"key": "moodle"}, endpoint="moodle_auth")
 def authorize(key: str):
@@ -150,7 +150,7 @@ def authorize(key: str):
 
 
 @bp.route("/<key>/jwks")
-@bp.route("/canvas/api/lti/security/jwks", defaults={"key": "canvas"}, endpoint="canvas_jwks")
+@bp.route("/<key>/api/lti/security/jwks", endpoint="canvas_jwks")
 @bp.route("/moodle/mod/lti/certs.php", defaults={"key": "moodle"}, endpoint="moodle_jwks")
 def jwks(key: str):
     rt = runtime()
@@ -186,8 +186,8 @@ def _tool_key(kid: str | None):
     return jwt.PyJWK(jwk).key if jwk else None
 
 
-@bp.route("/canvas/courses/<context_id>/deep_linking_response", methods=["POST"],
-          defaults={"key": "canvas"}, endpoint="canvas_deep_link_return")
+@bp.route("/<key>/courses/<context_id>/deep_linking_response", methods=["POST"],
+          endpoint="canvas_deep_link_return")
 @bp.route("/moodle/mod/lti/contentitem_return.php", methods=["POST"],
           defaults={"key": "moodle", "context_id": None}, endpoint="moodle_deep_link_return")
 def deep_link_return(key: str, context_id: str | None):

@@ -199,7 +199,8 @@ def _spec(issuer: str, client_id: str) -> PlatformSpec:
         name=_field("name"), auth_audience=_field("auth_audience"),
         deployment_policy=_field("deployment_policy") or "strict",
         frame_origins=_lines("frame_origins"),
-        lms_family=_field("lms_family") or None)  # not sent: detected, or left as it is
+        lms_family=_field("lms_family") or None,  # not sent: detected, or left as it is
+        staff_roles=_lines("staff_roles"))
 
 
 def _form_values(platform: Platform | None = None) -> dict[str, str]:
@@ -208,7 +209,7 @@ def _form_values(platform: Platform | None = None) -> dict[str, str]:
         return {k: request.form.get(k, "")[:_MAX_FIELD] for k in (
             "name", "issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url",
             "auth_audience", "deployment_ids", "deployment_policy", "frame_origins",
-            "lms_family")}
+            "lms_family", "staff_roles")}
     if platform is None:
         return {"deployment_policy": runtime().settings.deployment_policy}
     return {"name": platform.name, "issuer": platform.issuer, "client_id": platform.client_id,
@@ -217,7 +218,8 @@ def _form_values(platform: Platform | None = None) -> dict[str, str]:
             "auth_audience": platform.auth_audience or "",
             "deployment_policy": DeploymentPolicy(platform.deployment_policy).value,
             "frame_origins": "\n".join(platform.frame_origins.split()), "deployment_ids": "",
-            "lms_family": LmsFamily(platform.lms_family).value}
+            "lms_family": LmsFamily(platform.lms_family).value,
+            "staff_roles": "\n".join(platform.staff_roles.split())}
 
 
 def _platform_form(platform: Platform | None, error: str | None = None, status: int = 200):

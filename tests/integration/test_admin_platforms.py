@@ -156,6 +156,30 @@ def test_editing_changes_urls_and_adds_deployments_but_not_the_identity(app, adm
     assert client.get("/admin/platforms/999999/edit").status_code == 404
 
 
+def test_staff_sub_roles_are_set_in_the_edit_form_and_shown(app, admin):
+    """Issue 19: which sub-roles count as staff is a per-platform setting, checked like
+    `platform add --staff-role`, shown on the console."""
+    client, token = admin
+    moodle = _platform(app, MOODLE.client_id)
+    assert "none (a bare sub-role gets the student view)" in client.get("/admin/").text
+    fields = {"csrf_token": token, "auth_login_url": moodle.auth_login_url,
+              "auth_token_url": moodle.auth_token_url, "key_set_url": moodle.key_set_url,
+              "deployment_policy": "strict", "lms_family": "moodle"}
+    bad = client.post(f"/admin/platforms/{moodle.id}/edit", data={
+        **fields, "staff_roles": "Instructor#TeachingAssistant\r\n<b>Learner#x</b>"})
+    assert bad.status_code == 400 and "sub-role like Instructor#TeachingAssistant" in bad.text
+    assert "<b>Learner#x</b>" not in bad.text  # escaped
+    assert _platform(app, MOODLE.client_id).staff_roles == ""
+    good = client.post(f"/admin/platforms/{moodle.id}/edit", data={
+        **fields, "staff_roles": "Instructor#TeachingAssistant\r\n\r\nInstructor#Grader"})
+    assert good.status_code == 302, good.text[:500]
+    assert _platform(app, MOODLE.client_id).staff_roles == (
+        "Instructor#TeachingAssistant Instructor#Grader")
+    assert "Instructor#TeachingAssistant, Instructor#Grader" in client.get("/admin/").text
+    form = client.get(f"/admin/platforms/{moodle.id}/edit").text
+    assert "Instructor#TeachingAssistant\nInstructor#Grader</textarea>" in form
+
+
 def test_delete_needs_the_confirmation_page_and_its_checkbox(app, admin):
     client, token = admin
     moodle = _platform(app, MOODLE.client_id)

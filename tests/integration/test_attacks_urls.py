@@ -188,7 +188,8 @@ def test_http_return_url_only_outside_production(environment, http_allowed):
 
 def test_the_sandbox_platforms_return_urls_are_accepted(live_server):
     """The shipped sandbox's own return URLs (http on loopback in the tests) pass."""
-    for key in PLATFORMS:
+    # (the self-hosted Canvas registers by Dynamic Registration first: not registered here)
+    for key in [k for k, p in PLATFORMS.items() if p.preregistered]:
         session, picker = _deep_link_launch(live_server, key)
         assert picker.status_code == 200, (key, picker.text[:800])
         back = _pick(live_server, session, picker)

@@ -303,3 +303,113 @@ def test_an_admin_approves_or_rejects_from_the_console(live_server):
     gone = admin.http.post(f"{live_server.url}/admin/registrations/{waiting.id}/reject",
                            data={"csrf_token": admin.csrf}, timeout=20)
     assert gone.status_code == 404
+
+
+# -- issue 19: a Canvas is a Canvas wherever it is hosted, and is spoken to as one ----------
+
+def test_a_self_hosted_canvas_registers_as_canvas_and_gets_the_submission_extension(
+        live_server):
+    """Defect 6: a Canvas on a college's own domain (no instructure.com in its issuer)
+    names its product in its OpenID configuration; the registration - waiting for approval,
+    then approved - makes it a Canvas platform, so its scores carry Canvas's submission
+    extension."""
+    from lti_helpers import place
+    from test_grade_passback import _take_practice, _worker
+
+    from lti_tool.sandbox.models import SandboxScore
+    from lti_tool.sandbox.platforms import CANVAS_HOSTED
+
+    issuer = CANVAS_HOSTED.issuer(live_server.settings)
+    assert "instructure.com" not in issuer
+    answer = requests.get(_start_url(live_server, CANVAS_HOSTED.key), timeout=20)
+    assert answer.status_code == 200 and "must approve" in answer.text
+    [waiting] = [r for r in json.loads(_cli(live_server, "platform", "list", "--json").output)
+                 if "pending_registration" in r]
+    assert (waiting["issuer"], waiting["lms_family"]) == (issuer, "canvas")
+    assert _cli(live_server, "platform", "approve",
+                str(waiting["pending_registration"])).exit_code == 0
+    [row] = [r for r in json.loads(_cli(live_server, "platform", "list", "--json").output)
+             if r.get("issuer") == issuer]
+    assert row["lms_family"] == "canvas"
+
+    placed = place(live_server, CANVAS_HOSTED)
+    _take_practice(live_server, CANVAS_HOSTED, CANVAS_HOSTED.people[0], placed, right=15)
+    engine, worker = _worker(live_server)
+    assert worker.run_once().sent == 1
+    with transaction(make_session_factory(engine)) as db:
+        body = db.scalars(select(SandboxScore)).one().body
+    engine.dispose()
+    extension = body["https://canvas.instructure.com/lti/submission"]
+    assert extension["new_submission"] is True and extension["submitted_at"]
+
+
+def _registration_exchange(server, key: str) -> tuple[dict, requests.Response]:
+    """The tool's registration request to a sandbox platform, and the platform's answer."""
+    from urllib.parse import parse_qs
+
+    from lti_tool.delivery.outbound import OutboundPolicy
+    from lti_tool.lti.registration import fetch_platform_configuration, tool_registration
+
+    query = parse_qs(urlsplit(_start_url(server, key)).query)
+    lms = urlsplit(server.lms_url)
+    config = fetch_platform_configuration(
+        requests.Session(), query["openid_configuration"][0],
+        policy=OutboundPolicy.from_settings(server.settings),
+        sandbox_origin=f"{lms.scheme}://{lms.netloc}")
+    body = tool_registration(server.settings, config)
+    answer = requests.post(config.registration_endpoint, json=body, timeout=20, headers={
+        "Authorization": f"Bearer {query['registration_token'][0]}"})
+    return body, answer
+
+
+@pytest.mark.parametrize("key", ["canvas", "canvas-hosted"])
+def test_a_canvas_registration_asks_for_canvas_placements_and_a_privacy_level(live_server,
+                                                                                key):
+    """Defect 7: Canvas files a registration's messages by Canvas's placement names; the
+    tool asks for course navigation (a launch) and link selection, assignment selection and
+    the editor button (Deep Linking), and says its privacy level. The sandbox Canvas reads
+    the request as Canvas does and answers what it made of it."""
+    body, answer = _registration_exchange(live_server, key)
+    assert answer.status_code == 201, answer.text
+    config = body["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert config["https://canvas.instructure.com/lti/privacy_level"] == "public"
+    made = answer.json()["tool_configuration"]
+    assert made["privacy_level"] == "public"
+    placements = {p["placement"]: p["message_type"]
+                  for p in made["extensions"][0]["settings"]["placements"]}
+    assert placements == {"course_navigation": "LtiResourceLinkRequest",
+                          "link_selection": "LtiDeepLinkingRequest",
+                          "assignment_selection": "LtiDeepLinkingRequest",
+                          "editor_button": "LtiDeepLinkingRequest"}
+
+
+def test_a_moodle_registration_has_no_canvas_words(live_server):
+    body, answer = _registration_exchange(live_server, "moodle")
+    assert answer.status_code == 201, answer.text
+    assert "canvas.instructure.com" not in json.dumps(body)
+    messages = body["https://purl.imsglobal.org/spec/lti-tool-configuration"]["messages"]
+    assert [m.get("placements") for m in messages] == [None, ["ContentArea"]]
+
+
+def test_the_sandbox_canvas_refuses_what_canvas_refuses(live_server):
+    """The sandbox's Canvas reading: unknown placements, a placement that does not take
+    the message type, an unknown privacy level."""
+    from lti_tool.sandbox.registration import _canvas_reading
+
+    config = {"claims": ["sub"], "messages": [
+        {"type": "LtiResourceLinkRequest", "placements": ["course_navigation", "nowhere"]},
+        {"type": "LtiDeepLinkingRequest",
+         "placements": ["https://canvas.instructure.com/lti/course_navigation"]}],
+        "https://canvas.instructure.com/lti/privacy_level": "everything"}
+    problems, _ = _canvas_reading(config)
+    assert problems == ["privacy_level 'everything' is not one of ('public', 'name_only', "
+                        "'email_only', 'anonymous')",
+                        "placement 'nowhere' is not a Canvas placement",
+                        "placement course_navigation does not take LtiDeepLinkingRequest"]
+    # Without placements Canvas files a message under link selection; without a privacy
+    # level it guesses one from the claims.
+    problems, made = _canvas_reading({"claims": ["sub", "name"], "messages": [
+        {"type": "LtiResourceLinkRequest"}]})
+    assert not problems and made["privacy_level"] == "name_only"
+    assert [p["placement"] for p in made["extensions"][0]["settings"]["placements"]] == [
+        "link_selection"]

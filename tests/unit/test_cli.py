@@ -124,6 +124,8 @@ def test_platform_add_and_list_round_trip_with_two_client_ids(initialised) -> No
         "auth_audience": None,
         "frame_origins": [],
         "deployment_policy": "strict",
+        "lms_family": "canvas",
+        "staff_roles": [],
         "enabled": True,
         "deployments": ["d-riverside"],
         "last_launch_at": None,
@@ -135,6 +137,42 @@ def test_platform_add_and_list_round_trip_with_two_client_ids(initialised) -> No
     text = run("platform", "list")
     assert text.exit_code == 0
     assert text.stdout.count(CANVAS) == 2
+
+
+def test_a_self_hosted_canvas_is_canvas_when_the_admin_says_so(initialised) -> None:
+    """Issue 19: a Canvas on a college domain gets Canvas's behaviour by --lms canvas, and
+    the family is a visible property of the platform."""
+    run = initialised
+    hosted = ["platform", "add", "--issuer", "https://canvas.college.edu", "--client-id", "7",
+              "--auth-login-url", "https://canvas.college.edu/api/lti/authorize_redirect",
+              "--auth-token-url", "https://canvas.college.edu/login/oauth2/token",
+              "--key-set-url", "https://canvas.college.edu/api/lti/security/jwks"]
+    assert run(*hosted).exit_code == 0
+    assert _json(run("platform", "list", "--json"))[0]["lms_family"] == "other"
+    assert run(*hosted, "--lms", "canvas").exit_code == 0
+    assert _json(run("platform", "list", "--json"))[0]["lms_family"] == "canvas"
+    assert "lms=canvas" in run("platform", "list").stdout
+
+
+def test_platform_staff_roles_are_checked_and_replaced_as_a_list(initialised) -> None:
+    run = initialised
+    assert _add(run, "1000", "d-1").exit_code == 0
+    assert _json(run("platform", "list", "--json"))[0]["staff_roles"] == []
+    result = _add(run, "1000", extra=(
+        "--staff-role", "Instructor#TeachingAssistant", "--staff-role",
+        "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#Grader"))
+    assert result.exit_code == 0, result.stderr
+    assert _json(run("platform", "list", "--json"))[0]["staff_roles"] == [
+        "Instructor#TeachingAssistant", "Instructor#Grader"]
+    assert "staff_roles=Instructor#TeachingAssistant Instructor#Grader" in run(
+        "platform", "list").stdout
+    refused = _add(run, "1000", extra=("--staff-role", "Learner#Anything"))
+    assert refused.exit_code == 2
+    assert "sub-role like Instructor#TeachingAssistant" in _one_error_line(refused)
+    assert _add(run, "1000").exit_code == 0  # not given: left as it is
+    assert len(_json(run("platform", "list", "--json"))[0]["staff_roles"]) == 2
+    assert _add(run, "1000", extra=("--staff-role", "")).exit_code == 0  # cleared
+    assert _json(run("platform", "list", "--json"))[0]["staff_roles"] == []
 
 
 def test_platform_frame_origins_are_validated_and_replaced_as_a_list(initialised) -> None:

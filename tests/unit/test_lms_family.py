@@ -23,9 +23,11 @@ CANVAS_LOGIN = "https://sso.canvaslms.com/api/lti/authorize_redirect"
     ("https://moodle.college.edu", "https://moodle.college.edu/mod/lti/auth.php", None,
      LmsFamily.MOODLE),
     ("https://lms.college.edu", "https://lms.college.edu/auth", "moodle", LmsFamily.MOODLE),
-    # A Canvas on a college domain is not guessed: an admin says so.
-    ("https://canvas.college.edu", "https://canvas.college.edu/auth", "canvas",
-     LmsFamily.OTHER),
+    # A Canvas on a college domain is not guessed from its URLs: an admin says so ...
+    ("https://canvas.college.edu", "https://canvas.college.edu/auth", None, LmsFamily.OTHER),
+    # ... or its Dynamic Registration's OpenID configuration names the product (issue 19).
+    ("https://canvas.college.edu", "https://canvas.college.edu/api/lti/authorize_redirect",
+     "canvas", LmsFamily.CANVAS),
     ("https://d2l.college.edu", "https://d2l.college.edu/d2l/lti/authenticate", None,
      LmsFamily.OTHER),
 ])
@@ -52,6 +54,20 @@ def test_only_canvas_scores_carry_the_submission_extension():
                                    "new_submission": True}}
     assert family.score_extensions(LmsFamily.MOODLE, "x") == {}
     assert family.score_extensions(LmsFamily.OTHER, "x") == {}
+
+
+def test_registration_speaks_canvas_placements_only_to_canvas():
+    canvas = "https://canvas.instructure.com/lti/"
+    assert family.registration_placements(LmsFamily.CANVAS, "LtiResourceLinkRequest") == [
+        canvas + "course_navigation"]
+    assert family.registration_placements(LmsFamily.CANVAS, "LtiDeepLinkingRequest") == [
+        canvas + "link_selection", canvas + "assignment_selection", canvas + "editor_button"]
+    assert family.registration_extensions(LmsFamily.CANVAS)[
+        family.CANVAS_PRIVACY_LEVEL] == "public"
+    for other in (LmsFamily.MOODLE, LmsFamily.OTHER):
+        assert family.registration_placements(other, "LtiDeepLinkingRequest") == ["ContentArea"]
+        assert family.registration_placements(other, "LtiResourceLinkRequest") == []
+        assert family.registration_extensions(other) == {}
 
 
 def test_canvas_cloud_hosts_follow_the_family_and_the_shared_issuer():

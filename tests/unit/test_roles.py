@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_tool.lti.roles import map_roles
+from lti_tool.lti.roles import map_roles, staff_role_name
 from lti_tool.models import Role
 from lti_tool.sandbox.platforms import CANVAS, MOODLE
 
@@ -19,7 +19,8 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
     (CANVAS.roles["admin"], Role.ADMIN),
     ([LIS + "membership#ContentDeveloper", LIS + "system/person#User"], Role.INSTRUCTOR),
     ([LIS + "membership#Mentor", LIS + "system/person#User"], Role.LEARNER),  # observer
-    ([LIS + "membership/Instructor#TeachingAssistant"], Role.INSTRUCTOR),
+    # A bare sub-role (Open edX's discussion moderator) is not staff by default: issue 19
+    ([LIS + "membership/Instructor#TeachingAssistant"], Role.LEARNER),
     # Moodle
     (MOODLE.roles["learner"], Role.LEARNER),
     (MOODLE.roles["instructor"], Role.INSTRUCTOR),
@@ -50,3 +51,26 @@ def test_institution_instructor_without_any_course_role_is_an_instructor():
     """Some LMSs send only institution roles (no context membership): then it decides."""
     assert map_roles([LIS + "institution/person#Instructor", LIS + "system/person#User"]) \
         == Role.INSTRUCTOR
+
+
+MODERATOR = [LIS + "membership/Instructor#TeachingAssistant"]  # Open edX, nothing else
+
+
+def test_a_bare_sub_role_is_staff_only_where_the_platform_says_so():
+    assert map_roles(MODERATOR) == Role.LEARNER
+    assert map_roles(MODERATOR, {"Instructor#Grader"}) == Role.LEARNER
+    assert map_roles(MODERATOR, {"Instructor#TeachingAssistant"}) == Role.INSTRUCTOR
+    # The setting never demotes: a Canvas TA (Instructor + the sub-role) stays staff.
+    assert map_roles(CANVAS.roles["ta"], set()) == Role.INSTRUCTOR
+    # Nor promotes a learner who also holds a sub-role the platform does not list.
+    assert map_roles([LIS + "membership#Learner", LIS + "membership/Learner#NonCreditLearner"],
+                     {"Instructor#TeachingAssistant"}) == Role.LEARNER
+
+
+def test_staff_role_names_are_checked_and_kept_short():
+    assert staff_role_name(" Instructor#TeachingAssistant ") == "Instructor#TeachingAssistant"
+    assert staff_role_name(MODERATOR[0]) == "Instructor#TeachingAssistant"
+    for bad in ("Learner#Member", "TeachingAssistant", "Instructor#", "Instructor#a b",
+                "http://example.test/membership/Instructor#TA", "Instructor#TA<script>"):
+        with pytest.raises(ValueError, match="sub-role like Instructor#TeachingAssistant"):
+            staff_role_name(bad)

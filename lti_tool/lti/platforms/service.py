@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lti_tool.lti.platforms.family import detect, family_from_text
+from lti_tool.lti.roles import MAX_STAFF_ROLES, staff_role_name
 from lti_tool.models import Deployment, DeploymentPolicy, LmsFamily, Platform
 
 
@@ -45,6 +46,9 @@ class PlatformSpec:
     frame_origins: tuple[str, ...] | None = None
     # canvas, moodle or other; None: detected for a new platform, left as it is otherwise.
     lms_family: str | None = None
+    # Sub-roles that count as staff on their own (Instructor#TeachingAssistant); None: left
+    # as it is (none for a new platform); () clears them.
+    staff_roles: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -113,6 +117,16 @@ def _family(value: str) -> LmsFamily:
         raise PlatformError(str(exc)) from None
 
 
+def _staff_roles(values: Iterable[str]) -> str:
+    try:
+        names = _unique(staff_role_name(v) for v in values if v.strip())
+    except ValueError as exc:
+        raise PlatformError(str(exc)) from None
+    if len(names) > MAX_STAFF_ROLES:
+        raise PlatformError(f"at most {MAX_STAFF_ROLES} staff roles")
+    return " ".join(names)
+
+
 def platform_as_dict(platform: Platform) -> dict[str, Any]:
     """The JSON shape of ``platform list --json`` (and of the admin console's API)."""
     return {
@@ -126,6 +140,8 @@ def platform_as_dict(platform: Platform) -> dict[str, Any]:
         "auth_audience": platform.auth_audience,
         "frame_origins": platform.frame_origins.split(),
         "deployment_policy": DeploymentPolicy(platform.deployment_policy).value,
+        "lms_family": LmsFamily(platform.lms_family).value,
+        "staff_roles": platform.staff_roles.split(),
         "enabled": platform.enabled,
         "deployments": [d.deployment_id for d in
                         sorted(platform.deployments, key=lambda d: d.id)],
@@ -181,6 +197,8 @@ class PlatformService:
                 _unique(check_frame_origin(o) for o in spec.frame_origins))
         if spec.lms_family is not None:
             values["lms_family"] = _family(spec.lms_family)
+        if spec.staff_roles is not None:
+            values["staff_roles"] = _staff_roles(spec.staff_roles)
         deployment_ids = _unique(_required("deployment id", d) for d in spec.deployment_ids)
 
         platform = self.find(issuer, client_id)
