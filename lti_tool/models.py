@@ -209,6 +209,16 @@ class Course(Base):
     label: Mapped[str | None] = mapped_column(String(255), nullable=True)
     title: Mapped[str | None] = mapped_column(String(512), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The course's roster service (NRPS) as the latest launch that named one gave it; a
+    # launch without the claim (Deep Linking requests often) keeps it (lti/records.py).
+    nrps_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Fetching the roster (lti/roster.py): the last fetch that worked, the last one that
+    # ended (worked or not) and its error, and the claim of the one under way (one at a
+    # time per course, whichever process or thread holds it; cleared when it ends).
+    roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    roster_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    roster_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    roster_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     deployment: Mapped[Deployment] = relationship()
 
@@ -253,7 +263,6 @@ class Enrollment(Base):
         Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
     )
     lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    nrps_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # Accommodation set by the instructor (1.5x or 2x time on timed exams), kept across
     # launches and applied by the server, never by the browser.
     time_multiplier: Mapped[float] = mapped_column(default=1.0, server_default="1.0")

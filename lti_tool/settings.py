@@ -54,6 +54,9 @@ class Settings:
     launch_state_seconds: int = 600
     session_hours: int = 8
     session_idle_minutes: int = 60
+    # The instructor's pages fetch the course roster (NRPS) in the background when it is
+    # older than this; 0 = only when someone presses "Refresh roster" (lti/roster.py).
+    roster_max_age_minutes: int = 60
     trusted_proxies: int = 0
     embedded_worker: bool = True
     worker_interval_seconds: float = 5.0
@@ -115,6 +118,8 @@ class Settings:
             raise SettingsError("session_idle_minutes must be between 1 and 1440")
         if not 1 <= self.drill_idle_minutes <= 24 * 60:
             raise SettingsError("drill_idle_minutes must be between 1 and 1440")
+        if not 0 <= self.roster_max_age_minutes <= 30 * 24 * 60:
+            raise SettingsError("roster max_age_minutes must be between 0 (off) and 43200")
         if not 1 <= self.xapi_batch_size <= 500:
             raise SettingsError("xapi batch_size must be between 1 and 500")
         if self.xapi_endpoint and not self.xapi_endpoint.startswith(("http://", "https://")):
@@ -163,6 +168,7 @@ _TOML_SECTIONS = {
     ("lti", "launch_state_seconds"): "launch_state_seconds",
     ("lti", "session_hours"): "session_hours",
     ("lti", "session_idle_minutes"): "session_idle_minutes",
+    ("roster", "max_age_minutes"): "roster_max_age_minutes",
     ("outbox", "embedded_worker"): "embedded_worker",
     ("outbox", "worker_interval_seconds"): "worker_interval_seconds",
     ("outbox", "retention_days"): "outbox_retention_days",

@@ -24,11 +24,13 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 
 def full_launch(server: LiveServer, platform_key: str, user: str,
                 link: str = "cpt-practice-home",
-                session: requests.Session | None = None) -> requests.Response:
-    """Click a launch in the sandbox and follow the whole OIDC round trip like a browser."""
+                session: requests.Session | None = None,
+                omit: tuple[str, ...] = ()) -> requests.Response:
+    """Click a launch in the sandbox and follow the whole OIDC round trip like a browser;
+    ``omit`` names service claims ("nrps", "ags") the LMS leaves out of this launch."""
     s = session or requests.Session()
     r = s.get(f"{server.url}/sandbox/{platform_key}/launch/frame",
-              params={"user": user, "link": link})
+              params={"user": user, "link": link, "omit": list(omit)})
     r.raise_for_status()
     action, fields = parse_form(r.text)
     r = s.post(action, data=fields)  # tool login -> 302 -> sandbox authorize
@@ -62,13 +64,13 @@ def instructor(platform: SandboxPlatform):
     return next(p for p in platform.people if p.persona == "instructor")
 
 
-def deep_link_picker(server: LiveServer, platform: SandboxPlatform, person
-                     ) -> tuple[requests.Session, requests.Response]:
+def deep_link_picker(server: LiveServer, platform: SandboxPlatform, person,
+                     omit: tuple[str, ...] = ()) -> tuple[requests.Session, requests.Response]:
     """``person`` opens the LMS's "add an activity" (a Deep Linking launch): their session
-    and the tool's activity picker."""
+    and the tool's activity picker; ``omit`` as for ``full_launch``."""
     s = requests.Session()
     r = s.get(f"{server.url}/sandbox/{platform.key}/launch/frame",
-              params={"user": person.sub, "link": "deep-link"})
+              params={"user": person.sub, "link": "deep-link", "omit": list(omit)})
     action, fields = parse_form(r.text)
     r = s.post(action, data=fields)
     storage = storage_config(r.text)

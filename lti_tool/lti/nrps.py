@@ -96,4 +96,7 @@ def sync_roster(sessions: sessionmaker[Session], clock: Callable[[], datetime],
         for sub, row in known.items():
             if sub not in seen:
                 row.status, row.synced_at = "Deleted", now  # dropped: kept and marked
+        course = db.get(Course, course_id)
+        if course is not None:
+            course.roster_synced_at = now
     return len(seen)

@@ -2,6 +2,11 @@
 
 Rows are keyed through the platform and deployment so that two colleges' identical ids
 (context "MFG101", sub "42") never share a row.
+
+Service URLs are kept until a launch names them again: the spec lets a platform leave the
+roster (NRPS) and grade (AGS) claims out of any message, and Deep Linking requests often
+come without the roster one (issue 19.1). The course keeps its roster URL, each link its
+grade service; a launch without the claim changes neither.
 """
 
 from __future__ import annotations
@@ -103,6 +108,8 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
                             created_at=now)
             session.add(course)
         course.label, course.title = ctx.context_label, ctx.context_title
+        if ctx.nrps_url:
+            course.nrps_url = ctx.nrps_url
         session.flush()
         if enrollment is None:
             enrollment = Enrollment(course_id=course.id, user_id=user.id, role=role,
@@ -110,7 +117,6 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
             session.add(enrollment)
         enrollment.role = role
         enrollment.lti_roles = list(ctx.lti_roles)
-        enrollment.nrps_url = ctx.nrps_url
         if now - enrollment.last_launch_at >= SEEN_STEP:
             enrollment.last_launch_at = now
         if ctx.resource_link_id:  # (without one, the query above found no link)
@@ -120,9 +126,12 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
                 session.add(link)
             link.title = ctx.resource_link_title
             link.custom = dict(ctx.custom)
-            link.ags_lineitems_url = ctx.ags_lineitems_url
-            link.ags_lineitem_url = ctx.ags_lineitem_url
-            link.ags_scopes = list(ctx.ags_scopes)
+            if ctx.ags_lineitems_url or ctx.ags_lineitem_url:
+                # The claim as a whole: one without ``lineitem`` (the link is no longer
+                # graded) does clear it; a launch without the claim keeps all three.
+                link.ags_lineitems_url = ctx.ags_lineitems_url
+                link.ags_lineitem_url = ctx.ags_lineitem_url
+                link.ags_scopes = list(ctx.ags_scopes)
     session.flush()
     return LaunchRecord(user_id=user.id, course_id=course.id if course else None,
                         resource_link_id=link.id if link else None, role=role, user=user,

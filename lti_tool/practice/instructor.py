@@ -27,12 +27,12 @@ from lti_tool.delivery.scores import latest_syncs
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
+    Course,
     Enrollment,
     GradingPolicy,
     Outbox,
     ResourceLink,
     Role,
-    RosterMember,
     User,
 )
 from lti_tool.practice import catalog, class_report, modes
@@ -232,8 +232,7 @@ def class_overview(session: Session, clock: Clock, course_id: int, sort: str = "
     topics of the heat map's module (``heat_module``, or the first module)."""
     now = clock()
     roster = class_report.roster(session, course_id)
-    synced = session.scalar(select(func.max(RosterMember.synced_at)).where(
-        RosterMember.course_id == course_id))
+    synced = session.scalar(select(Course.roster_synced_at).where(Course.id == course_id))
     seen = class_report.last_active(session, course_id)
     modules = catalog.modules(session)
     titles = {m.id: m.title for m in modules}
@@ -279,13 +278,6 @@ def class_overview(session: Session, clock: Clock, course_id: int, sort: str = "
         heat_module = modules[0].id if modules else ""
     return ClassOverview(rows, modules, synced, heat_module,
                          catalog.live_activities(session, heat_module), now)
-
-
-def nrps_url(session: Session, course_id: int | None, user_id: int) -> str | None:
-    """The roster (NRPS) URL the LMS gave this instructor's launch in the course."""
-    enrollment = session.scalars(select(Enrollment).where(
-        Enrollment.course_id == course_id, Enrollment.user_id == user_id)).first()
-    return enrollment.nrps_url if enrollment else None
 
 
 # --- Item analysis -------------------------------------------------------------------

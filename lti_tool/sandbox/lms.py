@@ -18,6 +18,13 @@ from lti_tool.settings import Settings
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 HINT_MAX_AGE = 300
+# Service claims a launch can be told to leave out ("?omit=nrps"): the LTI spec makes both
+# optional in every message, and real platforms leave them out of some (a Deep Linking
+# request without the roster service, a link launched while grade sync is off). The tool
+# must keep what it learnt from earlier launches.
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+OMITTABLE = {"nrps": NRPS_CLAIM, "ags": AGS_CLAIM}
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,11 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def make_message_hint(settings: Settings, platform: SandboxPlatform, person: Person,
-                      link_id: str, message_type: str, for_user: str | None = None) -> str:
+                      link_id: str, message_type: str, for_user: str | None = None,
+                      omit: tuple[str, ...] = ()) -> str:
     return _serializer(settings).dumps(
-        {"p": platform.key, "u": person.sub, "l": link_id, "m": message_type, "f": for_user})
+        {"p": platform.key, "u": person.sub, "l": link_id, "m": message_type, "f": for_user,
+         "o": [o for o in omit if o in OMITTABLE]})
 
 
 def read_message_hint(settings: Settings, hint: str) -> dict[str, str] | None:
@@ -97,14 +106,15 @@ def read_message_hint(settings: Settings, hint: str) -> dict[str, str] | None:
 
 def login_initiation(settings: Settings, platform: SandboxPlatform, person: Person,
                      link: DemoLink, message_type: str = "LtiResourceLinkRequest",
-                     for_user: str | None = None) -> dict[str, str]:
+                     for_user: str | None = None, omit: tuple[str, ...] = ()
+                     ) -> dict[str, str]:
     """The parameters the LMS sends to the tool's OIDC login URL."""
     params = {
         "iss": platform.issuer(settings),
         "login_hint": person.sub,
         "target_link_uri": settings.url("/lti/launch"),
         "lti_message_hint": make_message_hint(settings, platform, person, link.id,
-                                              message_type, for_user),
+                                              message_type, for_user, omit),
         "client_id": platform.client_id,
         "lti_deployment_id": platform.deployment_id,
     }
@@ -115,7 +125,9 @@ def login_initiation(settings: Settings, platform: SandboxPlatform, person: Pers
 
 def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Person,
                     link: DemoLink, message_type: str, nonce: str, target_link_uri: str,
-                    now: datetime, for_user: str | None = None) -> dict[str, Any]:
+                    now: datetime, for_user: str | None = None,
+                    omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``omit``: service claims to leave out (keys of ``OMITTABLE``)."""
     iat = int(now.timestamp())
     base = platform.base(settings)
     ctx = platform.context_id
@@ -149,14 +161,12 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
         CLAIM + "launch_presentation": {"document_target": "iframe", "locale": "en",
                                         "return_url": f"{base}/"},
         CLAIM + "custom": dict(link.custom),
-        "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
-            "context_memberships_url": memberships, "service_versions": ["2.0"]},
+        NRPS_CLAIM: {"context_memberships_url": memberships, "service_versions": ["2.0"]},
     }
     if message_type == "LtiSubmissionReviewRequest":
         claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title}
-        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
-            "scope": list(AGS_SCOPES), "lineitems": lineitems,
-            "lineitem": link.line_item_url or ""}
+        claims[AGS_CLAIM] = {"scope": list(AGS_SCOPES), "lineitems": lineitems,
+                             "lineitem": link.line_item_url or ""}
         claims[CLAIM + "for_user"] = {"user_id": for_user or person.sub}
     elif message_type == "LtiResourceLinkRequest":
         claims[CLAIM + "resource_link"] = {"id": link.id, "title": link.title,
@@ -164,7 +174,7 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
         ags: dict[str, Any] = {"scope": list(AGS_SCOPES), "lineitems": lineitems}
         if link.line_item_url:
             ags["lineitem"] = link.line_item_url
-        claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = ags
+        claims[AGS_CLAIM] = ags
     elif message_type == "LtiDeepLinkingRequest":
         claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
             "deep_link_return_url": deep_link_return_url(platform, settings),
@@ -191,6 +201,8 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
         claims[CLAIM + "lis"] = {"person_sourcedid": "", "course_section_sourcedid": ""}
         claims[CLAIM + "ext"] = {"user_username": person.email.split("@")[0],
                                  "lms": "moodle-2"}
+    for name in omit:
+        claims.pop(OMITTABLE.get(name, ""), None)
     return claims
 
 

@@ -61,13 +61,19 @@ def _launch_choice(platform: SandboxPlatform) -> tuple[lms.Person, lms.DemoLink]
     return person, link
 
 
+def _omitted() -> tuple[str, ...]:
+    """The service claims this launch leaves out (``?omit=nrps&omit=ags``), as a platform
+    may: a Deep Linking request without the roster service, say."""
+    return tuple(sorted({o for o in request.args.getlist("omit") if o in lms.OMITTABLE}))
+
+
 @bp.route("/<key>/launch")
 def start_launch(key: str):
     """The course page: the tool opens in an iframe, as Canvas and Moodle embed it."""
     platform = _platform(key)
     person, link = _launch_choice(platform)
     frame = url_for("sandbox.launch_frame", key=key, user=person.sub, link=link.id,
-                    review_of=request.args.get("review_of") or None)
+                    review_of=request.args.get("review_of") or None, omit=_omitted())
     return render_template("sandbox/course.html", platform=platform, person=person, link=link,
                            frame_url=frame)
 
@@ -81,7 +87,8 @@ def launch_frame(key: str):
     review_of = request.args.get("review_of") or None
     message = ("LtiDeepLinkingRequest" if link is lms.DEEP_LINK
                else "LtiSubmissionReviewRequest" if review_of else "LtiResourceLinkRequest")
-    params = lms.login_initiation(rt.settings, platform, person, link, message, review_of)
+    params = lms.login_initiation(rt.settings, platform, person, link, message, review_of,
+                                  _omitted())
     return render_template("sandbox/form_post.html", action=rt.settings.url("/lti/login"),
                            fields=params, title=f"Launching {link.title}")
 
@@ -142,7 +149,7 @@ def authorize(key: str):
     with rt.transaction() as db:
         claims = lms.id_token_claims(rt.settings, platform, person, link, hint["m"],
                                      params["nonce"], params["redirect_uri"], rt.clock(),
-                                     hint.get("f"))
+                                     hint.get("f"), tuple(hint.get("o") or ()))
         token = lms.sign(db, platform, claims)
     return render_template("sandbox/form_post.html", action=params["redirect_uri"],
                            fields={"id_token": token, "state": params["state"]},

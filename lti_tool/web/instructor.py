@@ -16,9 +16,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
 
 from lti_tool.delivery.outbound import OutboundPolicy
-from lti_tool.lti.ags import DeliveryError
-from lti_tool.lti.nrps import sync_roster
-from lti_tool.models import GradingPolicy, ResourceLink
+from lti_tool.lti import roster
+from lti_tool.models import Course, GradingPolicy, ResourceLink
 from lti_tool.practice import catalog
 from lti_tool.practice import instructor as report
 from lti_tool.practice import preview as samples
@@ -58,11 +57,36 @@ def _sort_args(allowed: tuple[str, ...], default: str, default_dir: str = "asc"
     return sort, "desc" if request.args.get("dir") == "desc" else "asc"
 
 
+def _roster_if_due(course_id: int | None) -> roster.PendingFetch | None:
+    """Claim a background fetch of the course roster when it is missing or too old; the
+    caller starts it once its page is rendered (issue 19.2)."""
+    if course_id is None:
+        return None
+    rt = runtime()
+    return roster.fetch_if_due(rt.sessions, rt.clock, OutboundPolicy.from_settings(rt.settings),
+                               course_id, rt.settings.roster_max_age_minutes)
+
+
+def _with_roster(page: Callable[[bool], Any]) -> Any:
+    """``page(fetch_started)``, and then the roster fetch claimed for it, if one was due:
+    started once the page is rendered (or refused), so it never holds the page up."""
+    pending = _roster_if_due(g.viewer.course_id)
+    try:
+        return page(pending is not None)
+    finally:
+        if pending is not None:
+            pending.start()
+
+
 @bp.get("/grades")
 @staff_required
 def grades():
     """The whole roster of the course with each one's grade on this link and where it
-    stands in the LMS gradebook."""
+    stands in the LMS gradebook (the roster fetched in the background when it is due)."""
+    return _with_roster(_grades_page)
+
+
+def _grades_page(_fetch_started: bool):
     with runtime().transaction() as db:
         page = report.grades_page(db, _link(db))
         link_row, rows = page.link, page.rows
@@ -109,7 +133,13 @@ def resend():
 def class_overview():
     """Every student - from the LMS roster too, so those who never launched show up -
     with attempts, last activity, mastery, readiness and who needs attention, and a
-    mastery heat map by topic."""
+    mastery heat map by topic. A roster that is missing or older than the setting
+    ``roster_max_age_minutes`` is fetched in the background, after the page is rendered."""
+    _course_id()
+    return _with_roster(_class_page)
+
+
+def _class_page(fetch_started: bool):
     rt = runtime()
     with rt.transaction() as db:
         course_id = _course_id()
@@ -130,9 +160,12 @@ def class_overview():
                             for m in modules],
                           r.last_active.strftime("%Y-%m-%d") if r.last_active else "",
                           "; ".join(r.risks)] for r in rows])
+        course = db.get(Course, course_id)
+        state = roster.state(course, view.now, roster.lease(
+            OutboundPolicy.from_settings(rt.settings))) if course else None
         return render_template("instructor_class.html", rows=rows, modules=modules,
-                               synced=view.synced,
-                               roster_error=request.args.get("roster_error"),
+                               synced=view.synced, roster=state,
+                               fetching=fetch_started or bool(state and state.fetching),
                                heat_module=view.heat_module, activities=view.activities,
                                sort=sort, dir=direction, now=view.now,
                                inactive_days=INACTIVE_DAYS, attention=view.attention)
@@ -141,19 +174,12 @@ def class_overview():
 @bp.post("/class/roster")
 @staff_required
 def refresh_roster():
-    """Fetch the roster from the LMS now (NRPS)."""
+    """Fetch the roster from the LMS now (NRPS), with the course's own roster URL; a
+    fetch already under way is waited for, not doubled. What went wrong is kept with the
+    course and shown on the class overview."""
     rt = runtime()
-    with rt.transaction() as db:
-        url = report.nrps_url(db, g.viewer.course_id, g.viewer.user_id)
-    if not url or g.viewer.course_id is None:
-        return redirect(link("instructor.class_overview",
-                             roster_error="The LMS did not offer a roster for this course."),
-                        303)
-    try:
-        sync_roster(rt.sessions, rt.clock, OutboundPolicy.from_settings(rt.settings),
-                    g.viewer.course_id, url)
-    except DeliveryError as exc:
-        return redirect(link("instructor.class_overview", roster_error=str(exc)), 303)
+    roster.refresh_now(rt.sessions, rt.clock, OutboundPolicy.from_settings(rt.settings),
+                       _course_id())
     return redirect(link("instructor.class_overview"), 303)
 
 

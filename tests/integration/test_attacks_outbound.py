@@ -34,7 +34,14 @@ from test_attacks_common import TIMEOUT, actor, db_session, person_sub
 
 from lti_tool.lti import launch as launch_module
 from lti_tool.lti.launch import AGS_CLAIM, CLAIM, NRPS_CLAIM
-from lti_tool.models import Deployment, Enrollment, LaunchValue, Platform, ResourceLink
+from lti_tool.models import (
+    Course,
+    Deployment,
+    Enrollment,
+    LaunchValue,
+    Platform,
+    ResourceLink,
+)
 from lti_tool.sandbox.platforms import CANVAS
 
 DEADLINE = 2.0  # http_timeout_seconds for these tests
@@ -171,7 +178,7 @@ def test_service_urls_on_a_foreign_host_get_no_token(live_server):
         with db_session(live_server) as db:
             enrollment = db.scalars(select(Enrollment).where(
                 Enrollment.user_id == teacher.user_id)).one()
-            assert enrollment.nrps_url is None
+            assert db.get(Course, enrollment.course_id).nrps_url is None
             link = db.get(ResourceLink, teacher.resource_link_id)
             assert link.ags_lineitems_url is None
         teacher.post(f"{live_server.url}/instructor/class/roster",
@@ -187,7 +194,8 @@ def test_a_stored_foreign_roster_url_is_not_called(live_server):
         with db_session(live_server) as db:
             enrollment = db.scalars(select(Enrollment).where(
                 Enrollment.user_id == teacher.user_id)).one()
-            enrollment.nrps_url = f"http://localhost:{evil.port}/memberships"
+            db.get(Course, enrollment.course_id).nrps_url = (
+                f"http://localhost:{evil.port}/memberships")
         page = teacher.post(f"{live_server.url}/instructor/class/roster",
                             data={"csrf_token": teacher.csrf})
         assert page.status_code == 200
