@@ -44,6 +44,10 @@ def placement(session: Session, link: ResourceLink | None) -> Placement | None:
     if link is None:
         return None
     custom = link.custom if isinstance(link.custom, dict) else {}
+    if not custom.get("activity") and isinstance(link.carried_placement, dict):
+        # A course copy that dropped the link's custom: the activity carried from the
+        # link it copies (lti/copies.py).
+        custom = link.carried_placement
     spec, module_id = modes.by_link_kind(custom.get("activity")), custom.get("module")
     if spec is None or not spec.graded or not isinstance(module_id, str):
         return None

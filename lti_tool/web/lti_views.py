@@ -29,6 +29,7 @@ from lti_tool.models import (
     Attempt,
     AttemptStatus,
     CurriculumModule,
+    ResourceLink,
     Role,
     ToolSession,
     User,
@@ -146,8 +147,13 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
     """Where a student's launch goes: a placed activity (custom ``activity``/``module``,
     which survive course copy) or the home page."""
     token = {TOKEN_PARAM: session_id}
-    spec = modes.by_link_kind(ctx.custom.get("activity"))
-    module_id = ctx.custom.get("module")
+    custom: dict = ctx.custom
+    if not custom.get("activity") and record.resource_link_id is not None:
+        # A course copy that dropped the link's custom: what it carried (lti/copies.py).
+        row = db.get(ResourceLink, record.resource_link_id)
+        custom = (row.carried_placement if row is not None else None) or custom
+    spec = modes.by_link_kind(custom.get("activity"))
+    module_id = custom.get("module")
     if spec is None or not module_id or not db.get(CurriculumModule, module_id):
         return url_for("student.home", **token)
     if spec.lesson_checks:  # a lessons link: the module's page, where its lessons are
