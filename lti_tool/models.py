@@ -247,6 +247,11 @@ class ResourceLink(Base):
         Enum(GradingPolicy, native_enum=False, length=20,
              values_callable=lambda e: [m.value for m in e]),
         default=GradingPolicy.BEST, server_default=GradingPolicy.BEST.value)
+    # Course copy (lti/copies.py): the link of the same deployment this one was copied
+    # from, and the activity carried from it when the copy's own custom names none.
+    copied_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="SET NULL"), nullable=True)
+    carried_placement: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import Session
 
+from lti_tool.lti import copies
 from lti_tool.lti.launch import LaunchContext
 from lti_tool.lti.roles import map_roles, staff_roles_of
 from lti_tool.models import (
@@ -120,6 +121,7 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
         if now - enrollment.last_launch_at >= SEEN_STEP:
             enrollment.last_launch_at = now
         if ctx.resource_link_id:  # (without one, the query above found no link)
+            new_link = link is None
             if link is None:
                 link = ResourceLink(course_id=course.id, link_id=ctx.resource_link_id,
                                     created_at=now)
@@ -132,6 +134,11 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
                 link.ags_lineitems_url = ctx.ags_lineitems_url
                 link.ags_lineitem_url = ctx.ags_lineitem_url
                 link.ags_scopes = list(ctx.ags_scopes)
+            if new_link and (ctx.custom.get(copies.RESOURCE_LINK_HISTORY)
+                             or ctx.custom.get(copies.CONTEXT_HISTORY)):
+                # A link seen for the first time may be a course copy's (lti/copies.py).
+                session.flush()
+                copies.carry_from_history(session, deployment.id, link, ctx.custom)
     session.flush()
     return LaunchRecord(user_id=user.id, course_id=course.id if course else None,
                         resource_link_id=link.id if link else None, role=role, user=user,

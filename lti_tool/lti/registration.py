@@ -67,6 +67,12 @@ DESCRIPTION = ("Practice for the MSSC Certified Production Technician (CPT 4.0) 
                "lessons, drills, practice tests and timed mock exams, with grades in the "
                "gradebook.")
 MAX_ID = 255  # the issuer, client id and deployment id columns
+# Custom parameters of every launch. The copy history is asked for here too, not only in
+# placed links (lti/deep_linking.py), so a copy that drops a link's own custom parameters
+# still tells us where it came from (lti/copies.py).
+TOOL_CUSTOM = {"context_title": "$Context.title",
+               "resource_link_history": "$ResourceLink.id.history",
+               "context_history": "$Context.id.history"}
 # Registrations waiting for an admin: the page is anonymous, so their number is bounded.
 MAX_PENDING = 100
 # An OpenID configuration or a registration answer is a few kilobytes.
@@ -225,7 +231,7 @@ def tool_registration(settings: Settings, config: PlatformConfiguration) -> dict
             "domain": domain,
             "description": DESCRIPTION,
             "target_link_uri": settings.url("/lti/launch"),
-            "custom_parameters": {"context_title": "$Context.title"},
+            "custom_parameters": TOOL_CUSTOM,
             "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
             "messages": messages,
             **registration_extensions(family),
@@ -457,5 +463,5 @@ def canvas_configuration(settings: Settings) -> dict[str, Any]:
                     for name, kind in CANVAS_PLACEMENTS],
             },
         }],
-        "custom_fields": {"context_title": "$Context.title"},
+        "custom_fields": TOOL_CUSTOM,
     }

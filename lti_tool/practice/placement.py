@@ -109,6 +109,10 @@ def placement(session: Session, link: ResourceLink | None) -> Placement | None:
     if link is None:
         return None
     custom = link.custom if isinstance(link.custom, dict) else {}
+    if not custom.get("activity") and isinstance(link.carried_placement, dict):
+        # A course copy that dropped the link's custom: the activity carried from the
+        # link it copies (lti/copies.py).
+        custom = link.carried_placement
     placed = target(session, custom)
     if placed is None or not placed.spec.graded or placed.topic:
         return None

@@ -36,6 +36,11 @@ class DemoLink:
     custom: dict[str, str]
     gradable: bool = False
     line_item_url: str | None = None
+    # A link of a copied course (sandbox/copies.py): its course, and the link and course
+    # ids it was copied from, most recent first.
+    context_id: str | None = None
+    link_history: tuple[str, ...] = ()
+    context_history: tuple[str, ...] = ()
 
 
 DEMO_LINKS: tuple[DemoLink, ...] = (
@@ -65,8 +70,46 @@ def find_link(link_id: str, session: Session | None = None,
     item_url = None
     if row.line_item_id is not None and settings is not None:
         item_url = line_item_url(platform, settings, row.context_id, row.line_item_id)
+    links, contexts = _history(session, row)
     return DemoLink(link_id, row.title, {k: str(v) for k, v in row.custom.items()},
-                    gradable=item_url is not None, line_item_url=item_url)
+                    gradable=item_url is not None, line_item_url=item_url,
+                    context_id=row.context_id, link_history=links, context_history=contexts)
+
+
+def _history(session: Session, row) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The link ids and course ids ``row`` was copied from, most recent first."""
+    from lti_tool.sandbox.models import SandboxPlacedLink
+
+    links: list[str] = []
+    contexts: list[str] = []
+    seen = {row.id}
+    source_id = row.copied_from_id
+    while source_id is not None and source_id not in seen:
+        seen.add(source_id)
+        source = session.get(SandboxPlacedLink, source_id)
+        if source is None:
+            break
+        links.append(f"{PLACED_PREFIX}{source.id}")
+        if source.context_id not in contexts:
+            contexts.append(source.context_id)
+        source_id = source.copied_from_id
+    return tuple(links), tuple(contexts)
+
+
+def substituted_custom(platform: SandboxPlatform, link: DemoLink) -> dict[str, str]:
+    """The link's custom parameters as the platform sends them. Both substitute
+    ``$Context.id.history`` (comma-separated, most recent first; empty for a course never
+    copied). Canvas substitutes ``$ResourceLink.id.history`` the same way; Moodle (4.x,
+    5.x) does not: it sends the literal ``$ResourceLink.id.history``. Any other ``$...``
+    is sent as it is, as both do with a variable they do not know."""
+    custom = {}
+    for key, value in link.custom.items():
+        if value == "$Context.id.history":
+            value = ",".join(link.context_history)
+        elif value == "$ResourceLink.id.history" and platform.shape == "canvas":
+            value = ",".join(link.link_history)
+        custom[key] = value
+    return custom
 
 
 def line_item_url(platform: SandboxPlatform, settings: Settings, context_id: str,
@@ -130,7 +173,8 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
     """``omit``: service claims to leave out (keys of ``OMITTABLE``)."""
     iat = int(now.timestamp())
     base = platform.base(settings)
-    ctx = platform.context_id
+    ctx = link.context_id or platform.context_id
+    copied = ctx != platform.context_id  # a course copy: the same course, next term
     if platform.shape == "canvas":
         lineitems = f"{base}/api/lti/courses/{ctx}/line_items"
         memberships = f"{base}/api/lti/courses/{ctx}/names_and_roles"
@@ -155,12 +199,13 @@ def id_token_claims(settings: Settings, platform: SandboxPlatform, person: Perso
         CLAIM + "target_link_uri": target_link_uri,
         CLAIM + "roles": list(platform.roles[person.persona]),
         CLAIM + "context": {
-            "id": ctx, "label": platform.context_label, "title": platform.context_title,
+            "id": ctx, "label": platform.context_label,
+            "title": platform.context_title + (" (copy)" if copied else ""),
             "type": [LIS + "course#CourseOffering"],
         },
         CLAIM + "launch_presentation": {"document_target": "iframe", "locale": "en",
                                         "return_url": f"{base}/"},
-        CLAIM + "custom": dict(link.custom),
+        CLAIM + "custom": substituted_custom(platform, link),
         NRPS_CLAIM: {"context_memberships_url": memberships, "service_versions": ["2.0"]},
     }
     if message_type == "LtiSubmissionReviewRequest":

@@ -107,4 +107,8 @@ class SandboxPlacedLink(Base):
     custom: Mapped[dict[str, Any]] = mapped_column(JSON)
     line_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("sandbox_line_item.id", ondelete="SET NULL"), nullable=True)
+    # A course copy (sandbox/copies.py): the link this one is a copy of. Its chain is the
+    # link's ``$ResourceLink.id.history``, and the chain's courses its ``$Context.id.history``.
+    copied_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_placed_link.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.sandbox.copies import course_ids
 from lti_tool.sandbox.models import (
     SandboxAssertion,
     SandboxLineItem,
@@ -282,7 +283,8 @@ def _memberships(key: str, context_id: str):
     platform = PLATFORMS.get(key) or abort(404)
     with rt.transaction() as db:
         _require_token(db, platform, NRPS_SCOPE)
-    if context_id != platform.context_id:
+        known = context_id == platform.context_id or context_id in course_ids(db, platform)
+    if not known:
         abort(404, description="no such course")
     members = [{"status": "Active", "name": p.name, "given_name": p.given_name,
                 "family_name": p.family_name, "email": p.email, "user_id": p.sub,
@@ -298,7 +300,7 @@ def _memberships(key: str, context_id: str):
     page = members[offset:offset + limit]
     response = jsonify({
         "id": request.base_url,
-        "context": {"id": platform.context_id, "label": platform.context_label,
+        "context": {"id": context_id, "label": platform.context_label,
                     "title": platform.context_title},
         "members": page})
     response.mimetype = NRPS_MT

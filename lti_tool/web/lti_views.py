@@ -29,6 +29,7 @@ from lti_tool.models import (
     Attempt,
     AttemptStatus,
     CurriculumModule,
+    ResourceLink,
     Role,
     ToolSession,
     User,
@@ -147,9 +148,14 @@ def _landing_url(db, rt, ctx, record, session_id: str) -> str:
     checked against the curriculum by placement.target), else the module's page when
     the link names a real module, else the home page."""
     token = {TOKEN_PARAM: session_id}
-    placed = target(db, ctx.custom)
+    custom: dict = ctx.custom
+    if not custom.get("activity") and record.resource_link_id is not None:
+        # A course copy that dropped the link's custom: what it carried (lti/copies.py).
+        row = db.get(ResourceLink, record.resource_link_id)
+        custom = (row.carried_placement if row is not None else None) or custom
+    placed = target(db, custom)
     if placed is None:
-        module_id = ctx.custom.get("module")
+        module_id = custom.get("module")
         if isinstance(module_id, str) and db.get(CurriculumModule, module_id):
             return url_for("student.module", module_id=module_id, **token)
         return url_for("student.home", **token)
