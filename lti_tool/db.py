@@ -6,8 +6,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,3 +96,11 @@ def transaction(factory: sessionmaker[Session], session: Session | None = None
         raise
     finally:
         session.close()
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT for ``table``, which has ``on_conflict_do_update``: a row that
+    several processes may create at once is written in one statement, never read first
+    (two that both read "none" would both insert, and one would fail on the unique key)."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)

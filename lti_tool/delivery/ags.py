@@ -8,6 +8,7 @@ learner or grade service is gone can never be sent: it fails at once, not after 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,8 @@ from lti_tool.models import (
     User,
 )
 from lti_tool.practice.modes import noun as mode_noun
+
+log = logging.getLogger(__name__)
 
 
 def _score(session: Session, payload: dict[str, Any]) -> ScoreToSend:
@@ -75,6 +78,12 @@ def send_scores(sessions: sessionmaker[Session], client: AgsClient,
             client.publish(score)
         except DeliveryError as exc:
             outcomes.append((row_id, attempts, exc))
+        except Exception as exc:  # noqa: BLE001 - one broken row must not lose the others
+            # Scores already published in this pass are recorded as sent below; an escape
+            # here would leave them leased and send them again. This row is tried later.
+            log.exception("outbox %s: unexpected error while sending a score", row_id)
+            outcomes.append((row_id, attempts, DeliveryError(
+                f"unexpected {type(exc).__name__}: {exc}", retryable=True)))
         else:
             outcomes.append((row_id, attempts, None))
     return outcomes

@@ -32,7 +32,7 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool.db import transaction
+from lti_tool.db import transaction, upsert_insert
 from lti_tool.delivery.outbound import OutboundError, OutboundPolicy, describe
 from lti_tool.lti.platforms.family import score_extensions
 from lti_tool.lti.registry import DbToolConf, ToolRegistration
@@ -112,14 +112,17 @@ class CachingConnector(ServiceConnector):
             if row is not None and row.expires_at - TOKEN_MARGIN > now:
                 return row.token
         token, lifetime = self._request_token(sorted(scopes))
+        # Another worker may be storing its own token for these scopes right now: one
+        # upsert, so both keep theirs (each is valid) and the last write is the cached one.
+        table = AccessToken.__table__
         with transaction(self.sessions) as db:
-            row = db.scalars(select(AccessToken).where(
-                AccessToken.platform_id == self.platform_id,
-                AccessToken.scope_key == key)).first()
-            if row is None:
-                row = AccessToken(platform_id=self.platform_id, scope_key=key)
-                db.add(row)
-            row.token, row.expires_at = token, now + timedelta(seconds=lifetime)
+            statement = upsert_insert(db, table).values(
+                platform_id=self.platform_id, scope_key=key, token=token,
+                expires_at=now + timedelta(seconds=lifetime))
+            db.execute(statement.on_conflict_do_update(
+                index_elements=[table.c.platform_id, table.c.scope_key],
+                set_={"token": statement.excluded.token,
+                      "expires_at": statement.excluded.expires_at}))
         return token
 
     def _request_token(self, scopes: list[str]) -> tuple[str, int]:

@@ -10,10 +10,9 @@ from typing import Any
 from pylti1p3.contrib.flask import FlaskSessionService
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from lti_tool.db import upsert_insert
 from lti_tool.models import LaunchValue
 
 _TABLE = LaunchValue.__table__
@@ -58,9 +57,7 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         values = {"key": self._prepare_key(key), "value": value,
                   "expires_at": self.clock() + timedelta(seconds=lifetime),
                   "owner": self.owner}
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(_TABLE).values(**values)
+        statement = upsert_insert(self.session, _TABLE).values(**values)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=[_TABLE.c.key],
             set_={"value": statement.excluded.value,

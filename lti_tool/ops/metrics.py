@@ -16,11 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool.db import transaction
+from lti_tool.db import transaction, upsert_insert
 from lti_tool.models import Counter, Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -31,10 +29,8 @@ TALLY_SECONDS = 1.0
 
 def bump(session: Session, name: str, label: str, by: int = 1) -> None:
     """Add to a counter in one statement (an upsert: no read-modify-write race)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = Counter.__table__
-    statement = insert(table).values(name=name, label=label[:64], value=by)
+    statement = upsert_insert(session, table).values(name=name, label=label[:64], value=by)
     # Core, not an ORM-enabled insert, which would expire the rows the caller holds.
     session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.name, table.c.label],
