@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from gate_support import assert_gate_passes
 from lrs_support import Ralph
 from support import POSTGRES_URL, LiveServer, make_settings, prepare, reset_postgres
 
@@ -65,3 +66,40 @@ def ralph(tmp_path) -> Iterator[Ralph]:
     lrs = Ralph(tmp_path / "ralph").start()
     yield lrs
     lrs.stop()
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "gate_refusals: the test makes the statement quality "
+                            "gate refuse statements on purpose")
+
+
+@pytest.fixture(autouse=True)
+def statement_gate(request, monkeypatch) -> Iterator[None]:
+    """Every statement the suite builds passes the statement quality gate: each one
+    ``xapi.statements`` turns into JSON (what the outbox freezes and tests POST to Ralph)
+    is checked as it is built, and a test in which the worker's gate refused one fails.
+    Tests that break statements on purpose are marked ``gate_refusals``."""
+    if request.node.get_closest_marker("gate_refusals"):
+        yield
+        return
+    from lti_tool.delivery import gate
+    from xapi import statements
+
+    built = statements.statement_json
+
+    def checked(event):
+        data = built(event)
+        assert_gate_passes(data)
+        return data
+
+    refused: list[str] = []
+    refuse = gate.refuse
+
+    def recorded(session, row, found) -> None:
+        refused.append("; ".join(str(v) for v in found))
+        refuse(session, row, found)
+
+    monkeypatch.setattr(statements, "statement_json", checked)
+    monkeypatch.setattr(gate, "refuse", recorded)
+    yield
+    assert not refused, f"the statement quality gate refused statements: {refused}"

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
+from lti_tool.delivery import gate
 from lti_tool.delivery.destinations import (
     Destination,
     destination_by_key,
@@ -111,8 +112,10 @@ class XapiDelivery:
                     waiting += 1
                     continue
                 statement_id = row.payload["statement_id"]
-                for n, target in enumerate(targets):
-                    body = build(target.actor_identity)
+                bodies = [build(target.actor_identity) for target in targets]
+                if not gate.admit(session, row, bodies):  # refused: never sent, see gate.py
+                    continue
+                for n, (target, body) in enumerate(zip(targets, bodies, strict=True)):
                     key = f"{statement_id}@{target.key}"
                     if n == 0:
                         row.destination, row.body, row.dedupe_key = target.key, body, key

@@ -24,6 +24,7 @@ from lti_tool.models import Counter, Outbox, OutboxStatus
 log = logging.getLogger(__name__)
 
 LAUNCHES = "launches"
+XAPI_REFUSED = "xapi_statements_refused"  # bumped by delivery/gate.py, per rule
 TALLY_SECONDS = 1.0
 
 
@@ -101,6 +102,11 @@ def outbox_health(session: Session, now: datetime) -> dict[str, Any]:
     return out
 
 
+def _escaped(label: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -112,6 +118,11 @@ def prometheus_text(session: Session, now: datetime) -> str:
     for label, value in session.execute(select(Counter.label, Counter.value).where(
             Counter.name == LAUNCHES).order_by(Counter.label)):
         lines.append(f'cpt_launches_total{{outcome="{label}"}} {value}')
+    lines += ["# HELP cpt_xapi_statements_refused_total Statements the quality gate refused, "
+              "by rule (delivery/gate.py).", "# TYPE cpt_xapi_statements_refused_total counter"]
+    for label, value in session.execute(select(Counter.label, Counter.value).where(
+            Counter.name == XAPI_REFUSED).order_by(Counter.label)):
+        lines.append(f'cpt_xapi_statements_refused_total{{rule="{_escaped(label)}"}} {value}')
     lines += ["# HELP cpt_outbox_pending Deliveries waiting, per destination.",
               "# TYPE cpt_outbox_pending gauge"]
     health = outbox_health(session, now)

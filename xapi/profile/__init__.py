@@ -140,10 +140,18 @@ def _extra_rules(kind: str) -> list[dict[str, Any]]:
                  "scopeNote": {"en": "Absent only for a lesson without checks."}},
                 {"location": "$.result.duration", "presence": "included"}]
     if kind == "SessionTerminated":
-        return [{"location": "$.result.duration", "presence": "included"}]
+        return [{"location": "$.result.duration", "presence": "included"},
+                {"location": "$.result.score", "presence": "excluded",
+                 "scopeNote": {"en": "The score is on completed, not on the session."}}]
     if kind == "MasteryProgressed":
         return [{"location": f"$.result.extensions['{v.MASTERY.iri}']",
-                 "presence": "included"}]
+                 "presence": "included"},
+                {"location": "$.result.score", "presence": "excluded",
+                 "scopeNote": {"en": "An estimate, not a score: never averaged with "
+                                     "scores."}}]
+    if kind in ("SessionInitialized", "LessonExperienced"):
+        return [{"location": "$.result", "presence": "excluded",
+                 "scopeNote": {"en": "Nothing has a result yet."}}]
     return []
 
 

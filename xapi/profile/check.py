@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 SUCCESS, INVALID, UNMATCHED = "success", "invalid", "unmatched"
@@ -25,17 +26,27 @@ PARTIAL, FAILURE = "partial", "failure"
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\['([^']*)'\]|\[\*\]")
 
 
-def jsonpath(document: Any, path: str) -> list[Any]:
-    """The values at ``path`` (``$`` then ``.name``, ``['name']``, ``[*]``), or []."""
+@lru_cache(maxsize=512)
+def _steps(path: str) -> tuple[str | None, ...]:
+    """A path's steps (a name, or None for ``[*]``), parsed once: the quality gate reads
+    the same few dozen locations on every statement."""
     if not path.startswith("$"):
         raise ValueError(f"not a JSONPath: {path!r}")
-    nodes, at = [document], 1
+    steps: list[str | None] = []
+    at = 1
     while at < len(path):
         step = _STEP.match(path, at)
         if step is None:
             raise ValueError(f"unsupported JSONPath {path!r} at {path[at:]!r}")
         at = step.end()
-        name = step.group(1) if step.group(1) is not None else step.group(2)
+        steps.append(step.group(1) if step.group(1) is not None else step.group(2))
+    return tuple(steps)
+
+
+def jsonpath(document: Any, path: str) -> list[Any]:
+    """The values at ``path`` (``$`` then ``.name``, ``['name']``, ``[*]``), or []."""
+    nodes = [document]
+    for name in _steps(path):
         if name is not None:
             nodes = [n[name] for n in nodes if isinstance(n, dict) and name in n]
         else:
