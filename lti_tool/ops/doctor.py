@@ -26,6 +26,7 @@ show the last result: ``last_check``.
 from __future__ import annotations
 
 import email.utils
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ from lti_tool.models import (
     LmsFamily,
     Platform,
     PlatformCheck,
+    PlatformRegistration,
     ResourceLink,
 )
 from lti_tool.settings import Settings
@@ -70,6 +72,10 @@ SAID_LENGTH = 160  # what an LMS answered, as shown
 DETAIL_LENGTH = 600  # a stored line
 AGS_SCOPES = tuple(s for s in SCOPES if s != NRPS_SCOPE)
 AGS_CONTAINER = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+CHECKS = ("platform key set (JWKS)", "tool key set (JWKS)", "token for grades (AGS)",
+          "token for roster (NRPS)", "grade service (AGS line items)",
+          "roster service (NRPS)", "login and launch URLs", "framing and cookies",
+          "clock skew")
 EDIT_HINT = "(admin console: Edit the platform, or `cpt-lti platform add`)"
 
 
@@ -130,6 +136,8 @@ class _Facts:
     tool_kid: str | None
     lineitems: tuple[str, str] | None  # (course label, URL)
     memberships: tuple[str, str] | None
+    # A Dynamic Registration waiting for approval with other URLs for this platform.
+    pending_urls: str | None = None
 
 
 @dataclass
@@ -172,6 +180,16 @@ def _read_facts(db: Session, platform: Platform, clock: Clock,
         .order_by(last_launch.c.at.desc(), ResourceLink.id.desc()).limit(1)).first()
     roster = db.scalars(courses.where(Course.nrps_url.is_not(None))
                         .order_by(last_launch.c.at.desc()).limit(1)).first()
+    pending = db.scalars(select(PlatformRegistration).where(
+        PlatformRegistration.issuer == platform.issuer,
+        PlatformRegistration.client_id == platform.client_id)).first()
+    proposed = None
+    if pending is not None:
+        changed = [f"{what} {new}" for what, new, old in (
+            ("login", pending.auth_login_url, platform.auth_login_url),
+            ("token", pending.auth_token_url, platform.auth_token_url),
+            ("key set", pending.key_set_url, platform.key_set_url)) if new != old]
+        proposed = ", ".join(changed) or None
     return _Facts(
         platform_id=platform.id, issuer=platform.issuer, client_id=platform.client_id,
         enabled=platform.enabled, auth_login_url=platform.auth_login_url,
@@ -181,7 +199,8 @@ def _read_facts(db: Session, platform: Platform, clock: Clock,
         last_launch_kid=platform.last_launch_kid, registration=registration,
         hosts=ServiceHosts.of(platform), tool_kid=key[0] if key else None,
         lineitems=((_course_label(lineitems[0]), lineitems[1]) if lineitems else None),
-        memberships=(_course_label(roster), roster.nrps_url or "") if roster else None)
+        memberships=(_course_label(roster), roster.nrps_url or "") if roster else None,
+        pending_urls=proposed)
 
 
 # -- fetching --------------------------------------------------------------------------------
@@ -284,6 +303,7 @@ def _token_check(facts: _Facts, http: requests.Session, clock: Clock, answers: _
     if facts.tool_kid is None:
         return CheckResult(name, FAILED, "the tool has no signing key to sign the request",
                            "run `cpt-lti init`")
+    # A fresh request: the connector's token cache (its sessions) is never consulted.
     connector = CachingConnector(facts.registration, None, clock, http)  # type: ignore[arg-type]
     sent = clock()
     try:
@@ -387,7 +407,10 @@ def check_urls(facts: _Facts, settings: Settings) -> CheckResult:
     if not settings.is_https and settings.environment == "production":
         return CheckResult(name, FAILED, f"the tool's base URL is not https; {expected}",
                            "set CPT_LTI_BASE_URL to the https address of the tool")
-    return CheckResult(name, OK, f"platform login URL {facts.auth_login_url}; {expected}")
+    waiting = (f"; a Dynamic Registration waiting for approval proposes {facts.pending_urls}"
+               " (approve or reject it in the admin console)" if facts.pending_urls else "")
+    return CheckResult(name, OK, f"platform login URL {facts.auth_login_url}; {expected}"
+                       + waiting)
 
 
 def _site(origin: str) -> tuple[str, str]:
@@ -458,10 +481,13 @@ def check_clock(answers: _Answers) -> CheckResult:
 # -- running ---------------------------------------------------------------------------------
 
 def run_checks(sessions: sessionmaker[Session], settings: Settings, clock: Clock,
-               platform_id: int, origins_of: OriginsOf, ran_by: str = "") -> DoctorReport:
+               platform_id: int, origins_of: OriginsOf, ran_by: str = "",
+               budget_seconds: float | None = None) -> DoctorReport:
     """Run every check for one platform and store the result as its last check. Raises
     LookupError when there is no such platform. ``origins_of``: web.framing's
-    ``platform_origins``, the list the tool's frame-ancestors header is built from."""
+    ``platform_origins``, the list the tool's frame-ancestors header is built from.
+    ``budget_seconds``: past it, the checks not yet started are skipped (a web request
+    must end before the server's worker timeout; each call has the policy's deadline)."""
     with transaction(sessions) as db:
         platform = db.get(Platform, platform_id)
         if platform is None:
@@ -480,23 +506,35 @@ def run_checks(sessions: sessionmaker[Session], settings: Settings, clock: Clock
     nrps_fix = ("enable the roster service for the tool in the LMS (Canvas: the developer "
                 "key's contextmembership.readonly scope; Moodle: IMS LTI Names and Role "
                 "Provisioning: 'Use this service to retrieve members' information')")
+    checks: list[tuple[str, Callable[[], CheckResult]]] = [
+        (CHECKS[0], lambda: check_platform_keys(facts, http)),
+        (CHECKS[1], lambda: check_tool_keys(facts, http, settings)),
+        (CHECKS[2], lambda: _token_check(facts, http, clock, answers, "grades (AGS)",
+                                         AGS_SCOPES, ags_fix)),
+        (CHECKS[3], lambda: _token_check(facts, http, clock, answers, "roster (NRPS)",
+                                         (NRPS_SCOPE,), nrps_fix)),
+        (CHECKS[4], lambda: _service_check(facts, http, answers, CHECKS[4], facts.lineitems,
+                                           "grades (AGS)", AGS_CONTAINER, _count_items,
+                                           "line items")),
+        (CHECKS[5], lambda: _service_check(facts, http, answers, CHECKS[5],
+                                           facts.memberships, "roster (NRPS)",
+                                           NRPS_MEDIA_TYPE, _count_members,
+                                           "members on the first page")),
+        (CHECKS[6], lambda: check_urls(facts, settings)),
+        (CHECKS[7], lambda: check_framing(facts, settings)),
+        (CHECKS[8], lambda: check_clock(answers)),
+    ]
+    give_up = None if budget_seconds is None else time.monotonic() + budget_seconds
+    results = []
     try:
-        results = [
-            check_platform_keys(facts, http),
-            check_tool_keys(facts, http, settings),
-            _token_check(facts, http, clock, answers, "grades (AGS)", AGS_SCOPES, ags_fix),
-            _token_check(facts, http, clock, answers, "roster (NRPS)", (NRPS_SCOPE,),
-                         nrps_fix),
-            _service_check(facts, http, answers, "grade service (AGS line items)",
-                           facts.lineitems, "grades (AGS)", AGS_CONTAINER, _count_items,
-                           "line items"),
-            _service_check(facts, http, answers, "roster service (NRPS)", facts.memberships,
-                           "roster (NRPS)", NRPS_MEDIA_TYPE, _count_members,
-                           "members on the first page"),
-            check_urls(facts, settings),
-            check_framing(facts, settings),
-            check_clock(answers),
-        ]
+        for name, run in checks:
+            if give_up is not None and time.monotonic() >= give_up:
+                results.append(CheckResult(
+                    name, FAILED, f"not run: the checks before it took more than "
+                    f"{budget_seconds:g} s (a slow or unreachable LMS)",
+                    "see the lines above; `cpt-lti platform check` waits for every check"))
+                continue
+            results.append(run())
     finally:
         http.close()
     report = DoctorReport(platform_id, clock(), results, ran_by[:120])

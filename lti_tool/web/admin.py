@@ -174,6 +174,11 @@ def platform_enabled(platform_id: int):
     return _done(f"{name}: {'enabled' if enabled else 'disabled: its launches are refused'}")
 
 
+# The doctor's checks start within this many seconds of the button (each call then has the
+# outbound deadline): the page answers before gunicorn's 60 s worker timeout.
+DOCTOR_BUDGET = 30.0
+
+
 @bp.post("/platforms/<int:platform_id>/check")
 @admin_required
 def platform_check(platform_id: int):
@@ -188,7 +193,7 @@ def platform_check(platform_id: int):
         name = platform.name or platform.issuer
     try:
         report = run_checks(rt.sessions, rt.settings, rt.clock, platform_id, platform_origins,
-                            ran_by=f"admin {g.admin.username}")
+                            ran_by=f"admin {g.admin.username}", budget_seconds=DOCTOR_BUDGET)
     except LookupError as exc:
         abort(404, description=str(exc))
     failed = len(report.failed)

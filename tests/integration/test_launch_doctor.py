@@ -291,3 +291,37 @@ def test_what_the_lms_answered_is_trimmed_and_escaped(launched):
     stored = _stored(server)
     assert stored is not None and not stored.ok
     assert all(len(r["detail"]) <= 600 for r in stored.results)
+
+
+def test_past_its_time_budget_the_doctor_stops_and_says_so(launched):
+    """The console's run has a budget (a page must answer before the worker timeout):
+    checks not started within it fail with why, rather than holding the page."""
+    from lti_tool.ops.doctor import run_checks
+    from lti_tool.web.framing import platform_origins
+
+    engine, sessions = db_sessions(launched)
+    report = run_checks(sessions, launched.settings, system_clock, _moodle_id(launched),
+                        platform_origins, budget_seconds=0)
+    engine.dispose()
+    assert not report.ok and [r.name for r in report.failed] == list(CHECKS)
+    assert all("not run" in r.detail for r in report.results)
+
+
+def test_a_waiting_dynamic_registration_with_other_urls_is_named(launched):
+    from lti_tool.models import PlatformRegistration
+
+    server = launched
+    engine, sessions = db_sessions(server)
+    with transaction(sessions) as db:
+        row = db.get(Platform, _moodle_id(server))
+        db.add(PlatformRegistration(
+            issuer=row.issuer, client_id=row.client_id, name="moved",
+            auth_login_url=row.auth_login_url + "?moved=1",
+            auth_token_url=row.auth_token_url, key_set_url=row.key_set_url,
+            openid_configuration=row.issuer + "/.well-known/openid-configuration"))
+    engine.dispose()
+    result = _cli(server, "platform", "check", MOODLE.issuer(server.settings))
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "login and launch URLs" in x)
+    assert "waiting for approval proposes login " in line and "?moved=1" in line
+    assert "proposes token" not in line
