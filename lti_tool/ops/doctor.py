@@ -134,6 +134,7 @@ class _Facts:
     registration: ToolRegistration
     hosts: ServiceHosts
     tool_kid: str | None
+    tool_key_error: str | None  # the signing key cannot be opened (sealing key)
     lineitems: tuple[str, str] | None  # (course label, URL)
     memberships: tuple[str, str] | None
     # A Dynamic Registration waiting for approval with other URLs for this platform.
@@ -166,7 +167,12 @@ def _read_facts(db: Session, platform: Platform, clock: Clock,
                 origins_of: OriginsOf) -> _Facts:
     keys = KeyService(db, clock)
     active = keys.active()
-    key = (active.kid, keys.private_pem(active)) if active else None
+    key, key_error = None, None
+    if active is not None:
+        try:
+            key = (active.kid, keys.private_pem(active))
+        except ToolKeyError as exc:  # reported by the token lines, with what to do
+            key_error = str(exc.args[0])
     registration = ToolRegistration(platform, lambda: key)
     last_launch = (select(Enrollment.course_id, func.max(Enrollment.last_launch_at)
                           .label("at")).group_by(Enrollment.course_id).subquery())
@@ -197,7 +203,8 @@ def _read_facts(db: Session, platform: Platform, clock: Clock,
         origins=tuple(dict.fromkeys(origins_of(platform.issuer, platform.auth_login_url,
                                                platform.frame_origins, platform.lms_family))),
         last_launch_kid=platform.last_launch_kid, registration=registration,
-        hosts=ServiceHosts.of(platform), tool_kid=key[0] if key else None,
+        hosts=ServiceHosts.of(platform), tool_kid=active.kid if active else None,
+        tool_key_error=key_error,
         lineitems=((_course_label(lineitems[0]), lineitems[1]) if lineitems else None),
         memberships=(_course_label(roster), roster.nrps_url or "") if roster else None,
         pending_urls=proposed)
@@ -303,6 +310,9 @@ def _token_check(facts: _Facts, http: requests.Session, clock: Clock, answers: _
     if facts.tool_kid is None:
         return CheckResult(name, FAILED, "the tool has no signing key to sign the request",
                            "run `cpt-lti init`")
+    if facts.tool_key_error:
+        return CheckResult(name, FAILED, "the tool cannot sign the request",
+                           facts.tool_key_error)
     # A fresh request: the connector's token cache (its sessions) is never consulted.
     connector = CachingConnector(facts.registration, None, clock, http)  # type: ignore[arg-type]
     sent = clock()
@@ -492,10 +502,7 @@ def run_checks(sessions: sessionmaker[Session], settings: Settings, clock: Clock
         platform = db.get(Platform, platform_id)
         if platform is None:
             raise LookupError(f"no platform {platform_id}")
-        try:
-            facts = _read_facts(db, platform, clock, origins_of)
-        except ToolKeyError as exc:
-            raise LookupError(str(exc)) from exc
+        facts = _read_facts(db, platform, clock, origins_of)
     policy = OutboundPolicy.from_settings(settings)
     http = policy.session("cpt-lti launch doctor")
     answers = _Answers()

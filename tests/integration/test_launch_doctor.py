@@ -325,3 +325,18 @@ def test_a_waiting_dynamic_registration_with_other_urls_is_named(launched):
     line = next(x for x in result.output.splitlines() if "login and launch URLs" in x)
     assert "waiting for approval proposes login " in line and "?moved=1" in line
     assert "proposes token" not in line
+
+
+def test_a_tool_key_the_sealing_key_cannot_open_fails_the_token_lines_with_what_to_do(
+        launched):
+    from cryptography.fernet import Fernet
+
+    env = tool_env(launched.settings.database_url, launched.url,
+                   sealing_key=Fernet.generate_key().decode()) | {"CPT_LTI_CONFIG": ""}
+    result = CliRunner().invoke(cli, ["platform", "check", MOODLE.issuer(launched.settings)],
+                                env=env, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    lines = _lines(result.output)
+    assert lines["token for grades (AGS)"] == "FAILED"
+    assert lines["tool key set (JWKS)"] == "OK"  # publishing needs no private key
+    assert "CPT_LTI_SEALING_KEY" in result.output and "Traceback" not in result.output
