@@ -114,10 +114,30 @@ class Platform(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The kid in the header of the platform's last valid id_token (lti/records.py): the
+    # launch doctor (ops/doctor.py) checks that the platform's key set still holds it.
+    last_launch_kid: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     deployments: Mapped[list[Deployment]] = relationship(
         back_populates="platform", cascade="all, delete-orphan"
     )
+
+
+class PlatformCheck(Base):
+    """The launch doctor's last run for a platform (ops/doctor.py): when it ran, whether
+    every check passed, and each check's line as it was shown. One row per platform,
+    replaced by each run, so the admin console shows what the doctor last found."""
+
+    __tablename__ = "platform_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), unique=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool]
+    # [{"name", "status" ("ok", "failed", "skipped"), "detail", "fix"}], texts trimmed.
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    ran_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 class PlatformRegistration(Base):

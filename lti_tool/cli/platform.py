@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from lti_tool.cli.common import EXIT_USAGE, CliError, _database, _echo_json, _settings
+from lti_tool.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CliError,
+    _database,
+    _echo_json,
+    _settings,
+)
 from lti_tool.lti.platforms import (
     LmsFamily,
     PlatformError,
@@ -232,3 +239,60 @@ def platform_reject(registration_id: int) -> None:
             raise CliError(str(exc)) from exc
         click.echo(f"rejected registration {registration_id}: {row.issuer} client "
                    f"{row.client_id}")
+
+
+@platform.command("check")
+@click.argument("issuer")
+@click.option("--client-id", default=None,
+              help="Which of the issuer's platforms (needed when several share the issuer, "
+                   "as Canvas Cloud's do).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def platform_check(issuer: str, client_id: str | None, as_json: bool) -> None:
+    """The launch doctor: check that a platform's registration works end to end (its key
+    set, the tool's key set as the LMS sees it, tokens for grades and roster, a read-only
+    grade and roster call, URLs, framing and cookies, clock skew). One line per check;
+    exit 0 when all pass, 1 when any fails."""
+    from sqlalchemy import select
+
+    from lti_tool.cli.common import _require_schema
+    from lti_tool.db import make_engine, make_session_factory
+    from lti_tool.delivery.sealed import sealer_for
+    from lti_tool.models import Platform
+    from lti_tool.ops.doctor import run_checks
+    from lti_tool.web.framing import platform_origins
+    from lti_tool.web.runtime import system_clock
+
+    for label, value in (("issuer", issuer), ("client id", client_id)):
+        if value is not None and (not value or len(value) > 255 or not value.isprintable()):
+            raise CliError(f"the {label} must be 1 to 255 printable characters", EXIT_USAGE)
+    settings = _settings()
+    _require_schema(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_session_factory(engine, sealer_for(settings))
+        with sessions() as db:
+            query = select(Platform.id, Platform.client_id).where(Platform.issuer == issuer)
+            if client_id is not None:
+                query = query.where(Platform.client_id == client_id)
+            found = db.execute(query.order_by(Platform.client_id).limit(21)).all()
+        if not found:
+            raise CliError(f"no platform with issuer {issuer}"
+                           + (f" and client id {client_id}" if client_id else "")
+                           + ": see `cpt-lti platform list`", EXIT_USAGE)
+        if len(found) > 1:
+            raise CliError(f"{len(found)} platforms have issuer {issuer}: say which with "
+                           f"--client-id ({', '.join(row.client_id for row in found[:20])})",
+                           EXIT_USAGE)
+        report = run_checks(sessions, settings, system_clock, found[0].id, platform_origins,
+                            ran_by="cpt-lti platform check")
+    finally:
+        engine.dispose()
+    if as_json:
+        _echo_json({"platform": report.platform_id, "ran_at": report.ran_at.isoformat(),
+                    "ok": report.ok, "checks": [r.as_dict() for r in report.results]})
+    else:
+        for result in report.results:
+            click.echo(result.line())
+    if not report.ok:
+        raise CliError(f"{len(report.failed)} check(s) failed: "
+                       + ", ".join(r.name for r in report.failed), EXIT_FAILED)

@@ -127,6 +127,13 @@ class CachingConnector(ServiceConnector):
 
     def _request_token(self, scopes: list[str]) -> tuple[str, int]:
         """RFC 7523 client credentials, as pylti1p3 does it, but keeping ``expires_in``."""
+        resp = call_lms("token endpoint", lambda: self.post_token_request(scopes))
+        body = resp.json()
+        return body["access_token"], int(body.get("expires_in") or DEFAULT_TOKEN_SECONDS)
+
+    def post_token_request(self, scopes: list[str]) -> requests.Response:
+        """One client-credentials request, whatever the LMS answers (the launch doctor
+        reports the answer as it is; ``_request_token`` turns it into a token)."""
         registration = self._registration
         client_id = registration.get_client_id()
         auth_url = registration.get_auth_token_url()
@@ -138,12 +145,10 @@ class CachingConnector(ServiceConnector):
              "iat": now - 5, "exp": now + 60, "jti": "cpt-" + str(uuid.uuid4())},
             registration.get_tool_private_key() or "",
             {"kid": registration.get_kid()} if registration.get_kid() else {})
-        resp = call_lms("token endpoint", lambda: self._requests_session.post(auth_url, data={
+        return self._requests_session.post(auth_url, data={
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion, "scope": " ".join(scopes)}))
-        body = resp.json()
-        return body["access_token"], int(body.get("expires_in") or DEFAULT_TOKEN_SECONDS)
+            "client_assertion": assertion, "scope": " ".join(scopes)})
 
 
 @dataclass(frozen=True)

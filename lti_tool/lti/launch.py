@@ -111,6 +111,9 @@ class LaunchContext:
     platform_product: str | None = None
     deep_linking: dict[str, Any] | None = None
     for_user_sub: str | None = None  # submission review: whose work to show
+    # The kid of the platform key that signed this id_token (the launch doctor checks the
+    # platform's key set still holds it).
+    signing_kid: str | None = None
 
     @property
     def is_deep_linking(self) -> bool:
@@ -608,7 +611,9 @@ class LtiEdge:
             raise errors.translate("launch", exc) from exc
         registration = message._registration
         assert isinstance(registration, ToolRegistration)
-        return _context(message.get_launch_id(), registration, message.get_launch_data())
+        header = message._jwt.get("header") or {}
+        return _context(message.get_launch_id(), registration, message.get_launch_data(),
+                        _str(header.get("kid")))
 
 
 def _str(value: Any) -> str | None:
@@ -630,8 +635,8 @@ def _service_url(value: Any, hosts: ServiceHosts, what: str, issuer: str,
     return None
 
 
-def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any]
-             ) -> LaunchContext:
+def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any],
+             signing_kid: str | None = None) -> LaunchContext:
     """The launch as the rest of the tool sees it. Every claim read here passed
     ``claims.check_envelope`` and ``claims.check_message``: objects are objects,
     identifiers fit their columns; display text is cut to its column here."""
@@ -676,4 +681,5 @@ def _context(launch_id: str, registration: ToolRegistration, body: dict[str, Any
         platform_product=display(platform.get("product_family_code"), claims.SHORT_TEXT),
         deep_linking=body.get(DL_CLAIM),
         for_user_sub=_str(for_user.get("user_id")),
+        signing_kid=signing_kid[:255] if signing_kid else None,
     )

@@ -79,6 +79,8 @@ def record_launch(session: Session, ctx: LaunchContext, clock: Callable[[], date
     # lock until the launch commits): to the minute is what the admin console needs.
     if platform.last_launch_at is None or now - platform.last_launch_at > LAST_LAUNCH_STEP:
         platform.last_launch_at = now
+    if ctx.signing_kid and platform.last_launch_kid != ctx.signing_kid:
+        platform.last_launch_kid = ctx.signing_kid  # written only when the key changed
     if deployment is None:
         deployment = session.scalars(select(Deployment).where(
             Deployment.platform_id == platform.id,

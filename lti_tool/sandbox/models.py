@@ -112,3 +112,15 @@ class SandboxPlacedLink(Base):
     copied_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("sandbox_placed_link.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SandboxSwitch(Base):
+    """A misbehaviour a test (or a developer) turns on for one sandbox platform, so the
+    launch doctor can be shown each thing that goes wrong with a real LMS
+    (sandbox/switches.py names them). Development and test only, as the sandbox is."""
+
+    __tablename__ = "sandbox_switch"
+
+    platform_key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))

@@ -16,7 +16,9 @@ import requests
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.http import http_date
 
+from lti_tool.sandbox import switches
 from lti_tool.sandbox.copies import course_ids
 from lti_tool.sandbox.models import (
     SandboxAssertion,
@@ -66,6 +68,19 @@ def token(key: str):
     """OAuth 2.0 client credentials with a JWT client assertion (RFC 7523, LTI Security 4.1)."""
     rt = runtime()
     platform = PLATFORMS.get(key) or abort(404)
+    with rt.transaction() as db:
+        client_id = switches.switch(db, platform.key, switches.CLIENT_ID) or platform.client_id
+        withheld = switches.switch(db, platform.key, switches.WITHHOLD_SCOPE)
+        skew = switches.switch(db, platform.key, switches.CLOCK_SKEW)
+    response = _token(rt, platform, client_id, withheld)
+    if skew:
+        # The LMS's clock is off: its Date header says so (the launch doctor reads it).
+        stamp = rt.clock() + timedelta(seconds=float(skew))
+        response.headers["Date"] = http_date(stamp)
+    return response
+
+
+def _token(rt, platform: SandboxPlatform, client_id: str, withheld: str | None) -> Response:
     form = request.form
     if form.get("grant_type") != "client_credentials":
         return _oauth_error("unsupported_grant_type", "grant_type must be client_credentials")
@@ -86,27 +101,30 @@ def token(key: str):
     token_url = request.base_url
     try:
         claims = jwt.decode(assertion, jwt.PyJWK(jwk).key, algorithms=["RS256"],
-                            audience=token_url, issuer=platform.client_id,
+                            audience=token_url, issuer=client_id,
                             options={"require": ["exp", "iat", "jti", "sub"]})
     except jwt.PyJWTError as exc:
         return _oauth_error("invalid_client", f"client_assertion rejected: {exc}", 401)
-    if claims["sub"] != platform.client_id:
+    if claims["sub"] != client_id:
         return _oauth_error("invalid_client", "sub must be the client id", 401)
     requested = form.get("scope", "").split()
     allowed = set(AGS_SCOPES) | {NRPS_SCOPE}
     if not requested or not set(requested) <= allowed:
         return _oauth_error("invalid_scope", "scope must be AGS/NRPS scopes")
+    granted = [s for s in requested if s != withheld]  # a service the LMS has not enabled
+    if not granted:
+        return _oauth_error("invalid_scope", "none of the requested scopes is enabled")
     now = rt.clock()
     with rt.transaction() as db:
         if db.get(SandboxAssertion, str(claims["jti"])) is not None:
             return _oauth_error("invalid_client", "client_assertion jti was already used", 401)
         db.add(SandboxAssertion(jti=str(claims["jti"]), expires_at=now + timedelta(hours=1)))
         access = SandboxToken(token=secrets.token_urlsafe(32), platform_key=platform.key,
-                              client_id=platform.client_id, scopes=requested,
+                              client_id=platform.client_id, scopes=granted,
                               expires_at=now + timedelta(hours=1))
         db.add(access)
     return jsonify(access_token=access.token, token_type="Bearer", expires_in=3600,
-                   scope=" ".join(requested))
+                   scope=" ".join(granted))
 
 
 def _require_token(db: Session, platform: SandboxPlatform, *scopes: str) -> None:

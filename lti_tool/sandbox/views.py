@@ -9,7 +9,7 @@ import requests
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
-from lti_tool.sandbox import lms
+from lti_tool.sandbox import lms, switches
 from lti_tool.sandbox.models import SandboxLineItem, SandboxPlacedLink, SandboxResult
 from lti_tool.sandbox.platforms import PLATFORMS, SandboxPlatform
 from lti_tool.sandbox.setup import sandbox_key
@@ -163,7 +163,10 @@ def jwks(key: str):
     rt = runtime()
     platform = _platform(key)
     with rt.transaction() as db:
+        status = switches.switch(db, platform.key, switches.JWKS_STATUS)
         jwk = dict(sandbox_key(db, platform).public_jwk)
+    if status:  # the LMS's key set is down (sandbox/switches.py)
+        return jsonify(error="the key set is unavailable"), int(status)
     return jsonify({"keys": [jwk]})
 
 

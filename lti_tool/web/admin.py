@@ -34,6 +34,7 @@ from lti_tool.lti.registration import (
 )
 from lti_tool.models import Course, Deployment, DeploymentPolicy, LmsFamily, Platform, User
 from lti_tool.ops.admin import AdminError, AdminService, TooManyAttempts
+from lti_tool.ops.doctor import last_check, run_checks
 from lti_tool.web.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -117,6 +118,8 @@ def console():
     with rt.transaction() as db:
         service = _service(db)
         platforms = service.overview()
+        for p in platforms:  # the launch doctor's last result, shown with its button
+            p["doctor"] = last_check(db, p["id"])
         pending = [pending_as_dict(db, r) for r in pending_registrations(db)]
         unrouted = service.unrouted()
         keys = KeyService(db, rt.clock)
@@ -169,6 +172,35 @@ def platform_enabled(platform_id: int):
         name = row.name or row.issuer
     _forget_frame_ancestors()
     return _done(f"{name}: {'enabled' if enabled else 'disabled: its launches are refused'}")
+
+
+# The doctor's checks start within this many seconds of the button (each call then has the
+# outbound deadline): the page answers before gunicorn's 60 s worker timeout.
+DOCTOR_BUDGET = 30.0
+
+
+@bp.post("/platforms/<int:platform_id>/check")
+@admin_required
+def platform_check(platform_id: int):
+    """The launch doctor (`cpt-lti platform check`): asks the LMS now and keeps the result
+    as the platform's last check, which the console shows. Outside any transaction: it
+    calls the LMS (and the tool's own public URL) several times."""
+    from lti_tool.web.framing import platform_origins
+
+    rt = runtime()
+    with rt.transaction() as db:
+        platform = _platform_or_404(db, platform_id)
+        name = platform.name or platform.issuer
+    try:
+        report = run_checks(rt.sessions, rt.settings, rt.clock, platform_id, platform_origins,
+                            ran_by=f"admin {g.admin.username}", budget_seconds=DOCTOR_BUDGET)
+    except LookupError as exc:
+        abort(404, description=str(exc))
+    failed = len(report.failed)
+    return redirect(url_for("admin.console", notice=(
+        f"{name}: every check passed" if not failed else
+        f"{name}: {failed} check{'' if failed == 1 else 's'} failed - see its launch doctor "
+        "result"), _anchor=f"doctor-{platform_id}"))
 
 
 # --- add, edit, delete a platform ---------------------------------------------------------

@@ -95,3 +95,24 @@ def test_delete_from_the_keyboard_without_javascript(browser, cross_site_server)
         assert page.get_by_role("heading", name=MOODLE.name).count() == 0
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_launch_doctor_from_the_keyboard_and_its_result_pass_axe(signed_in, cross_site_server,
+                                                                 width, height):
+    """"Check this platform" pressed with the keyboard; the console then shows the result
+    table, which passes axe and keeps the page within a phone's width."""
+    page, _moodle = signed_in
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{cross_site_server.url}/admin/")
+    button = page.get_by_role("button", name=re.compile(r"^Check this platform \(Sandbox Moodle"))
+    button.focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("table", name=re.compile("^Launch doctor result for Sandbox Moodle")
+                     ).wait_for(timeout=30000)
+    assert "every check passed" in page.get_by_role("status").inner_text()
+    found = _violations(Axe().run(page))
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    if overflow > width:
+        found.append(f"page is {overflow} px wide at {width} px")
+    assert found == []

@@ -154,6 +154,8 @@ PROBES: dict[str, Probe] = {
         "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks"}),
     "admin.platform_delete": Probe("admin", lambda w: {"platform_id": w.ids["doomed"]},
                                    lambda w: {"confirm": "yes"}),
+    # The launch doctor: runs against the sandbox LMS and stores its result (a write).
+    "admin.platform_check": Probe("admin", lambda w: {"platform_id": w.ids["moodle"]}, _none),
     "admin.logout": Probe("admin", _none, _none),  # last: it ends the admin session
     "pages.logout": Probe("learner", _none, _none),  # last of the learner's: it ends hers
 }
