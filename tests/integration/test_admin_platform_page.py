@@ -201,7 +201,7 @@ def test_the_backlog_per_destination_matches_the_rows_queued(live_server):
     long_error = "<b>LRS said no</b> " + "x" * 2000
     with db_session(server) as db:
         parked = db.scalars(select(Outbox).where(Outbox.destination.like("lrs:%"))
-                            .order_by(Outbox.id)).first()
+                            .order_by(Outbox.id.desc())).first()
         parked.status, parked.last_error = OutboxStatus.FAILED, long_error
     # What the rows say, per platform (through the learner who made them).
     expected: dict[int, Counter] = {canvas: Counter(), moodle: Counter()}

@@ -78,6 +78,7 @@ KIND = {
     "admin.lrs_add": "admin", "admin.lrs_remove": "admin", "admin.keys_retire": "admin",
     "admin.registration_approve": "admin", "admin.registration_reject": "admin",
     "admin.platform_edit": "admin", "admin.platform_delete": "admin",
+    "admin.platform_view": "admin",
 }
 JSON_ROUTES = {"api.answer", "api.submit"}
 
