@@ -268,3 +268,53 @@ def test_a_deployment_switched_from_the_platform_page_returns_there(live_server)
     assert "disabled" in page and 'role="status"' in page
     with db_session(server) as db:
         assert db.get(Deployment, deployment).enabled is False
+
+
+def test_the_page_reads_a_fixed_number_of_queries_however_much_there_is(app):
+    """Five queries for any number of deployments, LRSs and waiting rows."""
+    from sqlalchemy import event
+
+    from lti_tool.db import transaction
+    from lti_tool.models import LrsEndpoint
+    from lti_tool.ops.platform_page import platform_page
+
+    rt = app.extensions["cpt_lti"]
+    now = system_clock()
+
+    def statements(grow: int) -> int:
+        with transaction(rt.sessions) as db:
+            platform = db.scalars(select(Platform).where(
+                Platform.client_id == CANVAS.client_id)).one()
+            user = User(platform_id=platform.id, sub=f"learner-{grow}")
+            db.add(user)
+            db.flush()
+            for n in range(grow):
+                db.add(Deployment(platform_id=platform.id, deployment_id=f"d-{grow}-{n}"))
+                lrs = LrsEndpoint(platform_id=platform.id, name=f"lrs-{grow}-{n}",
+                                  url="https://lrs.example/xapi/", username="k",
+                                  password_sealed="sealed")
+                db.add(lrs)
+                db.flush()
+                for status in (OutboxStatus.PENDING, OutboxStatus.FAILED):
+                    db.add(Outbox(kind=OutboxKind.XAPI, dedupe_key=f"{grow}-{n}-{status}",
+                                  payload={"user_id": user.id}, status=status,
+                                  next_attempt_at=now, created_at=now,
+                                  destination=f"lrs:{lrs.id}", last_error="down"))
+        seen: list[str] = []
+        engine = rt.engine
+
+        def count(*_args) -> None:
+            seen.append("q")
+
+        with transaction(rt.sessions) as db:
+            platform = db.scalars(select(Platform).where(
+                Platform.client_id == CANVAS.client_id)).one()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                page = platform_page(db, platform)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        assert sum(b.pending for b in page.backlog) >= grow
+        return len(seen)
+
+    assert statements(1) == statements(4) == 5
