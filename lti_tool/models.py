@@ -117,6 +117,12 @@ class Platform(Base):
     # The kid in the header of the platform's last valid id_token (lti/records.py): the
     # launch doctor (ops/doctor.py) checks that the platform's key set still holds it.
     last_launch_kid: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The last refused launch whose (unverified) iss and aud name this platform, for the
+    # admin console (ops/launch_failures.py): when, the error code and the error's fixed
+    # title - never a claim of the token, which anyone could have forged.
+    last_failed_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_failed_launch_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_failed_launch_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     deployments: Mapped[list[Deployment]] = relationship(
         back_populates="platform", cascade="all, delete-orphan"

@@ -35,6 +35,7 @@ from lti_tool.models import (
     OutboxStatus,
     Platform,
 )
+from lti_tool.ops.platform_page import backlog_by_platform
 
 MIN_PASSWORD = 12
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -176,6 +177,7 @@ class AdminService:
                        Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]))
                 .group_by(Outbox.destination, Outbox.status)):
             health.setdefault(destination, {})[status.value] = count
+        backlog = backlog_by_platform(self.session)
         out = []
         for platform in self.session.scalars(select(Platform).order_by(Platform.issuer,
                                                                       Platform.client_id)):
@@ -196,6 +198,9 @@ class AdminService:
                         "lms_family": LmsFamily(platform.lms_family).value,
                         "staff_roles": platform.staff_roles.split(),
                         "last_launch_at": platform.last_launch_at,
+                        "last_failed_launch_at": platform.last_failed_launch_at,
+                        "last_failed_launch_code": platform.last_failed_launch_code,
+                        "backlog": backlog.get(platform.id, (0, 0)),
                         "deployments": deployments, "lrs": lrss})
         return out
 

@@ -35,6 +35,8 @@ from lti_tool.lti.registration import (
 from lti_tool.models import Course, Deployment, DeploymentPolicy, LmsFamily, Platform, User
 from lti_tool.ops.admin import AdminError, AdminService, TooManyAttempts
 from lti_tool.ops.doctor import last_check, run_checks
+from lti_tool.ops.launch_failures import hint_for
+from lti_tool.ops.platform_page import platform_page
 from lti_tool.web.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -130,6 +132,27 @@ def console():
                            unrouted=unrouted, notice=request.args.get("notice"),
                            csrf_token=g.admin.csrf_token, admin=g.admin,
                            default_lrs=bool(rt.settings.xapi_endpoint))
+
+
+@bp.get("/platforms/<int:platform_id>")
+@admin_required
+def platform_view(platform_id: int):
+    """One platform on a page of its own: LMS family, deployment policy and deployments,
+    last launch and last refused launch, its outbox backlog per destination, and the
+    launch doctor. Only that platform's rows; no LRS credential is ever shown."""
+    rt = runtime()
+    with rt.transaction() as db:
+        platform = _platform_or_404(db, platform_id)
+        page = platform_page(db, platform)
+        return render_template(
+            "admin_platform.html", platform=platform, page=page, now=rt.clock(),
+            name=platform.name or platform.issuer,
+            family=LmsFamily(platform.lms_family).value,
+            policy=DeploymentPolicy(platform.deployment_policy).value,
+            failed_hint=hint_for(platform.last_failed_launch_code,
+                                 platform.last_failed_launch_reason),
+            default_lrs=bool(rt.settings.xapi_endpoint), notice=request.args.get("notice"),
+            csrf_token=g.admin.csrf_token, admin=g.admin)
 
 
 def tool_urls() -> list[tuple[str, str, str]]:
@@ -396,8 +419,12 @@ def deployment_enabled(deployment_id: int):
             row = _service(db).set_deployment_enabled(deployment_id, enabled)
         except AdminError as exc:
             abort(404, description=str(exc))
-        label = row.deployment_id
-    return _done(f"deployment {label}: {'enabled' if enabled else 'disabled'}")
+        label, platform_id = row.deployment_id, row.platform_id
+    notice = f"deployment {label}: {'enabled' if enabled else 'disabled'}"
+    if request.form.get("back") == "platform":  # sent from the platform's own page
+        return redirect(url_for("admin.platform_view", platform_id=platform_id,
+                                notice=notice))
+    return _done(notice)
 
 
 @bp.post("/platforms/<int:platform_id>/lrs")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.lti.errors import LaunchError
+from lti_tool.ops.launch_failures import note_failed_launch
 from lti_tool.ops.metrics import LAUNCHES
 from lti_tool.practice.errors import PracticeError
 from lti_tool.web.runtime import runtime
@@ -35,6 +36,8 @@ def launch_error_page(exc: LaunchError, restart_params: dict[str, str] | None = 
                 exc.issuer, exc.client_id)
     rt = runtime()
     rt.tally.count(rt.sessions, LAUNCHES, exc.code)  # never raises: see Tally.write
+    if request.endpoint == "lti.launch":  # an id_token naming a registered platform
+        note_failed_launch(rt.sessions, exc, rt.clock())  # never raises either
     return render_template("launch_error.html", error=exc, restart_params=restart_params,
                            ), exc.status
 

@@ -1,5 +1,5 @@
 """The admin console's platform pages in Chromium: axe-core finds nothing (of any impact)
-on the console, the add, edit and delete pages, at desktop and phone width; nothing is
+on the console, the add, edit, delete and per-platform pages, at desktop and phone width; nothing is
 wider than a 390 px phone; delete works from the keyboard alone, without JavaScript."""
 
 from __future__ import annotations
@@ -42,15 +42,33 @@ def signed_in(page, cross_site_server):
     return page, moodle
 
 
+def _with_a_failed_launch(server, platform_id: int) -> None:
+    """The per-platform page with its fullest launch facts (code, reason, what to check)."""
+    from datetime import UTC, datetime
+
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.models import Platform
+
+    engine = make_engine(server.settings.database_url)
+    with transaction(make_session_factory(engine)) as db:
+        row = db.get(Platform, platform_id)
+        row.last_failed_launch_at = row.last_launch_at = datetime.now(UTC)
+        row.last_failed_launch_code, row.last_failed_launch_reason = (
+            "expired_token", "The launch has expired")
+    engine.dispose()
+
+
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_platform_pages_pass_axe_and_fit_a_phone(signed_in, cross_site_server, width, height):
     page, moodle = signed_in
+    _with_a_failed_launch(cross_site_server, moodle)
     page.set_viewport_size({"width": width, "height": height})
     base = f"{cross_site_server.url}/admin"
     problems: dict[str, list[str]] = {}
     for name, url in (("console", f"{base}/"), ("add", f"{base}/platforms/new"),
                       ("edit", f"{base}/platforms/{moodle}/edit"),
-                      ("delete", f"{base}/platforms/{moodle}/delete")):
+                      ("delete", f"{base}/platforms/{moodle}/delete"),
+                      ("platform", f"{base}/platforms/{moodle}")):
         page.goto(url)
         found = _violations(Axe().run(page))
         overflow = page.evaluate("document.documentElement.scrollWidth")

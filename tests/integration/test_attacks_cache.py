@@ -70,6 +70,7 @@ AUTHENTICATED: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "admin.platform_new": ("admin", {}, {}),
     "admin.platform_edit": ("admin", {"platform_id": "platform"}, {}),
     "admin.platform_delete": ("admin", {"platform_id": "platform"}, {}),  # the confirm page
+    "admin.platform_view": ("admin", {"platform_id": "platform"}, {}),
 }
 CSV_EXPORTS = ("instructor.class_overview", "instructor.grades", "instructor.items")
 

@@ -79,6 +79,7 @@ KIND = {
     "admin.registration_approve": "admin", "admin.registration_reject": "admin",
     "admin.platform_edit": "admin", "admin.platform_delete": "admin",
     "admin.platform_check": "admin",
+    "admin.platform_view": "admin",
 }
 JSON_ROUTES = {"api.answer", "api.submit"}
 

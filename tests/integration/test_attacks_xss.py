@@ -28,7 +28,7 @@ from test_attacks_common import (
     signed_launch,
 )
 
-from lti_tool.models import Platform
+from lti_tool.models import Deployment, Platform
 from lti_tool.sandbox.platforms import CANVAS
 
 SCRIPT = "<script>alert(1)</script>"
@@ -117,6 +117,13 @@ def test_hostile_names_titles_and_custom_parameters_are_escaped_everywhere(live_
     console = admin.http.get(server.url + "/admin/", timeout=TIMEOUT)
     assert console.status_code == 200
     assert_escaped(console.text, (PLATFORM_NAME,))
+    with db_session(server) as db:  # and its page; a deployment ID as an LMS could send it
+        canvas = db.scalars(select(Platform).where(Platform.client_id == CANVAS.client_id)).one()
+        db.add(Deployment(platform_id=canvas.id, deployment_id=SCRIPT, auto_registered=True))
+        canvas_id = canvas.id
+    own_page = admin.http.get(f"{server.url}/admin/platforms/{canvas_id}", timeout=TIMEOUT)
+    assert own_page.status_code == 200
+    assert_escaped(own_page.text, (PLATFORM_NAME, SCRIPT))
 
 
 def test_refusal_pages_escape_the_claims_they_name(live_server):
