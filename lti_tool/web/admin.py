@@ -152,6 +152,7 @@ def platform_view(platform_id: int):
             failed_hint=hint_for(platform.last_failed_launch_code,
                                  platform.last_failed_launch_reason),
             default_lrs=bool(rt.settings.xapi_endpoint), notice=request.args.get("notice"),
+            doctor=last_check(db, platform.id), doctor_level=2, doctor_back="platform",
             csrf_token=g.admin.csrf_token, admin=g.admin)
 
 
@@ -220,10 +221,13 @@ def platform_check(platform_id: int):
     except LookupError as exc:
         abort(404, description=str(exc))
     failed = len(report.failed)
-    return redirect(url_for("admin.console", notice=(
-        f"{name}: every check passed" if not failed else
-        f"{name}: {failed} check{'' if failed == 1 else 's'} failed - see its launch doctor "
-        "result"), _anchor=f"doctor-{platform_id}"))
+    notice = (f"{name}: every check passed" if not failed else
+              f"{name}: {failed} check{'' if failed == 1 else 's'} failed - see its launch "
+              "doctor result")
+    # Back where the button was pressed: the platform's own page or the console.
+    where = "admin.platform_view" if request.form.get("back") == "platform" else "admin.console"
+    extra = {"platform_id": platform_id} if where == "admin.platform_view" else {}
+    return redirect(url_for(where, notice=notice, _anchor=f"doctor-{platform_id}", **extra))
 
 
 # --- add, edit, delete a platform ---------------------------------------------------------

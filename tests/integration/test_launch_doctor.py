@@ -340,3 +340,22 @@ def test_a_tool_key_the_sealing_key_cannot_open_fails_the_token_lines_with_what_
     assert lines["token for grades (AGS)"] == "FAILED"
     assert lines["tool key set (JWKS)"] == "OK"  # publishing needs no private key
     assert "CPT_LTI_SEALING_KEY" in result.output and "Traceback" not in result.output
+
+
+def test_the_platform_page_shows_the_doctor_and_its_button_comes_back_to_it(launched):
+    """The per-platform admin page shows the platform's last result (not "Not checked
+    yet" once it ran) and its button returns to that page, not the console."""
+    server = launched
+    platform_id = _moodle_id(server)
+    browser, token = _admin(server)
+    page_url = f"{server.url}/admin/platforms/{platform_id}"
+    page = browser.get(page_url).text
+    assert "Not checked yet" in page and 'name="back" value="platform"' in page
+    answer = browser.post(f"{page_url}/check", allow_redirects=False,
+                          data={"csrf_token": token, "back": "platform"})
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert location.split("?")[0].endswith(f"/admin/platforms/{platform_id}")
+    page = browser.get(server.url + location if location.startswith("/") else location).text
+    assert "Launch doctor result for" in page and "Not checked yet" not in page
+    assert page.count(">passed</td>") == len(CHECKS)
