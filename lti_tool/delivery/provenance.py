@@ -91,9 +91,14 @@ def record_tries(session: Session, now: datetime, row_ids: Iterable[int],
         record.state, record.updated_at = outcome, now
         session.add(GradeDeliveryTry(
             grade_record_id=record.id, at=now, http_status=answer.http_status,
-            body=(answer.body or "")[:BODY_CHARS] or None, outcome=outcome,
-            reason=(answer.reason or row.last_error or "")[:BODY_CHARS] or None
-            if outcome != SENT else None))
+            body=_stored(answer.body), outcome=outcome,
+            reason=_stored(answer.reason or row.last_error) if outcome != SENT else None))
+
+
+def _stored(text: str | None) -> str | None:
+    """The start of an LMS's answer as kept: PostgreSQL refuses NUL in text, and a body is
+    whatever the LMS sent."""
+    return (text or "").replace("\x00", "")[:BODY_CHARS] or None
 
 
 def record_requeued(session: Session, now: datetime, outbox_keys: Sequence[str]) -> None:
@@ -150,7 +155,9 @@ def _time(at: datetime | None) -> str:
 
 
 def _short(text: str | None) -> str:
-    one_line = " ".join((text or "").split())
+    """One line, printable only (an LMS's answer reaches a terminal), at most SHORT_BODY."""
+    printable = "".join(c if c.isprintable() else " " for c in text or "")
+    one_line = " ".join(printable.split())
     return one_line if len(one_line) <= SHORT_BODY else one_line[:SHORT_BODY - 1] + "…"
 
 

@@ -73,10 +73,22 @@ def test_a_sent_grade_tells_which_attempts_counted_and_what_the_lms_said(live_se
     assert [g["state"] for g in answer["grades"]] == ["sent", "sent"]
     assert answer["grades"][0]["tries"][0]["http_status"] == 200
 
-    s, _, grades_url = _instructor_session(live_server, MOODLE, placed)
+    s, csrf, grades_url = _instructor_session(live_server, MOODLE, placed)
     page = s.get(grades_url).text
     assert "Best of 2 attempts: 80%" in page and "Moodle accepted" in page
-    assert "<details>" in page and "<summary>" in page
+    assert "<details>" in page and "<summary>" in page and "(made the grade)" in page
+
+    # The instructor's "Resend all grades": a new grade on the record, and its try.
+    resend = s.post(grades_url.replace("/instructor/grades", "/instructor/grades/resend"),
+                    data={"csrf_token": csrf})
+    assert resend.status_code == 200 and "has not answered yet" in resend.text
+    assert worker.run_once().sent == 1
+    with transaction(sessions) as db:
+        newest = db.scalars(select(GradeRecord).order_by(GradeRecord.id.desc())).first()
+        assert newest.state == "sent" and len(newest.attempts) == 2
+        assert db.scalar(select(func.count()).select_from(GradeDeliveryTry).where(
+            GradeDeliveryTry.grade_record_id == newest.id)) == 1
+    assert _explain(live_server, student.sub, link_id).output.count("try 1:") == 3
     engine.dispose()
 
 
