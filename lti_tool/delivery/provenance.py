@@ -24,7 +24,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.platforms.family import display_name
-from lti_tool.models import GradeDeliveryTry, GradeRecord, LmsFamily, Outbox, OutboxStatus
+from lti_tool.models import (
+    Course,
+    Deployment,
+    GradeDeliveryTry,
+    GradeRecord,
+    LmsFamily,
+    Outbox,
+    OutboxStatus,
+    Platform,
+    ResourceLink,
+    User,
+)
 
 if TYPE_CHECKING:
     from lti_tool.delivery.scores import LinkScore
@@ -274,8 +285,6 @@ def explain(session: Session, issuer: str, sub: str, link_id: str,
     """The LMS's name and every grade of the learner ``sub`` on the resource link
     ``link_id`` (the LMS's ids), on the platform(s) of ``issuer`` - only that platform's
     courses: the same ids on another platform are another person and another link."""
-    from lti_tool.models import Course, Deployment, Platform, ResourceLink, User
-
     query = select(Platform).where(Platform.issuer == issuer)
     if client_id:
         query = query.where(Platform.client_id == client_id)
