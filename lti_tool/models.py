@@ -577,6 +577,52 @@ class Outbox(Base):
 Index("ix_outbox_delivery", Outbox.kind, Outbox.status, Outbox.destination, Outbox.id)
 
 
+class GradeRecord(Base):
+    """Why one grade sent to the LMS is what it is (issue 20): the policy, the attempts
+    that counted with their scores, when it was queued, and where its delivery stands.
+    Kept as long as the person and the link are - not purged with the delivered outbox
+    row it was queued as (``outbox_key`` names that row while it exists); erasure and a
+    deleted link take it with them (delivery/provenance.py)."""
+
+    __tablename__ = "grade_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_key: Mapped[str] = mapped_column(String(128), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int] = mapped_column(
+        ForeignKey("resource_link.id", ondelete="CASCADE"))
+    policy: Mapped[str] = mapped_column(String(20))
+    # [{"id": attempt id, "score": raw, "max": maximum, "submitted_at": iso}], oldest first
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    score_given: Mapped[float]
+    score_maximum: Mapped[float]
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued/sent/retrying/failed
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_grade_record_resource_link_id_user_id", GradeRecord.resource_link_id,
+      GradeRecord.user_id)
+Index("ix_grade_record_user_id", GradeRecord.user_id)
+
+
+class GradeDeliveryTry(Base):
+    """One try at sending a grade: when, what the LMS answered (HTTP status and the start
+    of its body; none when it could not be reached) and what the tool made of it."""
+
+    __tablename__ = "grade_delivery_try"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grade_record_id: Mapped[int] = mapped_column(
+        ForeignKey("grade_record.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    http_status: Mapped[int | None] = mapped_column(nullable=True)
+    body: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # sent / retrying / failed
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
 class ActorIdentity(enum.StrEnum):
     """How a learner is named in statements. ``account`` (the platform's issuer and the
     LTI ``sub``) lets no personal data leave the tool; the e-mail forms need the platform

@@ -6,7 +6,7 @@ usage (a malformed URL, an invalid setting). A failure is one ``error: ...`` lin
 never a traceback: operators run this from scripts and read it in CI logs.
 
 One module per noun (init, serve, platform, admin, user, keys, sealing, worker, outbox, lrs,
-content), each defining its command or group; this package assembles them into the
+content, grades), each defining its command or group; this package assembles them into the
 ``cpt-lti`` group. What they share (CliError, the exit codes, settings, the database,
 passwords) is in ``common``.
 """
@@ -18,6 +18,7 @@ import click
 from lti_tool.cli import (
     admin,
     content,
+    grades,
     init,
     keys,
     lrs,
@@ -52,6 +53,7 @@ cli.add_command(worker.worker)
 cli.add_command(outbox.outbox)
 cli.add_command(lrs.lrs)
 cli.add_command(content.content)
+cli.add_command(grades.grades)
 
 
 def main() -> None:

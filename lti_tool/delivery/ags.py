@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import transaction
 from lti_tool.delivery.outbox import Claimed, Outcome
+from lti_tool.delivery.provenance import Answer
 from lti_tool.lti.ags import AgsClient, DeliveryError, ScoreToSend
 from lti_tool.models import (
     Attempt,
@@ -67,16 +68,21 @@ def _comment(given: float, maximum: float, module: str, activity: str, policy: s
 
 
 def send_scores(sessions: sessionmaker[Session], client: AgsClient,
-                claimed: list[Claimed]) -> list[Outcome]:
+                claimed: list[Claimed], answers: dict[int, Answer] | None = None
+                ) -> list[Outcome]:
     """Publish each claimed score, one after the other, holding no DB lock while the LMS
-    answers; the outcome of each, for outbox.record_outcomes."""
+    answers; the outcome of each, for outbox.record_outcomes, and what the LMS answered
+    each into ``answers`` (by row id), for the grade's provenance."""
     outcomes: list[Outcome] = []
+    answers = {} if answers is None else answers
     for row_id, payload, attempts in claimed:
         try:
             with transaction(sessions) as session:
                 score = _score(session, payload)
-            client.publish(score)
+            said = client.publish(score)
+            answers[row_id] = Answer(said.get("status"), said.get("body"))
         except DeliveryError as exc:
+            answers[row_id] = Answer(exc.status, exc.body, str(exc))
             outcomes.append((row_id, attempts, exc))
         except Exception as exc:  # noqa: BLE001 - one broken row must not lose the others
             # Scores already published in this pass are recorded as sent below; an escape

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.provenance import record_requeued
 from lti_tool.delivery.retry import Failure
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
 from lti_tool.ops.metrics import outbox_health
@@ -118,4 +119,5 @@ def retry_failed(session: Session, now: datetime, ids: list[int] | None = None) 
     rows = list(session.scalars(query))
     for row in rows:
         row.status, row.next_attempt_at, row.attempts = OutboxStatus.PENDING, now, 0
+    record_requeued(session, now, [r.dedupe_key for r in rows if r.kind == OutboxKind.AGS])
     return len(rows)

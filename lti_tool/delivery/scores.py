@@ -12,10 +12,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery.provenance import record_queued
 from lti_tool.models import Outbox, OutboxKind, OutboxStatus
 
 
@@ -23,7 +25,8 @@ from lti_tool.models import Outbox, OutboxKind, OutboxStatus
 class LinkScore:
     """One student's grade on one graded link, as the link's policy makes it.
     ``attempt_id``, ``mode`` and ``submitted_at``: of the latest counted attempt;
-    ``attempts``: how many counted (the comment beside the grade says so)."""
+    ``attempts``: how many counted (the comment beside the grade says so); ``counted``:
+    each of them (id, score, max, submitted_at), kept as the grade's provenance."""
 
     attempt_id: str
     resource_link_id: int
@@ -34,6 +37,7 @@ class LinkScore:
     policy: str
     attempts: int
     submitted_at: datetime
+    counted: tuple[dict[str, Any], ...] = ()
 
 
 def score_key_prefix(link_id: int, user_id: int) -> str:
@@ -41,10 +45,13 @@ def score_key_prefix(link_id: int, user_id: int) -> str:
 
 
 def queue_score(session: Session, now: datetime, score: LinkScore) -> None:
-    """Queue one grade for the LMS (through the ORM session, like the rows around it)."""
+    """Queue one grade for the LMS (through the ORM session, like the rows around it), and
+    its provenance (provenance.py), kept after the outbox row is purged."""
+    key = score_key_prefix(score.resource_link_id, score.user_id) + uuid.uuid4().hex
+    record_queued(session, now, key, score)
     session.add(Outbox(
         kind=OutboxKind.AGS,
-        dedupe_key=score_key_prefix(score.resource_link_id, score.user_id) + uuid.uuid4().hex,
+        dedupe_key=key,
         payload={"attempt_id": score.attempt_id, "resource_link_id": score.resource_link_id,
                  "user_id": score.user_id, "score_given": score.score_given,
                  "score_maximum": score.score_maximum, "mode": score.mode,

@@ -21,6 +21,7 @@ from lti_tool.db import transaction
 from lti_tool.delivery import outbox
 from lti_tool.delivery.ags import send_scores
 from lti_tool.delivery.outbound import OutboundPolicy
+from lti_tool.delivery.provenance import Answer, record_tries
 from lti_tool.delivery.retry import grade_retry_at
 from lti_tool.delivery.xapi import XapiDelivery, XapiReport
 from lti_tool.lti.ags import AgsClient
@@ -131,21 +132,25 @@ class OutboxWorker:
         processes for the single writer lock)."""
         report = WorkerReport()
         client = AgsClient(self.sessions, self.clock, self.policy)
-        outcomes = send_scores(self.sessions, client, self._claim(limit))
+        answers: dict[int, Answer] = {}
+        outcomes = send_scores(self.sessions, client, self._claim(limit), answers)
         if outcomes:
-            self._record(outcomes, report)
+            self._record(outcomes, report, answers)
         return report
 
     def _claim(self, limit: int) -> list[outbox.Claimed]:
         with transaction(self.sessions) as session:
             return outbox.claim_due(session, OutboxKind.AGS, self.clock(), limit)
 
-    def _record(self, outcomes: list[outbox.Outcome], report: WorkerReport) -> None:
+    def _record(self, outcomes: list[outbox.Outcome], report: WorkerReport,
+                answers: dict[int, Answer]) -> None:
         with transaction(self.sessions) as session:
+            now = self.clock()
             outbox.record_outcomes(
-                session, self.clock(), outcomes,
+                session, now, outcomes,
                 lambda error, attempts, now: grade_retry_at(error, attempts, now, self.rng),
                 report)
+            record_tries(session, now, [row_id for row_id, _, _ in outcomes], answers)
 
 
 def run(worker: OutboxWorker, interval: float, *, limit: int = 50, once: bool = False,

@@ -45,10 +45,12 @@ DEFAULT_TOKEN_SECONDS = 3600
 class DeliveryError(Exception):
     """A delivery that failed; ``retryable`` says whether trying again can help."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None,
+                 body: str | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.body = body  # the start of the LMS's answer, kept as the grade's provenance
 
 
 def classify(status: int) -> bool:
@@ -71,7 +73,8 @@ def call_lms(what: str, send: Callable[[], requests.Response]) -> requests.Respo
                             retryable=True) from exc
     if not resp.ok:
         raise DeliveryError(f"{what} refused: {resp.status_code} {resp.text[:200]}",
-                            retryable=classify(resp.status_code), status=resp.status_code)
+                            retryable=classify(resp.status_code), status=resp.status_code,
+                            body=resp.text[:500])
     return resp
 
 
@@ -176,6 +179,13 @@ class AgsClient:
         self.clock = clock
         self.http = policy.session("cpt-lti (pylti1p3)")
         self.connectors: dict[int, CachingConnector] = {}
+        # The last answer an LMS gave (pylti1p3 keeps no status): the score's, after a
+        # publish, kept with the grade's provenance (delivery/provenance.py).
+        self.last_response: requests.Response | None = None
+        self.http.hooks["response"].append(self._remember)
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last_response = response
 
     def connector(self, platform_id: int) -> tuple[CachingConnector, str]:
         """The platform's connector (kept per worker pass) and its issuer."""
@@ -193,6 +203,9 @@ class AgsClient:
         return connector, connector._registration.get_issuer() or ""
 
     def publish(self, score: ScoreToSend) -> dict[str, Any]:
+        """Send one score; the LMS's answer (``status``, the start of ``body``), or a
+        DeliveryError saying whether retrying can help."""
+        self.last_response = None
         connector, _ = self.connector(score.platform_id)
         for url, what in ((score.lineitem_url, "AGS line item"),
                           (score.lineitems_url, "AGS line items")):
@@ -221,7 +234,8 @@ class AgsClient:
         except LtiServiceException as exc:
             status = exc.response.status_code
             raise DeliveryError(f"AGS refused: {status} {exc.response.text[:200]}",
-                                retryable=classify(status), status=status) from exc
+                                retryable=classify(status), status=status,
+                                body=exc.response.text[:500]) from exc
         except OutboundError as exc:
             raise DeliveryError(f"AGS refused by the outbound policy: {exc}",
                                 retryable=False) from exc
@@ -230,4 +244,7 @@ class AgsClient:
                                 retryable=True) from exc
         except LtiException as exc:
             raise DeliveryError(str(exc), retryable=False) from exc
-        return {"score_url": result.get("headers", {}).get("Location")}
+        answer = self.last_response
+        return {"score_url": result.get("headers", {}).get("Location"),
+                "status": answer.status_code if answer is not None else None,
+                "body": answer.text[:500] if answer is not None else None}

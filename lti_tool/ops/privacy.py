@@ -23,6 +23,7 @@ from lti_tool.models import (
     AdminSession,
     Attempt,
     Enrollment,
+    GradeRecord,
     LaunchValue,
     Mastery,
     Outbox,
@@ -78,7 +79,7 @@ def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = 
         if course_ids:
             roster += session.execute(delete(RosterMember).where(
                 RosterMember.course_id.in_(course_ids), RosterMember.sub == sub)).rowcount
-        for table in (Mastery, Enrollment, ToolSession):
+        for table in (Mastery, Enrollment, ToolSession, GradeRecord):  # grade provenance
             session.execute(delete(table).where(table.user_id == user.id))
         session.delete(user)
         log.info("erased learner %s of platform %s: %d attempts kept anonymously, "

@@ -57,5 +57,8 @@ def queue_link_score(session: Session, now: datetime, link_id: int, user_id: int
         attempt_id=latest.id, resource_link_id=link_id, user_id=user_id,
         score_given=given, score_maximum=maximum, mode=latest.mode.value,
         policy=link.grading_policy.value, attempts=len(attempts),
-        submitted_at=latest.submitted_at))
+        submitted_at=latest.submitted_at,
+        counted=tuple({"id": a.id, "score": a.score_raw, "max": a.score_max,
+                       "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None}
+                      for a in attempts)))
     return True

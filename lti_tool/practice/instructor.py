@@ -23,14 +23,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.delivery import provenance
 from lti_tool.delivery.scores import latest_syncs
 from lti_tool.models import (
     Attempt,
     AttemptStatus,
     Course,
+    Deployment,
     Enrollment,
     GradingPolicy,
     Outbox,
+    Platform,
     ResourceLink,
     Role,
     User,
@@ -84,6 +87,7 @@ class GradeRow:
     practice: int = 0  # submitted attempts from the link that do not
     score: tuple[float, float] | None = None
     sync: Outbox | None = None  # the latest score sent (or being sent) to the LMS
+    story: provenance.GradeStory | None = None  # why that grade, and every try to send it
     elsewhere: bool = False  # did exactly this activity, but from another link
 
 
@@ -107,6 +111,7 @@ class GradesPage:
     rows: list[GradeRow]
     placed: str | None  # what the link grades, in words; None when it grades nothing
     open_attempts: int  # graded attempts still in progress
+    lms: str = "the LMS"  # the course's LMS as a sentence names it ("Canvas accepted")
 
 
 def grades_page(session: Session, link_row: ResourceLink) -> GradesPage:
@@ -121,6 +126,12 @@ def grades_page(session: Session, link_row: ResourceLink) -> GradesPage:
             .order_by(Attempt.submitted_at)):
         taken.setdefault(a.user_id, []).append(a)
     syncs = latest_syncs(session, link_row.id)
+    stories = provenance.latest_for_link(session, link_row.id)
+    family, platform_name = session.execute(
+        select(Platform.lms_family, Platform.name)
+        .join(Deployment, Deployment.platform_id == Platform.id)
+        .join(Course, Course.deployment_id == Deployment.id)
+        .where(Course.id == link_row.course_id)).one()
     rows = []
     for entry in class_report.roster(session, link_row.course_id):
         row = GradeRow(entry.name, entry.status, entry.launched)
@@ -132,13 +143,15 @@ def grades_page(session: Session, link_row: ResourceLink) -> GradesPage:
             row.attempts, row.practice = len(attempts), len(mine) - len(attempts)
             row.score = (given, maximum) if attempts else None
             row.sync = syncs.get(user_id)
+            row.story = stories.get(user_id)
             row.elsewhere = not attempts and user_id in elsewhere
         rows.append(row)
     pending = session.scalar(select(func.count()).select_from(Attempt).where(
         Attempt.resource_link_id == link_row.id, Attempt.status == AttemptStatus.OPEN,
         Attempt.counts_for_grade.is_(True))) or 0
     return GradesPage(link_row, rows,
-                      placed.describe(module.title) if placed and module else None, pending)
+                      placed.describe(module.title) if placed and module else None, pending,
+                      provenance.lms_name(family, platform_name))
 
 
 def requeue_scores(session: Session, now: datetime, link_row: ResourceLink) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request
 
+from lti_tool.delivery import provenance
 from lti_tool.delivery.outbound import OutboundPolicy
 from lti_tool.lti import roster
 from lti_tool.models import Course, GradingPolicy, ResourceLink
@@ -103,7 +104,10 @@ def _grades_page(_fetch_started: bool):
                           r.practice, report.grade_note(r)] for r in rows])
         return render_template("instructor_grades.html", link_row=link_row, rows=rows,
                                placed=page.placed, grade_note=report.grade_note,
-                               policies=list(GradingPolicy), open_attempts=page.open_attempts)
+                               policies=list(GradingPolicy), open_attempts=page.open_attempts,
+                               lms=page.lms, headline=provenance.headline,
+                               try_line=provenance.try_line,
+                               attempts_made=provenance.attempts_made)
 
 
 @bp.post("/grades/policy")

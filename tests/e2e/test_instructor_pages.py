@@ -14,7 +14,13 @@ from lti_helpers import full_launch
 from sqlalchemy import select
 
 from lti_tool.db import transaction
-from lti_tool.models import CurriculumKeyActivity, Mastery
+from lti_tool.models import (
+    CurriculumKeyActivity,
+    GradeDeliveryTry,
+    GradeRecord,
+    Mastery,
+    ResourceLink,
+)
 from lti_tool.sandbox.platforms import CANVAS
 
 ANA, BEN = CANVAS.people[0], CANVAS.people[1]
@@ -45,6 +51,28 @@ def _seed_class(server) -> int:
                            updated_at=datetime.now(UTC)))
     engine.dispose()
     return place(server, CANVAS)
+
+
+def _grade_story(server) -> None:
+    """A grade Canvas refused after a busy answer, on the link the instructor launched
+    (grade provenance, issue 20): the grades page shows it with its tries."""
+    ana = ids(server, CANVAS, ANA)[1][0]
+    engine, sessions = db_sessions(server)
+    now = datetime.now(UTC)
+    with transaction(sessions) as db:
+        link = db.scalars(select(ResourceLink).order_by(ResourceLink.id.desc())).first()
+        record = GradeRecord(
+            outbox_key=f"score:{link.id}:{ana}:e2e", user_id=ana, resource_link_id=link.id,
+            policy="best", attempts=[{"id": "a1", "score": 6, "max": 10, "submitted_at": None},
+                                     {"id": "a2", "score": 8, "max": 10, "submitted_at": None}],
+            score_given=8, score_maximum=10, queued_at=now, state="failed", updated_at=now)
+        db.add(record)
+        db.flush()
+        db.add_all([GradeDeliveryTry(grade_record_id=record.id, at=now, http_status=503,
+                                     body="busy", outcome="retrying"),
+                    GradeDeliveryTry(grade_record_id=record.id, at=now, http_status=400,
+                                     body='{"errors":["bad user"]}', outcome="failed")])
+    engine.dispose()
 
 
 def _check(page, name: str, width: int, axe: Axe, problems: dict[str, list[str]]) -> None:
@@ -98,8 +126,12 @@ def test_instructor_pages_fit_and_pass_axe(browser, cross_site_server, width, he
         page.get_by_role("heading", name=re.compile("^Question ")).wait_for()
         _check(page, "item detail", width, axe, problems)
 
+        _grade_story(cross_site_server)
         page.goto(base + hrefs["Grades for this activity"])
         page.get_by_role("heading", name=re.compile("^Grades")).wait_for()
+        assert page.get_by_text("Canvas refused it: 400").count() == 1
+        page.get_by_text("Every try").first.click()  # the disclosure opens by keyboard too
+        page.get_by_text("gave up").wait_for()
         _check(page, "grades", width, axe, problems)
 
         page.goto(base + hrefs["Preview as a student"])

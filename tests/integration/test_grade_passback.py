@@ -209,7 +209,10 @@ def test_policy_change_republishes_and_the_newer_score_wins(live_server):
     assert "20 of 25" in page.text and "sent" in page.text
     policy_url = grades_url.replace("/instructor/grades", "/instructor/grades/policy")
     r = s.post(policy_url, data={"csrf_token": csrf, "policy": "latest"})
-    assert r.status_code == 200 and "10 of 25" in r.text and "pending" in r.text
+    assert r.status_code == 200 and "10 of 25" in r.text
+    # Waiting for the worker, in words (grade provenance, issue 20; was "pending").
+    assert "Latest of 2 attempts: 40%, queued" in r.text
+    assert "Moodle has not answered yet" in r.text
     assert worker.run_once().sent == 1
     with transaction(sessions) as db:
         result = db.scalars(select(SandboxResult).where(

@@ -92,6 +92,10 @@ def test_class_overview_and_grades_take_the_same_queries_for_3_or_30_learners(se
                 assert sum(1 for r in page.rows if r.score and r.sync and r.practice) == size
         assert counts["class"][3] == counts["class"][30], counts
         assert counts["grades"][3] == counts["grades"][30], counts
+        # The grades page: 7 statements, plus 2 for grade provenance (issue 20): the newest
+        # grade record of every student with its tries (one join), and the course's LMS
+        # family for the wording ("Canvas accepted").
+        assert counts["grades"][30] == 9, counts
         assert counts["grades"][30] <= 10 and counts["class"][30] <= 10, counts
     finally:
         engine.dispose()

@@ -35,8 +35,8 @@ from lti_tool.models import LmsFamily
 
 __all__ = ["CANVAS_CLOUD_HOSTS", "CANVAS_CLOUD_ISSUERS", "CANVAS_CLOUD_SUFFIX",
            "CANVAS_PLACEMENTS", "CANVAS_PRIVACY_LEVEL", "CANVAS_SUBMISSION", "LmsFamily",
-           "configuration_host_allowed", "detect", "family_from_text", "next_page_url",
-           "registration_extensions", "registration_placements", "reported_family",
+           "configuration_host_allowed", "detect", "display_name", "family_from_text",
+           "next_page_url", "registration_extensions", "registration_placements", "reported_family",
            "score_extensions", "shared_issuer_suffix"]
 
 # Canvas Cloud: one issuer for every school, its services on the school's own subdomain.
@@ -99,6 +99,13 @@ def detect(issuer: str, auth_login_url: str = "", product: str | None = None) ->
     if code == "moodle" or login_path.endswith(MOODLE_LOGIN_PATH):
         return LmsFamily.MOODLE
     return LmsFamily.OTHER
+
+
+def display_name(family: LmsFamily | str, platform_name: str = "") -> str:
+    """The LMS as a person calls it in a sentence ("Canvas accepted"): the family's name,
+    else the platform's own name, else "the LMS"."""
+    named = {LmsFamily.CANVAS: "Canvas", LmsFamily.MOODLE: "Moodle"}
+    return named.get(LmsFamily(family), "") or platform_name.strip() or "the LMS"
 
 
 def family_from_text(value: str) -> LmsFamily:
