@@ -72,6 +72,13 @@ class LmsFamily(enum.StrEnum):
     MOODLE = "moodle"
     OTHER = "other"
 
+    def spoken(self, platform_name: str = "") -> str:
+        """The LMS as a person calls it in a sentence ("Canvas accepted"): the family's
+        name, else the platform's own name, else "the LMS". Here, not in lti/, because the
+        engine's grade wording (delivery/provenance.py) needs it and imports no LTI code."""
+        named = {LmsFamily.CANVAS: "Canvas", LmsFamily.MOODLE: "Moodle"}
+        return named.get(self, "") or platform_name.strip() or "the LMS"
+
 
 class Role(enum.StrEnum):
     LEARNER = "learner"

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lti_tool.lti.platforms.family import display_name
 from lti_tool.models import (
     Course,
     Deployment,
@@ -217,7 +216,7 @@ def attempt_line(attempt: dict[str, Any], decided: bool) -> str:
 
 
 def lms_name(family: LmsFamily | str, platform_name: str = "") -> str:
-    return display_name(family, platform_name)
+    return LmsFamily(family).spoken(platform_name)
 
 
 def state_phrase(story: GradeStory, lms: str) -> str:

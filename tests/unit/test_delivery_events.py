@@ -87,3 +87,19 @@ def test_a_batch_is_stamped_1_ms_apart_in_order_from_the_events_time():
         ("failed", "2026-12-04T10:00:01.000+00:00"),
         ("terminated", "2026-12-04T10:00:01.001+00:00")]
     assert {r.created_at.replace(tzinfo=UTC) for r in rows} == {now}
+
+
+def test_no_engine_module_loads_the_lti_or_web_packages():
+    """DESIGN.md: the engine imports no web or LTI code - its instructor service and
+    grading included, not only the service the student pages call."""
+    # What the package's own __init__ (the app factory) loads is not the engine's doing.
+    script = ("import sys, pkgutil, importlib, lti_tool\n"
+              "before = set(sys.modules)\n"
+              "import lti_tool.practice as p\n"
+              "for m in pkgutil.iter_modules(p.__path__):\n"
+              "    importlib.import_module('lti_tool.practice.' + m.name)\n"
+              "print(sorted(m for m in set(sys.modules) - before if m.startswith(("
+              "'lti_tool.lti', 'lti_tool.web'))))")
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert loaded == "[]"

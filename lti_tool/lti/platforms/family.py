@@ -102,10 +102,8 @@ def detect(issuer: str, auth_login_url: str = "", product: str | None = None) ->
 
 
 def display_name(family: LmsFamily | str, platform_name: str = "") -> str:
-    """The LMS as a person calls it in a sentence ("Canvas accepted"): the family's name,
-    else the platform's own name, else "the LMS"."""
-    named = {LmsFamily.CANVAS: "Canvas", LmsFamily.MOODLE: "Moodle"}
-    return named.get(LmsFamily(family), "") or platform_name.strip() or "the LMS"
+    """The LMS as a person calls it in a sentence ("Canvas accepted"): LmsFamily.spoken."""
+    return LmsFamily(family).spoken(platform_name)
 
 
 def family_from_text(value: str) -> LmsFamily:
