@@ -584,6 +584,38 @@ class Outbox(Base):
 Index("ix_outbox_delivery", Outbox.kind, Outbox.status, Outbox.destination, Outbox.id)
 
 
+class StatementLedger(Base):
+    """Which statement about whom went to which LRS, kept after the delivered outbox row
+    is purged: an erasure (ops/privacy.py) voids each of them in each LRS that got it.
+    Written where a statement is frozen for a destination (delivery/xapi.py fan_out)."""
+
+    __tablename__ = "statement_ledger"
+    __table_args__ = (UniqueConstraint("statement_id", "destination"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"),
+                                         index=True)
+    statement_id: Mapped[str] = mapped_column(String(36))
+    destination: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Erasure(Base):
+    """An erasure an officer can file and re-read after the LRSs caught up: when, which
+    platform, a hash of the person's ``sub`` (enough to answer "was X erased?" from the
+    sub, not enough to name X), what the tool removed, and the voiding rows per LRS."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {destination key: [outbox row ids of its voiding statements]}
+    voids: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class GradeRecord(Base):
     """Why one grade sent to the LMS is what it is (issue 20): the policy, the attempts
     that counted with their scores, when it was queued, and where its delivery stands.

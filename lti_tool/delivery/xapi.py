@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lti_tool.db import transaction
+from lti_tool.db import transaction, upsert_insert
 from lti_tool.delivery import gate
 from lti_tool.delivery.destinations import (
     Destination,
@@ -38,7 +39,7 @@ from lti_tool.delivery.destinations import (
 from lti_tool.delivery.render import RenderError, RowCache, render_statement
 from lti_tool.delivery.retry import statement_retry_at
 from lti_tool.delivery.sealed import UnsealError
-from lti_tool.models import Outbox, OutboxKind, OutboxStatus
+from lti_tool.models import Outbox, OutboxKind, OutboxStatus, StatementLedger
 from lti_tool.settings import Settings
 from xapi.lrs import LrsClient, LrsEndpoint
 
@@ -94,6 +95,7 @@ class XapiDelivery:
                                    .order_by(Outbox.id))
             cache = RowCache(session)
             extra: list[Outbox] = []
+            ledger: list[dict[str, Any]] = []
             for row in list(rows):
                 try:
                     with session.no_autoflush:
@@ -115,6 +117,10 @@ class XapiDelivery:
                 bodies = [build(target.actor_identity) for target in targets]
                 if not gate.admit(session, row, bodies):  # refused: never sent, see gate.py
                     continue
+                if row.payload.get("user_id") is not None:  # for an erasure to void
+                    ledger.extend({"user_id": int(row.payload["user_id"]),
+                                   "statement_id": statement_id, "destination": t.key,
+                                   "created_at": now} for t in targets)
                 for n, (target, body) in enumerate(zip(targets, bodies, strict=True)):
                     key = f"{statement_id}@{target.key}"
                     if n == 0:
@@ -129,6 +135,12 @@ class XapiDelivery:
             for copy in extra:  # one at a time, in render order: ids keep the queue order
                 session.add(copy)
                 session.flush()
+            if ledger:  # one statement for the batch; a re-render (outbox retry) adds none
+                table = StatementLedger.__table__
+                session.execute(upsert_insert(session, table).values(ledger)
+                                .on_conflict_do_nothing(
+                                    index_elements=[table.c.statement_id,
+                                                    table.c.destination]))
         return rendered, waiting
 
     def _claim_events(self, limit: int) -> list[int]:

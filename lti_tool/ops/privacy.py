@@ -3,9 +3,10 @@
 Erase keeps what is anonymous and useful to a class - item statistics and attempt scores
 - by moving the learner's attempts to a fresh placeholder user with a random id, and
 deletes everything that points at the person: the user row (name, e-mail, LTI sub),
-enrolments, roster entries, sessions, mastery, and every outbox row about them (queued
-statements and grades are not sent; delivered statements are removed from the outbox -
-the copies already in a college's LRS are the college's to erase there).
+enrolments, roster entries, sessions, mastery, grade records, and every outbox row about
+them (queued statements and grades are not sent). The statements already in an LRS are
+voided there: ops/erasure.py queues a voiding statement per statement and LRS, and keeps
+the erasure's report.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -27,12 +28,15 @@ from lti_tool.models import (
     LaunchValue,
     Mastery,
     Outbox,
+    OutboxKind,
     OutboxStatus,
     Platform,
     RosterMember,
+    StatementLedger,
     ToolSession,
     User,
 )
+from lti_tool.ops import erasure
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +50,16 @@ class Erased:
     attempts_kept_anonymously: int
     outbox_rows_removed: int
     roster_rows_removed: int
+    erasure_id: int = 0  # its report: ops/erasure.py ``report``
+    voids_queued: int = 0
 
 
-def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = None
-               ) -> Erased:
+def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = None, *,
+               tool_home: str, now: datetime | None = None) -> Erased:
+    """Remove the person from the tool and queue a voiding, in every LRS that got one, of
+    each statement about them (ops/erasure.py). ``tool_home``: the tool's base URL, the
+    voiding statements' actor."""
+    now = now or datetime.now(UTC)
     query = select(Platform).where(Platform.issuer == issuer)
     if client_id:
         query = query.where(Platform.client_id == client_id)
@@ -61,6 +71,7 @@ def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = 
     if not users:
         raise EraseError("no learner with that sub on that platform")
     kept = removed = roster = 0
+    to_void: set[tuple[str, str]] = set()
     for user in users:
         attempt_ids = list(session.scalars(select(Attempt.id).where(
             Attempt.user_id == user.id)))
@@ -68,6 +79,9 @@ def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = 
         about = Outbox.payload["user_id"].as_integer() == user.id
         if attempt_ids:
             about = or_(about, Outbox.payload["attempt_id"].as_string().in_(attempt_ids))
+        frozen = session.execute(select(Outbox.destination, Outbox.body).where(
+            about, Outbox.kind == OutboxKind.XAPI)).tuples().all()
+        to_void |= erasure.statements_about(session, user.id, frozen)
         removed += session.execute(delete(Outbox).where(about)).rowcount
         placeholder = User(platform_id=user.platform_id, sub=f"erased-{uuid.uuid4()}")
         session.add(placeholder)
@@ -79,13 +93,17 @@ def erase_user(session: Session, issuer: str, sub: str, client_id: str | None = 
         if course_ids:
             roster += session.execute(delete(RosterMember).where(
                 RosterMember.course_id.in_(course_ids), RosterMember.sub == sub)).rowcount
-        for table in (Mastery, Enrollment, ToolSession, GradeRecord):  # grade provenance
+        for table in (Mastery, Enrollment, ToolSession, GradeRecord, StatementLedger):
             session.execute(delete(table).where(table.user_id == user.id))
         session.delete(user)
         log.info("erased learner %s of platform %s: %d attempts kept anonymously, "
                  "%d outbox rows removed", user.id, user.platform_id, kept, removed)
     session.flush()
-    return Erased(kept, removed, roster)
+    voids = erasure.queue_voids(session, to_void, tool_home, now)
+    done = erasure.record(session, issuer, sub, now, {
+        "attempts_kept_anonymously": kept, "outbox_rows_removed": removed,
+        "roster_rows_removed": roster}, voids)
+    return Erased(kept, removed, roster, done.id, sum(len(v) for v in voids.values()))
 
 
 def purge_expired(session: Session, now: datetime, delivered_days: int) -> dict[str, int]:

@@ -163,7 +163,8 @@ def test_provenance_outlives_the_outbox_purge_and_goes_with_erasure(live_server)
     assert kept.exit_code == 0 and "Moodle accepted" in kept.output
 
     with transaction(sessions) as db:
-        erase_user(db, MOODLE.issuer(live_server.settings), student.sub)
+        erase_user(db, MOODLE.issuer(live_server.settings), student.sub,
+                   tool_home=live_server.settings.base_url)
     with transaction(sessions) as db:
         assert db.scalar(select(func.count()).select_from(GradeRecord)) == 0
         assert db.scalar(select(func.count()).select_from(GradeDeliveryTry)) == 0

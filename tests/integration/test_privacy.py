@@ -50,7 +50,8 @@ def test_erase_keeps_anonymous_statistics_and_nothing_personal(world):
         b_rows = _count(db, Outbox, Outbox.payload["user_id"].as_integer()
                         == world.students["b"])
     with transaction(world.sessions) as db:
-        done = erase_user(db, "https://lms.college-a.test", "student-a")
+        done = erase_user(db, "https://lms.college-a.test", "student-a",
+                          tool_home="https://tool.college-a.test")
     assert done.attempts_kept_anonymously == 2 and done.roster_rows_removed == 1
     with transaction(world.sessions) as db:
         assert db.get(User, ana) is None
@@ -71,7 +72,8 @@ def test_erase_keeps_anonymous_statistics_and_nothing_personal(world):
             [r.payload, r.body] for r in db.scalars(select(Outbox))])
     assert "student-a" not in everything and "college-a.test\"" not in everything
     with transaction(world.sessions) as db, pytest.raises(EraseError):
-        erase_user(db, "https://lms.college-a.test", "student-a")
+        erase_user(db, "https://lms.college-a.test", "student-a",
+                          tool_home="https://tool.college-a.test")
 
 
 def test_retention_purges_delivered_rows_and_expired_state_only(world):

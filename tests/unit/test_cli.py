@@ -582,6 +582,34 @@ def test_user_erase_reports_and_refuses_unknown_learners(initialised, tmp_path) 
     assert initialised("user", "erase", "--platform", CANVAS).exit_code == 2
 
 
+def test_user_erase_writes_a_json_report_and_refuses_what_no_lrs_offers(initialised,
+                                                                        tmp_path) -> None:
+    from lti_tool.db import make_engine, make_session_factory, transaction
+    from lti_tool.models import Platform, User
+
+    assert _add(initialised, "1000", "d-1").exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with transaction(make_session_factory(engine)) as db:
+        platform = db.query(Platform).one()
+        db.add(User(platform_id=platform.id, sub="learner-8", email="l8@college.edu"))
+    engine.dispose()
+    # No LRS lets a tool delete by agent: a clear refusal, and nothing is erased.
+    refused = initialised("user", "erase", "--platform", CANVAS, "--sub", "learner-8",
+                          "--delete-in-lrs")
+    assert refused.exit_code == 2 and "Ralph has no such API" in _one_error_line(refused)
+    report = tmp_path / "erasure.json"
+    done = initialised("user", "erase", "--platform", CANVAS, "--sub", "learner-8",
+                       "--format", "json", "--report", str(report))
+    assert done.exit_code == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert data["platform"] == CANVAS and data["lrs"] == [] and data["complete"]
+    assert "learner-8" not in report.read_text() and "l8@college.edu" not in report.read_text()
+    again = initialised("user", "erasure", str(data["erasure"]), "--format", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout) == data
+    missing = initialised("user", "erasure", "999")
+    assert missing.exit_code == 2 and "no erasure 999" in _one_error_line(missing)
+
+
 # --- issue 15.5: safe defaults, a sealing key, passwords never in argv -------------------------
 
 def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
