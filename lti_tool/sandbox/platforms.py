@@ -91,13 +91,13 @@ CANVAS = SandboxPlatform(
     token_path="/login/oauth2/token",
     jwks_path="/api/lti/security/jwks",
     people=(
-        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000001", "Ana", "Reyes", "ana@riverbend.test",
+        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000001", "Ana", "Reyes", "ana@riverbend.example.edu",
                "learner"),
-        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000002", "Ben", "Okafor", "ben@riverbend.test",
+        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000002", "Ben", "Okafor", "ben@riverbend.example.edu",
                "learner"),
         Person("c3b1a0f2-5b0e-4d0e-9a51-000000000003", "Carla", "Nguyen",
-               "carla@riverbend.test", "instructor"),
-        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000004", "Dev", "Patel", "dev@riverbend.test",
+               "carla@riverbend.example.edu", "instructor"),
+        Person("c3b1a0f2-5b0e-4d0e-9a51-000000000004", "Dev", "Patel", "dev@riverbend.example.edu",
                "ta"),
     ),
     roles={
@@ -133,10 +133,10 @@ MOODLE = SandboxPlatform(
     token_path="/mod/lti/token.php",
     jwks_path="/mod/lti/certs.php",
     people=(
-        Person("5", "Maria", "Lopez", "maria@lakeside.test", "learner"),
-        Person("6", "Tom", "Becker", "tom@lakeside.test", "learner"),
-        Person("3", "Grace", "Kim", "grace@lakeside.test", "instructor"),
-        Person("2", "Admin", "User", "admin@lakeside.test", "admin"),
+        Person("5", "Maria", "Lopez", "maria@lakeside.example.edu", "learner"),
+        Person("6", "Tom", "Becker", "tom@lakeside.example.edu", "learner"),
+        Person("3", "Grace", "Kim", "grace@lakeside.example.edu", "instructor"),
+        Person("2", "Admin", "User", "admin@lakeside.example.edu", "admin"),
     ),
     roles={
         "learner": (LIS + "membership#Learner",),

@@ -1,7 +1,8 @@
 """Erasure reaches the LRS: a learner's statements, delivered to a real Ralph, are voided
 there by statements the tool sends through its outbox; an LRS that is down at erasure
 gets its voidings once it is back; other learners' statements are left alone; the
-erasure's report (JSON and text) says per LRS what is voided and what still waits."""
+erasure's report (JSON and text) says per LRS what is voided and what still waits. And the
+sandbox's people, named by e-mail, reach Ralph at all (found while writing the above)."""
 
 from __future__ import annotations
 
@@ -109,4 +110,31 @@ def test_an_erasure_voids_every_statement_in_every_lrs_including_one_that_was_do
         assert "Complete: every voiding delivered." in report_text(data)
     finally:
         late.stop()
+        engine.dispose()
+
+
+def test_a_college_naming_learners_by_email_gets_every_sandbox_statement_into_ralph(
+        live_server, ralph):
+    """With ``actor_identity = mbox``, Ralph refused every statement about a sandbox
+    learner while their address was on the reserved ``.test`` domain: all parked."""
+    server = live_server
+    engine = make_engine(server.settings.database_url)
+    sessions = make_session_factory(engine, sealer_for(server.settings))
+    learner = next(p for p in CANVAS.people if p.persona == "learner")
+    try:
+        with transaction(sessions) as db:
+            platform = db.scalars(select(Platform).where(
+                Platform.client_id == CANVAS.client_id)).one()
+            add_lrs(db, server.settings, platform, name="college-lrs", url=ralph.endpoint,
+                    username=ralph.auth[0], password=ralph.auth[1], actor_identity="mbox")
+        _practice_test(server, learner.sub)
+        _drain(XapiDelivery(sessions, server.settings, Clock(), Random(1)))
+        with transaction(sessions) as db:
+            errors = [r.last_error for r in db.scalars(select(Outbox).where(
+                Outbox.kind == OutboxKind.XAPI)) if r.status != "sent"]
+        assert errors == []
+        stored = ralph.statements()
+        assert len(stored) >= 6
+        assert {s["actor"]["mbox"] for s in stored} == {f"mailto:{learner.email}"}
+    finally:
         engine.dispose()
